@@ -1,0 +1,56 @@
+import type { Consumer, ShutdownRecord, SpanRecord, TaskRecord, Verdict } from '../../collector/records.js';
+
+/** Filter for {@link Store.listShutdowns}. */
+export interface ShutdownQuery {
+  service?: string;
+  /** at most this many, newest first */
+  limit?: number;
+}
+
+/** Filter for {@link Store.queryTasks}. */
+export interface TaskQuery {
+  /** the verdict the task gets judged alone (see judgeTaskAlone) */
+  verdict?: Verdict;
+  service?: string;
+  /** unix ns: only tasks whose record ends at or after this time */
+  since?: bigint;
+  /** 1 … 10,000 */
+  limit: number;
+  /** opaque cursor from a previous page */
+  cursor?: string;
+}
+
+/** A page of tasks, newest (by end time) first. */
+export interface TaskPage {
+  tasks: { task: TaskRecord; verdict: Verdict }[];
+  /** present when there may be more */
+  nextCursor?: string;
+}
+
+/**
+ * Where spans live. Storage knows nothing of HTTP; it keeps every span (judged or not), keeps one
+ * record per (trace id, span id) where a final record replaces a snapshot and never the reverse,
+ * and answers the reads the API needs. Implementations: SqliteStore (embedded default), and a
+ * PostgreSQL store for several instances.
+ */
+export interface Store extends Consumer<SpanRecord> {
+  /** Stores a batch atomically: all of it or, on error, none of it. */
+  consume(batch: SpanRecord[]): Promise<void>;
+  /** Shutdowns, newest start first. */
+  listShutdowns(query?: ShutdownQuery): Promise<ShutdownRecord[]>;
+  /** One shutdown by its id (`<traceId>-<spanId>`), or undefined. */
+  getShutdown(id: string): Promise<ShutdownRecord | undefined>;
+  /**
+   * The task records of one instance that were alive at `start` or created up to `end`
+   * (`end` undefined: no upper bound), whatever trace they belong to.
+   */
+  tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]>;
+  /** Tasks across time, filtered and paged. */
+  queryTasks(query: TaskQuery): Promise<TaskPage>;
+  /** Every stored span of one trace (judged or not). */
+  spansOfTrace(traceId: string): Promise<SpanRecord[]>;
+  /** Counts for /api/health. */
+  stats(): Promise<{ spans: number; tasks: number; shutdowns: number }>;
+  /** Closes the store; safe to call twice. */
+  close(): Promise<void>;
+}
