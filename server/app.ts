@@ -1,0 +1,141 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { existsSync } from 'node:fs';
+import { VERDICTS } from '../collector/records.js';
+import { BadRequestError, NotFoundError } from './errors.js';
+import { judgeTask } from './judge/index.js';
+import { bigintReplacer, reportJson, shutdownJson, taskJson } from './api/json.js';
+import {
+  DEFAULT_TASK_LIMIT,
+  MAX_SHUTDOWN_LIMIT,
+  MAX_TASK_LIMIT,
+  parseLimit,
+  parseShutdownId,
+  parseSince,
+  parseString,
+  parseVerdict,
+} from './api/params.js';
+import type { ShutdownViews } from './api/ShutdownViews.js';
+import type { Store } from './store/Store.js';
+
+/** What the app needs; it opens nothing itself. */
+export interface AppDeps {
+  store: Store;
+  views: ShutdownViews;
+  /** folder of the built dashboard (web/dist); not served when absent */
+  webRoot?: string;
+  /** where unexpected errors go */
+  onError?: (error: unknown) => void;
+}
+
+type Handler = (req: Request, res: Response) => Promise<unknown>;
+
+function sendJson(res: Response, body: unknown, status = 200): void {
+  res.status(status).type('application/json').send(JSON.stringify(body, bigintReplacer));
+}
+
+/**
+ * Builds the dashboard + API app without listening (`main` listens; tests use supertest).
+ * One route table below reads like the API; handlers validate, call the store and judge, respond.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const { store, views } = deps;
+  const onError = deps.onError ?? ((error: unknown) => console.error('canceltrace api:', error));
+
+  const health: Handler = async () => ({ status: 'ok', ...(await store.stats()) });
+
+  const listShutdowns: Handler = async (req) => {
+    const service = parseString(req.query.service, 'service');
+    const outcome = parseString(req.query.outcome, 'outcome');
+    const limit = parseLimit(req.query.limit, MAX_SHUTDOWN_LIMIT, MAX_SHUTDOWN_LIMIT);
+    const shutdowns = await store.listShutdowns({ service, limit: outcome ? MAX_SHUTDOWN_LIMIT : limit });
+    const rows = [];
+    for (const shutdown of shutdowns) {
+      const report = await views.report(shutdown);
+      if (outcome && report.outcome !== outcome) continue;
+      rows.push(shutdownJson(shutdown, report.outcome, report.counts));
+      if (rows.length >= limit) break;
+    }
+    return rows;
+  };
+
+  const getShutdown: Handler = async (req) => {
+    const id = parseShutdownId(String(req.params.id));
+    const shutdown = await store.getShutdown(id);
+    if (!shutdown) throw new NotFoundError(`no shutdown with id ${id}`);
+    return reportJson(await views.report(shutdown));
+  };
+
+  const listTasks: Handler = async (req) => {
+    const page = await store.queryTasks({
+      verdict: parseVerdict(req.query.verdict),
+      service: parseString(req.query.service, 'service'),
+      since: parseSince(req.query.since),
+      limit: parseLimit(req.query.limit, DEFAULT_TASK_LIMIT, MAX_TASK_LIMIT),
+      cursor: parseString(req.query.cursor, 'cursor'),
+    });
+    return {
+      tasks: page.tasks.map(({ task, verdict }) => ({ ...taskJson(judgeTask(task)), verdict })),
+      nextCursor: page.nextCursor,
+    };
+  };
+
+  const verdicts: Handler = async () => VERDICTS;
+
+  const routes: [path: string, handler: Handler][] = [
+    ['/api/health', health],
+    ['/api/verdicts', verdicts],
+    ['/api/shutdowns', listShutdowns],
+    ['/api/shutdowns/:id', getShutdown],
+    ['/api/tasks', listTasks],
+  ];
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+    }),
+  );
+  for (const [path, handler] of routes) {
+    app.get(path, async (req, res) => sendJson(res, await handler(req, res)));
+  }
+  app.use('/api', (req) => {
+    throw new NotFoundError(`no API route ${req.method} ${req.originalUrl}`);
+  });
+  if (deps.webRoot && existsSync(deps.webRoot)) app.use(express.static(deps.webRoot, { index: 'index.html' }));
+
+  // The one error middleware: typed errors to statuses, the rest to 500 and the error reporter.
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = statusOf(error);
+    if (status >= 500) onError(error);
+    const message = status >= 500 ? 'internal error' : error instanceof Error ? error.message : String(error);
+    sendJson(res, { error: message }, status);
+  });
+  return app;
+}
+
+function statusOf(error: unknown): number {
+  if (error instanceof BadRequestError) return 400;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof Error && error.name === 'StoreQueryError') return 400;
+  const status = (error as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 600) return status;
+  return 500;
+}
+

@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readDump } from '../../collector/otlp/dump.js';
+import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
+import { VERDICTS, type SpanRecord } from '../../collector/records.js';
+import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
+import { judgeTaskAlone } from '../judge/index.js';
+import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';
+import { SqliteStore } from '../store/SqliteStore.js';
+import { checkSpans, formatCheckReport, parseFailOn } from './check.js';
+import { ProgressBar } from './ProgressBar.js';
+
+const USAGE = `usage:
+  canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--db PATH]
+  canceltrace import [--db PATH] FILE...
+  canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
+
+serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded SQLite file
+import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
+check   judge dumps without a server; exit 1 when a task has a failing verdict
+        (default: ${['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'].join(', ')})`;
+
+/** A mistake in how the command was called: printed with the usage, exit 2. */
+class UsageError extends Error {}
+
+function port(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${name} must be a port number from 0 to 65535, got '${value}'`);
+  return n;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      'otlp-port': { type: 'string' },
+      'ui-port': { type: 'string' },
+      db: { type: 'string' },
+    },
+    strict: true,
+  });
+  const service = await startService({
+    host: values.host ?? DEFAULT_HOST,
+    otlpPort: port(values['otlp-port'], DEFAULT_OTLP_PORT, '--otlp-port'),
+    uiPort: port(values['ui-port'], DEFAULT_UI_PORT, '--ui-port'),
+    dbPath: values.db ?? DEFAULT_DB_PATH,
+  });
+  process.stdout.write(`otlp: ${service.otlpUrl}\nui: ${service.uiUrl}\ndb: ${values.db ?? DEFAULT_DB_PATH}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.stdout.write(`canceltrace: ${signal}, stopping\n`);
+      void service.stop().then(resolve, (error) => {
+        console.error('canceltrace: error while stopping:', error);
+        resolve();
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
+/** Reads every file; returns its spans or prints a one-line error naming it. */
+function readFiles(files: string[], onFile?: (file: string) => void): { spans: Map<string, SpanRecord[]>; failed: number } {
+  const spans = new Map<string, SpanRecord[]>();
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const content = readFileSync(file);
+      spans.set(file, readDump(content, basename(file)).map(toSpanRecord));
+    } catch (error) {
+      failed++;
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(`canceltrace: ${message.includes(basename(file)) ? message : `${file}: ${message}`}`.split('\n')[0]);
+    }
+    onFile?.(file);
+  }
+  return { spans, failed };
+}
+
+async function importCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { db: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (positionals.length === 0) throw new UsageError('import needs at least one FILE');
+  const store = SqliteStore.open({ path: values.db ?? DEFAULT_DB_PATH, verdictOf: judgeTaskAlone });
+  const bar = new ProgressBar(process.stderr, positionals.length, 'import');
+  let imported = 0;
+  let spanCount = 0;
+  let failed = 0;
+  try {
+    for (const file of positionals) {
+      const result = readFiles([file]);
+      failed += result.failed;
+      const spans = result.spans.get(file);
+      if (spans) {
+        try {
+          await store.consume(spans); // one transaction per file: all of it or none of it
+          imported++;
+          spanCount += spans.length;
+        } catch (error) {
+          failed++;
+          console.error(`canceltrace: ${file}: not imported: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      bar.tick(file);
+    }
+  } finally {
+    bar.done();
+    await store.close();
+  }
+  process.stdout.write(`imported ${spanCount} span(s) from ${imported} file(s)${failed ? `, ${failed} file(s) failed` : ''}\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function check(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { 'fail-on': { type: 'string' }, json: { type: 'boolean' }, 'slow-cancel-ms': { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length === 0) throw new UsageError('check needs at least one FILE');
+  let failOn;
+  try {
+    failOn = parseFailOn(values['fail-on'], VERDICTS);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const slow = values['slow-cancel-ms'];
+  if (slow !== undefined && !/^\d+$/.test(slow)) throw new UsageError(`--slow-cancel-ms must be a whole number, got '${slow}'`);
+  const { spans, failed } = readFiles(positionals);
+  if (failed > 0) return 2;
+  const all = [...spans.values()].flat();
+  const report = checkSpans(all, failOn, slow !== undefined ? { slowCancelNs: BigInt(slow) * 1_000_000n } : {});
+  if (values.json) {
+    const body = { shutdowns: report.shutdowns.map(reportJson), outside: report.outside.map(taskJson), failing: report.failing };
+    process.stdout.write(`${JSON.stringify(body, bigintReplacer, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatCheckReport(report, failOn)}\n`);
+  }
+  return report.failing > 0 ? 1 : 0;
+}
+
+/** Runs one CLI command and returns its exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case 'import':
+        return await importCommand(rest);
+      case 'check':
+        return await check(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`canceltrace: ${(error as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    console.error(`canceltrace: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,106 @@
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
+import { TaskLifecycleProcessor } from '../collector/processor/TaskLifecycleProcessor.js';
+import { createApp } from './app.js';
+import { ShutdownViews } from './api/ShutdownViews.js';
+import { judgeTaskAlone, type JudgeOptions } from './judge/index.js';
+import { SqliteStore } from './store/SqliteStore.js';
+
+/** The default OTLP/HTTP port, as in the OTLP specification. */
+export const DEFAULT_OTLP_PORT = 4318;
+/** The default dashboard + API port. */
+export const DEFAULT_UI_PORT = 8318;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DB_PATH = './canceltrace.db';
+/** How long a stop waits for in-flight requests before closing their connections, in milliseconds. */
+export const STOP_GRACE_MILLIS = 5_000;
+
+/** Options of {@link startService}. */
+export interface ServiceOptions {
+  host?: string;
+  otlpPort?: number;
+  uiPort?: number;
+  dbPath?: string;
+  maxBodyBytes?: number;
+  judge?: Partial<JudgeOptions>;
+  onError?: (error: unknown) => void;
+}
+
+/** A running service. */
+export interface RunningService {
+  otlpUrl: string;
+  uiUrl: string;
+  /** Stops taking requests, finishes in-flight ones, closes the store; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** The built dashboard folder (web/dist), found from this file in dist/server/ or server/. */
+export function defaultWebRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const top = here.includes(`${join('dist', 'server')}`) ? join(here, '..', '..') : join(here, '..');
+  return join(top, 'web', 'dist');
+}
+
+async function listen(app: (req: never, res: never) => void, host: string, port: number): Promise<Server> {
+  const { createServer } = await import('node:http');
+  const server = createServer(app as never);
+  server.listen(port, host);
+  await once(server, 'listening');
+  return server;
+}
+
+function urlOf(server: Server, host: string): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${port}`;
+}
+
+async function close(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MILLIS);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts the collector (OTLP/HTTP receiver) and the dashboard + API on an embedded SQLite store:
+ * receiver → processor → views (cache) → store.
+ */
+export async function startService(options: ServiceOptions = {}): Promise<RunningService> {
+  const host = options.host ?? DEFAULT_HOST;
+  const onError = options.onError ?? ((error: unknown) => console.error('canceltrace:', error));
+  const store = SqliteStore.open({ path: options.dbPath ?? DEFAULT_DB_PATH, verdictOf: judgeTaskAlone });
+  const views = new ShutdownViews(store, options.judge);
+  const processor = new TaskLifecycleProcessor({ next: views, onError });
+  const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError });
+  let otlpServer: Server | undefined;
+  let uiServer: Server | undefined;
+  try {
+    otlpServer = await listen(createOtlpApp(receiver) as never, host, options.otlpPort ?? DEFAULT_OTLP_PORT);
+    uiServer = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError }) as never, host, options.uiPort ?? DEFAULT_UI_PORT);
+  } catch (error) {
+    if (otlpServer) await close(otlpServer);
+    await store.close();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  const servers = [otlpServer, uiServer];
+  return {
+    otlpUrl: urlOf(otlpServer, host),
+    uiUrl: urlOf(uiServer, host),
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all(servers.map(close));
+        await processor.shutdown();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
