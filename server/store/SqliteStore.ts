@@ -1,0 +1,338 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { newerRecord, readShutdown, readTask } from '../../collector/contract.js';
+import { VERDICTS } from '../../collector/records.js';
+import type { ShutdownRecord, SpanRecord, TaskRecord, Verdict } from '../../collector/records.js';
+import { decodeSpanRecord, encodeSpanRecord } from './codec.js';
+import { migrate } from './migrations.js';
+import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
+import { StoreQueryError } from './StoreQueryError.js';
+
+/** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** Largest page {@link SqliteStore.queryTasks} returns (the {@link TaskQuery} contract). */
+export const MAX_TASK_PAGE = 10_000;
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /** the database file (parent directories are created); `:memory:` for a throw-away store */
+  path: string;
+  /**
+   * The verdict a task gets judged alone; kept in a column so that /api/tasks?verdict= is an index
+   * read. Injected because storage knows nothing of analysis. Called once per stored task record.
+   */
+  verdictOf: (task: TaskRecord) => Verdict;
+  /** defaults to {@link DEFAULT_BUSY_TIMEOUT_MS} */
+  busyTimeoutMs?: number;
+}
+
+const KNOWN_VERDICTS: ReadonlySet<string> = new Set(VERDICTS);
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const SHUTDOWN_ID = /^([0-9a-f]{32})-([0-9a-f]{16})$/;
+const CURSOR_TEXT = /^(-?\d{1,19})\.(\d{1,19})$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** The columns of one stored row, in the order of the insert and update statements. */
+type Row = [
+  traceId: string,
+  spanId: string,
+  role: string,
+  service: string,
+  instance: string,
+  startNs: bigint,
+  endNs: bigint,
+  createdNs: bigint,
+  snapshot: number,
+  verdict: string | null,
+  record: string,
+];
+
+interface TaskRow {
+  id: bigint;
+  end_ns: bigint;
+  verdict: Verdict;
+  record: string;
+}
+
+/**
+ * The embedded {@link Store}: one SQLite file in WAL mode, one row per (trace id, span id) holding
+ * the whole record as JSON plus the columns the reads filter and sort on. better-sqlite3 is
+ * synchronous; the methods are async only to fit the interface, and errors come back as rejections.
+ */
+export class SqliteStore implements Store {
+  private db: Database.Database | undefined;
+  private readonly verdictOf: (task: TaskRecord) => Verdict;
+  private readonly storeBatch: Database.Transaction<(batch: SpanRecord[]) => void>;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
+  /** queryTasks statements, one per combination of filters, each prepared on first use. */
+  private readonly taskQueries = new Map<string, Database.Statement>();
+
+  private constructor(db: Database.Database, verdictOf: (task: TaskRecord) => Verdict) {
+    this.db = db;
+    this.verdictOf = verdictOf;
+    this.stmt = prepareStatements(db);
+    this.storeBatch = db.transaction((batch: SpanRecord[]) => {
+      for (const span of batch) this.storeOne(span);
+    });
+  }
+
+  /** Opens (creating or migrating as needed) the database at `options.path`. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const { path } = options;
+    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL never corrupts the file; an OS crash may lose the last commits, which
+      // the exporters' retries cover far better than an fsync per batch would.
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
+      // No foreign keys yet; on so that a future migration that adds one gets it enforced.
+      db.pragma('foreign_keys = ON');
+      migrate(db, undefined, `SqliteStore ${path}`);
+      return new SqliteStore(db, options.verdictOf);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** Stores a batch in one transaction: a final record replaces a snapshot, never the reverse. */
+  async consume(batch: SpanRecord[]): Promise<void> {
+    this.live();
+    if (batch.length === 0) return;
+    this.storeBatch.immediate(batch);
+  }
+
+  /** Shutdowns, newest start first. */
+  async listShutdowns(query: ShutdownQuery = {}): Promise<ShutdownRecord[]> {
+    this.live();
+    const limit = query.limit === undefined ? -1 : checkLimit(query.limit, Number.MAX_SAFE_INTEGER, 'limit');
+    const records =
+      query.service === undefined
+        ? (this.stmt.shutdowns.all(limit) as string[])
+        : (this.stmt.shutdownsOfService.all(query.service, limit) as string[]);
+    return records.map((json) => readShutdown(decodeSpanRecord(json)));
+  }
+
+  /** One shutdown by its id (`<traceId>-<spanId>`), or undefined; a malformed id is a {@link StoreQueryError}. */
+  async getShutdown(id: string): Promise<ShutdownRecord | undefined> {
+    this.live();
+    const match = SHUTDOWN_ID.exec(typeof id === 'string' ? id.toLowerCase() : '');
+    if (!match) {
+      throw new StoreQueryError(`invalid shutdown id ${JSON.stringify(id)}: expected <32 hex trace id>-<16 hex span id>`);
+    }
+    const json = this.stmt.shutdown.get(match[1], match[2]) as string | undefined;
+    return json === undefined ? undefined : readShutdown(decodeSpanRecord(json));
+  }
+
+  /** Tasks of `instance` alive at `start` (or still pending at a snapshot) and created up to `end`. */
+  async tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]> {
+    this.live();
+    const rows = this.stmt.window.all({
+      instance,
+      start: clampInt64(start),
+      end: end === undefined ? INT64_MAX : clampInt64(end),
+    }) as { record: string }[];
+    return rows.map((row) => readTask(decodeSpanRecord(row.record)));
+  }
+
+  /** Tasks newest end first, filtered, in pages of `limit` with an opaque keyset cursor. */
+  async queryTasks(query: TaskQuery): Promise<TaskPage> {
+    const db = this.live();
+    const limit = checkLimit(query.limit, MAX_TASK_PAGE, 'limit');
+    const params: Record<string, unknown> = { limit: limit + 1 };
+    const filters: string[] = [];
+    if (query.verdict !== undefined) {
+      if (!KNOWN_VERDICTS.has(query.verdict)) {
+        throw new StoreQueryError(`invalid verdict ${JSON.stringify(query.verdict)}: expected one of ${VERDICTS.join(', ')}`);
+      }
+      filters.push('verdict = @verdict');
+      params.verdict = query.verdict;
+    }
+    if (query.service !== undefined) {
+      filters.push('service = @service');
+      params.service = query.service;
+    }
+    if (query.since !== undefined) {
+      if (typeof query.since !== 'bigint') throw new StoreQueryError('invalid since: expected unix nanoseconds');
+      filters.push('end_ns >= @since');
+      params.since = clampInt64(query.since);
+    }
+    if (query.cursor !== undefined) {
+      const [endNs, id] = decodeCursor(query.cursor);
+      filters.push('(end_ns, id) < (@cursorEnd, @cursorId)');
+      params.cursorEnd = endNs;
+      params.cursorId = id;
+    }
+    const key = filters.join(' AND ');
+    let statement = this.taskQueries.get(key);
+    if (!statement) {
+      statement = db
+        .prepare(
+          `SELECT id, end_ns, verdict, record FROM spans WHERE role = 'task'${filters.map((f) => ` AND ${f}`).join('')}
+           ORDER BY end_ns DESC, id DESC LIMIT @limit`,
+        )
+        .safeIntegers(true);
+      this.taskQueries.set(key, statement);
+    }
+    const rows = statement.all(params) as TaskRow[];
+    const more = rows.length > limit;
+    const shown = more ? rows.slice(0, limit) : rows;
+    const page: TaskPage = {
+      tasks: shown.map((row) => ({ task: readTask(decodeSpanRecord(row.record)), verdict: row.verdict })),
+    };
+    if (more) {
+      const last = shown[shown.length - 1];
+      page.nextCursor = encodeCursor(last.end_ns, last.id);
+    }
+    return page;
+  }
+
+  /** Every stored span of one trace, in start order. */
+  async spansOfTrace(traceId: string): Promise<SpanRecord[]> {
+    this.live();
+    return (this.stmt.trace.all(String(traceId).toLowerCase()) as string[]).map(decodeSpanRecord);
+  }
+
+  /** Counts for /api/health. */
+  async stats(): Promise<{ spans: number; tasks: number; shutdowns: number }> {
+    this.live();
+    const counts = { spans: 0, tasks: 0, shutdowns: 0 };
+    for (const { role, n } of this.stmt.roleCounts.all() as { role: string; n: number }[]) {
+      counts.spans += n;
+      if (role === 'task') counts.tasks = n;
+      if (role === 'shutdown') counts.shutdowns = n;
+    }
+    return counts;
+  }
+
+  /** Checkpoints the WAL into the main file and closes; safe to call twice. */
+  async close(): Promise<void> {
+    const db = this.db;
+    if (!db) return;
+    this.db = undefined;
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+  }
+
+  private live(): Database.Database {
+    if (!this.db) throw new Error('SqliteStore: the store is closed');
+    return this.db;
+  }
+
+  /** Inserts `span`, or replaces the stored record when `span` is the newer of the two. */
+  private storeOne(span: SpanRecord): void {
+    const stored = this.stmt.stored.get(span.traceId, span.spanId) as string | undefined;
+    if (stored === undefined) {
+      this.stmt.insert.run(...this.rowOf(span));
+      return;
+    }
+    if (newerRecord(decodeSpanRecord(stored), span) !== span) return;
+    const [traceId, spanId, ...rest] = this.rowOf(span);
+    this.stmt.update.run(...rest, traceId, spanId);
+  }
+
+  private rowOf(span: SpanRecord): Row {
+    // Encode first: it validates ids and times, so nothing below sees a malformed record.
+    const record = encodeSpanRecord(span);
+    let created = span.startTime;
+    let verdict: string | null = null;
+    if (span.role === 'task') {
+      const task = readTask(span);
+      // task.created_at is an attribute and may hold anything; only a value SQLite can keep is used.
+      if (task.createdAt >= INT64_MIN && task.createdAt <= INT64_MAX) created = task.createdAt;
+      verdict = this.verdictOf(task);
+      if (!KNOWN_VERDICTS.has(verdict)) {
+        throw new TypeError(`SqliteStore: verdictOf returned ${JSON.stringify(verdict)} for task ${span.traceId}/${span.spanId}`);
+      }
+    }
+    return [
+      span.traceId,
+      span.spanId,
+      span.role,
+      span.service,
+      span.instance,
+      span.startTime,
+      span.endTime,
+      created,
+      span.snapshot ? 1 : 0,
+      verdict,
+      record,
+    ];
+  }
+}
+
+/** Every fixed statement, prepared once when the store opens. */
+function prepareStatements(db: Database.Database) {
+  return {
+    stored: db.prepare('SELECT record FROM spans WHERE trace_id = ? AND span_id = ?').pluck(),
+    insert: db.prepare(
+      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    update: db.prepare(
+      `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
+       verdict = ?, record = ? WHERE trace_id = ? AND span_id = ?`,
+    ),
+    shutdowns: db
+      .prepare(`SELECT record FROM spans WHERE role = 'shutdown' ORDER BY start_ns DESC, id DESC LIMIT ?`)
+      .pluck(),
+    shutdownsOfService: db
+      .prepare(`SELECT record FROM spans WHERE role = 'shutdown' AND service = ? ORDER BY start_ns DESC, id DESC LIMIT ?`)
+      .pluck(),
+    shutdown: db.prepare(`SELECT record FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'shutdown'`).pluck(),
+    // Two index reads instead of one OR, so that each half uses its own partial index: tasks that
+    // ended at or after the start, and pending snapshots that (as copies of open spans) ended before it.
+    window: db
+      .prepare(
+        `SELECT created_ns, id, record FROM spans
+           WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
+         UNION ALL
+         SELECT created_ns, id, record FROM spans
+           WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start
+         ORDER BY created_ns, id`,
+      )
+      .safeIntegers(true),
+    trace: db.prepare('SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id').pluck(),
+    roleCounts: db.prepare('SELECT role, count(*) AS n FROM spans GROUP BY role'),
+  };
+}
+
+function checkLimit(limit: unknown, max: number, what: string): number {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new StoreQueryError(`invalid ${what} ${String(limit)}: expected an integer from 1 to ${max}`);
+  }
+  return limit;
+}
+
+function clampInt64(t: bigint): bigint {
+  return t < INT64_MIN ? INT64_MIN : t > INT64_MAX ? INT64_MAX : t;
+}
+
+/** The cursor is base64url of `<end_ns>.<id>`: the sort key of the last task of the page. */
+function encodeCursor(endNs: bigint, id: bigint): string {
+  return Buffer.from(`${endNs}.${id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): [bigint, bigint] {
+  const invalid = (why: string) =>
+    new StoreQueryError(`invalid cursor ${JSON.stringify(String(cursor).slice(0, 64))}: ${why}; pass nextCursor from a previous page`);
+  if (typeof cursor !== 'string' || !BASE64URL.test(cursor)) throw invalid('not base64url');
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = CURSOR_TEXT.exec(text);
+  // Re-encoding must give the cursor back: Node's decoder skips junk that would otherwise pass.
+  if (!match || encodeCursor(BigInt(match[1]), BigInt(match[2])) !== cursor) throw invalid('not a cursor of this store');
+  const endNs = BigInt(match[1]);
+  const id = BigInt(match[2]);
+  if (endNs < INT64_MIN || endNs > INT64_MAX || id > INT64_MAX) throw invalid('out of range');
+  return [endNs, id];
+}
+
+/** Re-exported so that callers of the store can catch what its reads throw. */
+export { StoreQueryError } from './StoreQueryError.js';

@@ -1,0 +1,101 @@
+import type Database from 'better-sqlite3';
+
+/** One schema step: brings a database from version `index` to `index + 1` of {@link MIGRATIONS}. */
+export interface Migration {
+  /** what the step does, for error messages */
+  name: string;
+  up(db: Database.Database): void;
+}
+
+/** A database written by a newer canceltrace than this one, or otherwise not one we can open. */
+export class StoreSchemaError extends Error {
+  override readonly name = 'StoreSchemaError';
+}
+
+/**
+ * The schema, as an ordered list of steps. `PRAGMA user_version` holds how many have been applied.
+ * Never edit or reorder a step that has shipped: add a new one at the end.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: 'spans table with the indices for shutdown and window reads',
+    up(db) {
+      // `id` aliases the rowid, so it stays stable across VACUUM and can serve in paging cursors.
+      db.exec(`
+        CREATE TABLE spans (
+          id         INTEGER PRIMARY KEY,
+          trace_id   TEXT    NOT NULL,
+          span_id    TEXT    NOT NULL,
+          role       TEXT    NOT NULL,
+          service    TEXT    NOT NULL,
+          instance   TEXT    NOT NULL,
+          start_ns   INTEGER NOT NULL,
+          end_ns     INTEGER NOT NULL,
+          created_ns INTEGER NOT NULL,
+          snapshot   INTEGER NOT NULL,
+          verdict    TEXT,
+          record     TEXT    NOT NULL,
+          UNIQUE (trace_id, span_id)
+        );
+        CREATE INDEX spans_role_start ON spans (role, start_ns);
+        CREATE INDEX spans_task_instance_end ON spans (instance, end_ns) WHERE role = 'task';
+        CREATE INDEX spans_task_pending ON spans (instance, created_ns) WHERE role = 'task' AND snapshot = 1;
+        CREATE INDEX spans_task_end ON spans (end_ns) WHERE role = 'task';
+      `);
+    },
+  },
+  {
+    name: 'indices for the verdict and service filters of /api/tasks',
+    up(db) {
+      db.exec(`
+        CREATE INDEX spans_task_verdict_end ON spans (verdict, end_ns) WHERE role = 'task';
+        CREATE INDEX spans_task_service_end ON spans (service, end_ns) WHERE role = 'task';
+      `);
+    },
+  },
+];
+
+/** The schema version of a database (`PRAGMA user_version`). */
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` up to the last of `migrations`, one step per transaction, and returns the version
+ * it started at. A database already past the last step is refused with a {@link StoreSchemaError}.
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS, label = db.name): number {
+  const known = migrations.length;
+  const initial = schemaVersion(db);
+  if (initial > known) throw newerError(label, initial, known);
+  for (let target = initial + 1; target <= known; target++) {
+    const step = migrations[target - 1];
+    // IMMEDIATE takes the write lock before reading the version, so two processes opening the same
+    // file cannot both apply a step: the second waits (busy_timeout) and then sees it done.
+    db.transaction(() => {
+      const current = schemaVersion(db);
+      if (current >= target) {
+        if (current > known) throw newerError(label, current, known);
+        return;
+      }
+      try {
+        step.up(db);
+      } catch (error) {
+        throw new StoreSchemaError(
+          `${label}: migration ${target} (${step.name}) failed: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+      // user_version lives in the file header, which is written in this same transaction.
+      db.pragma(`user_version = ${target}`);
+    }).immediate();
+  }
+  return initial;
+}
+
+function newerError(label: string, found: number, known: number): StoreSchemaError {
+  return new StoreSchemaError(
+    `${label}: database is at schema version ${found}, but this canceltrace knows versions up to ${known}; ` +
+      'it was written by a newer canceltrace. Upgrade canceltrace, or point it at another database file.',
+  );
+}
