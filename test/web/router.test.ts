@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { test } from '@fast-check/vitest';
+import fc from 'fast-check';
+import { parseRoute, routeHash } from '../../web/src/router.js';
+
+describe('parseRoute', () => {
+  it('when the hash names a task of a shutdown, then both ids are read', () => {
+    expect(parseRoute('#/shutdowns/abc-123/tasks/00f1')).toEqual({ view: 'shutdown', id: 'abc-123', taskId: '00f1' });
+  });
+
+  it('when the hash is empty or unknown, then it is the list', () => {
+    expect(parseRoute('')).toEqual({ view: 'list' });
+    expect(parseRoute('#/nope')).toEqual({ view: 'list' });
+  });
+
+  test.prop([fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined })])('routeHash and parseRoute are inverse for shutdown routes', (id, taskId) => {
+    const route = taskId === undefined ? { view: 'shutdown' as const, id } : { view: 'shutdown' as const, id, taskId };
+    expect(parseRoute(routeHash(route))).toEqual(route);
+  });
+});

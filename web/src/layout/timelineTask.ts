@@ -1,0 +1,105 @@
+import type { ApiTask } from '../api/types.js';
+import { nsToMs } from './nsToMs.js';
+
+/** A cleanup or shield step of a task, in ms relative to the timeline origin. */
+export interface TimelineStep {
+  kind: 'cleanup' | 'shield';
+  name: string;
+  start: number;
+  end: number;
+  /** `ok`, `cancelled`, `timeout`, `error`, or `interrupted` when its end event never came */
+  outcome: string;
+}
+
+/** A task reduced to what the timeline draws; times in ms relative to the timeline origin. */
+export interface TimelineTask {
+  id: string;
+  name: string;
+  verdict: string;
+  /** bar start: creation, or the window start when the task was created before it */
+  start: number;
+  /** bar end: the end (or last snapshot) time */
+  end: number;
+  /** true when the task was created before the window start (the bar is cut on the left) */
+  clippedStart: boolean;
+  /** true when the task never finished (pending, survivor, orphan or a snapshot) */
+  open: boolean;
+  /** times of each `task.cancel_requested` event */
+  cancels: number[];
+  steps: TimelineStep[];
+  coroutine: string;
+  /** creation site as `file:line` (or the function name), '' when unknown */
+  site: string;
+  /** rows of identical tasks collapse on this key: coroutine + creation site + verdict */
+  groupKey: string;
+  task: ApiTask;
+}
+
+const OPEN_VERDICTS = new Set(['survivor', 'orphan']);
+
+/** `file:line` of a code site, else its function, else ''. */
+export function siteLabel(site: { filepath?: string; lineno?: number; function?: string } | undefined): string {
+  if (!site) return '';
+  if (site.filepath) return site.lineno !== undefined ? `${site.filepath}:${site.lineno}` : site.filepath;
+  return site.function ?? '';
+}
+
+/**
+ * Reduces an API task to a timeline task: bar bounds clipped on the left to `windowStartMs`,
+ * cancel ticks, and cleanup/shield steps paired start→end by name (an unmatched start is an
+ * interrupted step that runs to the task's end). Pure.
+ */
+export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: number): TimelineTask {
+  const created = nsToMs(task.createdAt, originNs);
+  const ended = nsToMs(task.endedAt, originNs);
+  const clippedStart = Number.isFinite(windowStartMs) && created < windowStartMs;
+  const start = clippedStart ? windowStartMs : created;
+  const end = Math.max(start, Number.isFinite(ended) ? ended : start);
+  const open = task.finalState === 'pending' || OPEN_VERDICTS.has(task.verdict) || (task.snapshot && task.finalState !== 'cancelled');
+  const cancels: number[] = [];
+  const steps: TimelineStep[] = [];
+  const openSteps: { kind: 'cleanup' | 'shield'; name: string; start: number }[] = [];
+  for (const e of task.events ?? []) {
+    const t = nsToMs(e.time, originNs);
+    if (e.name === 'task.cancel_requested') cancels.push(t);
+    else if (e.name === 'task.cleanup.start' || e.name === 'task.shield.start') {
+      const kind = e.name === 'task.cleanup.start' ? 'cleanup' : 'shield';
+      const name = String(e.attributes?.['cleanup.name'] ?? e.attributes?.['shield.name'] ?? kind);
+      openSteps.push({ kind, name, start: t });
+    } else if (e.name === 'task.cleanup.end' || e.name === 'task.shield.end') {
+      const kind = e.name === 'task.cleanup.end' ? 'cleanup' : 'shield';
+      const name = String(e.attributes?.['cleanup.name'] ?? e.attributes?.['shield.name'] ?? kind);
+      // Pair with the latest open step of the same kind and name (steps may nest).
+      let i = openSteps.length - 1;
+      while (i >= 0 && !(openSteps[i].kind === kind && openSteps[i].name === name)) i--;
+      if (i < 0) i = openSteps.map((s) => s.kind).lastIndexOf(kind);
+      const outcome = String(e.attributes?.[kind === 'cleanup' ? 'cleanup.outcome' : 'shield.outcome'] ?? 'ok');
+      if (i >= 0) {
+        const [s] = openSteps.splice(i, 1);
+        steps.push({ kind, name: s.name, start: s.start, end: Math.max(s.start, t), outcome });
+      } else {
+        steps.push({ kind, name, start: t, end: t, outcome });
+      }
+    }
+  }
+  for (const s of openSteps) steps.push({ kind: s.kind, name: s.name, start: s.start, end: Math.max(s.start, end), outcome: 'interrupted' });
+  steps.sort((a, b) => a.start - b.start);
+  cancels.sort((a, b) => a - b);
+  const coroutine = task.coroutine ?? task.code?.function ?? task.name;
+  const site = siteLabel(task.code);
+  return {
+    id: task.spanId,
+    name: task.name,
+    verdict: task.verdict,
+    start,
+    end,
+    clippedStart,
+    open,
+    cancels,
+    steps,
+    coroutine,
+    site,
+    groupKey: `${coroutine}\u0000${site}\u0000${task.verdict}`,
+    task,
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Dashboard entry: a hash router over four views (shutdown list, shutdown timeline with its task
+ * panel, cancellations by site, compare), kept live by polling. Deep links: `#/shutdowns/<id>` and
+ * `#/shutdowns/<id>/tasks/<spanId>`; back and forward re-parse the hash.
+ */
+import { select } from 'd3-selection';
+import { api } from './api/client.js';
+import type { ApiShutdownSummary } from './api/types.js';
+import { parseRoute, type Route } from './router.js';
+import { ShutdownList } from './views/ShutdownList.js';
+import { ShutdownView } from './views/ShutdownView.js';
+import { SitesView } from './views/SitesView.js';
+import { renderCompare } from './views/CompareView.js';
+
+/** How often the list, an open shutdown and the site view are refreshed, in ms. */
+export const POLL_INTERVAL_MS = 2_000;
+/** Page size asked of GET /api/tasks. */
+const TASK_PAGE_LIMIT = 1_000;
+
+interface Current {
+  key: string;
+  poll?: () => Promise<void>;
+  destroy(): void;
+  shutdown?: ShutdownView;
+}
+
+const app = document.getElementById('app') as HTMLElement;
+const status = select('#status');
+let current: Current | undefined;
+let generation = 0;
+let shutdownsCache: ApiShutdownSummary[] = [];
+
+function setStatus(text: string, error = false): void {
+  status.text(text).classed('error', error);
+}
+
+function routeKey(r: Route): string {
+  switch (r.view) {
+    case 'shutdown':
+      return `shutdown:${r.id}`;
+    case 'compare':
+      return `compare:${r.before}:${r.after}`;
+    default:
+      return r.view;
+  }
+}
+
+async function show(route: Route): Promise<void> {
+  const key = routeKey(route);
+  select('nav').selectAll('a').classed('active', function () {
+    const href = (this as HTMLAnchorElement).getAttribute('href');
+    return (route.view === 'sites' && href === '#/sites') || (route.view !== 'sites' && href === '#/');
+  });
+  if (current && current.key === key) {
+    if (route.view === 'shutdown') current.shutdown?.selectTask(route.taskId);
+    return;
+  }
+  const gen = ++generation;
+  current?.destroy();
+  current = undefined;
+  app.replaceChildren();
+  try {
+    if (route.view === 'list') {
+      const list = new ShutdownList(app);
+      const poll = async () => {
+        shutdownsCache = await api.shutdowns({ limit: 500 });
+        if (gen === generation) list.update(shutdownsCache);
+      };
+      current = { key, poll, destroy: () => list.destroy() };
+      await poll();
+    } else if (route.view === 'shutdown') {
+      setStatus('loading shutdown…');
+      const [report, others] = await Promise.all([api.shutdown(route.id), api.shutdowns({ limit: 500 }).catch(() => shutdownsCache)]);
+      if (gen !== generation) return;
+      shutdownsCache = others;
+      const view = new ShutdownView(app, report, others);
+      let open = report.shutdown.open;
+      const poll = async () => {
+        if (!open) return;
+        const fresh = await api.shutdown(route.id);
+        if (gen !== generation) return;
+        open = fresh.shutdown.open;
+        view.update(fresh);
+      };
+      current = { key, poll, shutdown: view, destroy: () => view.destroy() };
+      view.selectTask(route.taskId);
+      (window as unknown as { __canceltrace?: unknown }).__canceltrace = { view };
+    } else if (route.view === 'sites') {
+      let since: string | undefined;
+      const view = new SitesView(app, () => {
+        since = undefined;
+        void poll();
+      });
+      const poll = async () => {
+        const page = await api.tasks({ verdict: view.filter() || undefined, since, limit: TASK_PAGE_LIMIT });
+        if (gen !== generation) return;
+        view.add(page.tasks);
+        // next polls ask only for what ended since the newest record seen
+        for (const t of page.tasks) if (since === undefined || BigInt(t.endedAt) > BigInt(since)) since = t.endedAt;
+      };
+      current = { key, poll, destroy: () => view.destroy() };
+      await poll();
+    } else {
+      setStatus('loading shutdowns…');
+      const [before, after] = await Promise.all([api.shutdown(route.before), api.shutdown(route.after)]);
+      if (gen !== generation) return;
+      const remove = renderCompare(app, before, after);
+      current = { key, destroy: remove };
+    }
+    setStatus('live');
+  } catch (err) {
+    if (gen !== generation) return;
+    setStatus(`error: ${err instanceof Error ? err.message : String(err)}`, true);
+    app.replaceChildren();
+    select(app).append('div').attr('class', 'error').text(err instanceof Error ? err.message : String(err));
+    current = { key: `error:${key}`, destroy: () => undefined };
+  }
+}
+
+async function tick(): Promise<void> {
+  const c = current;
+  if (c?.poll && document.visibilityState !== 'hidden') {
+    try {
+      await c.poll();
+      setStatus('live');
+    } catch (err) {
+      setStatus(`offline: ${err instanceof Error ? err.message : String(err)}`, true);
+    }
+  }
+  setTimeout(() => void tick(), POLL_INTERVAL_MS);
+}
+
+window.addEventListener('hashchange', () => void show(parseRoute(location.hash)));
+void show(parseRoute(location.hash)).then(() => setTimeout(() => void tick(), POLL_INTERVAL_MS));

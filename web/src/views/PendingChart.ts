@@ -1,0 +1,80 @@
+import { select, type Selection } from 'd3-selection';
+import { scaleLinear, type ScaleLinear } from 'd3-scale';
+import { axisLeft } from 'd3-axis';
+import { line, curveStepAfter } from 'd3-shape';
+import type { ApiShutdownReport } from '../api/types.js';
+import { nsToMs } from '../layout/nsToMs.js';
+
+const PENDING_HEIGHT_PX = 120;
+const GAUGE_HEIGHT_PX = 70;
+const MARGIN = { top: 8, bottom: 6 };
+
+interface Series {
+  /** `tasks.pending` or the gauge's name */
+  name: string;
+  kind: 'pending' | 'gauge';
+  baseline: number;
+  points: { t: number; v: number }[];
+  /** true when the last sample is above the baseline: the series did not return */
+  notAtBaseline: boolean;
+  height: number;
+}
+
+/**
+ * The pending-task and resource-gauge charts under the timeline, on the same time axis: each
+ * series with its pre-shutdown baseline as a dashed line, and a marked finding where a line ends
+ * above its baseline. SVG (a few hundred samples at most); it redraws when the timeline's x changes.
+ */
+export class PendingChart {
+  private readonly series: Series[];
+  private readonly root: Selection<HTMLDivElement, unknown, null, undefined>;
+
+  constructor(container: HTMLElement, report: ApiShutdownReport, originNs: bigint) {
+    const toPoints = (s: { t: string; v: number }[]) => s.map((p) => ({ t: nsToMs(p.t, originNs), v: p.v })).filter((p) => Number.isFinite(p.t)).sort((a, b) => a.t - b.t);
+    const mk = (name: string, kind: Series['kind'], baseline: number, points: { t: number; v: number }[], height: number): Series => ({
+      name, kind, baseline, points, height,
+      notAtBaseline: points.length > 0 && points[points.length - 1].v > baseline,
+    });
+    this.series = [
+      mk('tasks.pending', 'pending', report.pendingBaseline ?? 0, toPoints((report.pending ?? []).map((p) => ({ t: p.t, v: p.count }))), PENDING_HEIGHT_PX),
+      ...(report.gauges ?? []).map((g) => mk(g.name, 'gauge', g.baseline, toPoints(g.samples.map((s) => ({ t: s.t, v: s.value }))), GAUGE_HEIGHT_PX)),
+    ];
+    this.root = select(container).append('div').attr('class', 'charts');
+    const blocks = this.root.selectAll<HTMLDivElement, Series>('div.chart').data(this.series).join('div').attr('class', (d) => `chart chart-${d.kind}`);
+    const label = blocks.append('div').attr('class', 'chart-label');
+    label.append('div').attr('class', 'chart-name').text((d) => (d.kind === 'pending' ? 'pending tasks' : d.name));
+    label.append('div').attr('class', 'chart-last').text((d) => (d.points.length ? `last ${d.points[d.points.length - 1].v} · baseline ${d.baseline}` : 'no samples'));
+    label.filter((d) => d.notAtBaseline).append('div').attr('class', 'chart-finding badge bad').text((d) => (d.kind === 'pending' ? '⚠ pending_not_at_baseline' : '⚠ resource_not_released'));
+    blocks.append('svg').attr('class', 'chart-svg').attr('height', (d) => d.height);
+  }
+
+  /** Redraws every series with the timeline's current x scale (its range is the plot width). */
+  update(x: ScaleLinear<number, number>): void {
+    const w = x.range()[1];
+    this.root.selectAll<SVGSVGElement, Series>('svg.chart-svg').each(function (d) {
+      const svg = select(this).attr('width', w);
+      const vmax = Math.max(d.baseline, ...d.points.map((p) => p.v), 1);
+      const y = scaleLinear().domain([0, vmax * 1.1]).range([d.height - MARGIN.bottom, MARGIN.top]);
+      svg.selectAll<SVGGElement, null>('g.y-axis').data([null]).join('g').attr('class', 'y-axis').attr('transform', 'translate(0,0)')
+        .call(axisLeft(y).ticks(d.kind === 'pending' ? 4 : 2));
+      svg.selectAll<SVGLineElement, null>('line.baseline').data([null]).join('line').attr('class', 'baseline')
+        .attr('x1', 0).attr('x2', w).attr('y1', y(d.baseline)).attr('y2', y(d.baseline));
+      svg.selectAll<SVGTextElement, null>('text.baseline-label').data([null]).join('text').attr('class', 'baseline-label')
+        .attr('x', w - 4).attr('y', y(d.baseline) - 3).attr('text-anchor', 'end').text(`baseline ${d.baseline}`);
+      const path = line<{ t: number; v: number }>().x((p) => x(p.t)).y((p) => y(p.v)).curve(curveStepAfter);
+      svg.selectAll<SVGPathElement, null>('path.series').data([null]).join('path').attr('class', `series series-${d.kind}`).attr('d', path(d.points) ?? '');
+      const last = d.points[d.points.length - 1];
+      const marker = d.notAtBaseline && last ? [last] : [];
+      svg.selectAll<SVGCircleElement, { t: number; v: number }>('circle.not-at-baseline').data(marker).join('circle')
+        .attr('class', 'not-at-baseline').attr('r', 5).attr('cx', (p) => x(p.t)).attr('cy', (p) => y(p.v));
+      svg.selectAll<SVGTextElement, { t: number; v: number }>('text.not-at-baseline-label').data(marker).join('text')
+        .attr('class', 'not-at-baseline-label').attr('x', (p) => Math.min(w - 4, x(p.t) - 8)).attr('y', (p) => y(p.v) + 14).attr('text-anchor', 'end')
+        .text((p) => `${p.v} > baseline ${d.baseline}`);
+    });
+  }
+
+  /** Removes the charts. */
+  destroy(): void {
+    this.root.remove();
+  }
+}

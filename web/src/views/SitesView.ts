@@ -1,0 +1,79 @@
+import { select, type Selection } from 'd3-selection';
+import type { ApiTask } from '../api/types.js';
+import { siteGroups } from '../layout/siteGroups.js';
+import { BAD_VERDICTS } from '../layout/verdicts.js';
+import { formatTime } from './format.js';
+
+type Div = Selection<HTMLDivElement, unknown, null, undefined>;
+
+/** Most tasks kept in memory for the site view; older ones fall off first. */
+export const MAX_SITE_TASKS = 50_000;
+
+/**
+ * Cancellations across time, inside and outside shutdowns (GET /api/tasks), grouped by code site
+ * (coroutine + swallow site): how often each site swallowed, first and last seen, which services.
+ * A slowly leaking pool shows here as one site whose count keeps growing.
+ */
+export class SitesView {
+  private tasks = new Map<string, ApiTask>();
+  private readonly root: Div;
+  private readonly verdict: Selection<HTMLSelectElement, unknown, null, undefined>;
+  private readonly tbody: Selection<HTMLTableSectionElement, unknown, null, undefined>;
+  private readonly summary: Div;
+
+  constructor(container: HTMLElement, private readonly onFilterChange: (verdict: string) => void) {
+    this.root = select(container).append('div').attr('class', 'sites-view');
+    const bar = this.root.append('div').attr('class', 'filters');
+    bar.append('h1').text('Cancellations by code site');
+    this.verdict = bar.append('select').attr('class', 'filter-verdict').attr('aria-label', 'verdict');
+    this.verdict.selectAll('option').data(['', ...BAD_VERDICTS, 'cancelled']).join('option').attr('value', (d) => d).text((d) => d || 'all verdicts');
+    this.verdict.property('value', 'swallowed');
+    this.verdict.on('change', () => {
+      this.tasks.clear();
+      this.onFilterChange(this.filter());
+    });
+    this.summary = this.root.append('div').attr('class', 'muted summary');
+    const table = this.root.append('table').attr('class', 'sites');
+    const head = table.append('thead').append('tr');
+    for (const h of ['coroutine', 'site', 'swallowed', 'tasks', 'verdicts', 'first seen', 'last seen', 'services']) head.append('th').text(h);
+    this.tbody = table.append('tbody');
+  }
+
+  /** The verdict filter currently chosen ('' for all). */
+  filter(): string {
+    return this.verdict.property('value') as string;
+  }
+
+  /** Merges a page of tasks (by trace + span id, newer record wins) and re-renders. */
+  add(tasks: ApiTask[]): void {
+    for (const t of tasks) this.tasks.set(`${t.traceId}/${t.spanId}`, t);
+    if (this.tasks.size > MAX_SITE_TASKS) {
+      const extra = this.tasks.size - MAX_SITE_TASKS;
+      let i = 0;
+      for (const k of this.tasks.keys()) {
+        if (i++ >= extra) break;
+        this.tasks.delete(k);
+      }
+    }
+    const groups = siteGroups([...this.tasks.values()]);
+    this.summary.text(`${this.tasks.size.toLocaleString()} tasks in ${groups.length} sites`);
+    const rows = this.tbody.selectAll<HTMLTableRowElement, (typeof groups)[number]>('tr').data(groups, (d) => d.key).join('tr').attr('class', 'site-row');
+    rows.each((d, i, nodes) => {
+      const tr = select(nodes[i]);
+      tr.selectAll('*').remove();
+      tr.append('td').attr('class', 'coroutine').text(d.coroutine);
+      tr.append('td').attr('class', 'site').text(d.site || '–');
+      tr.append('td').attr('class', 'num').append('span').attr('class', d.swallowed ? 'badge bad' : 'muted').text(String(d.swallowed));
+      tr.append('td').attr('class', 'num').text(String(d.count));
+      tr.append('td').text(Object.entries(d.verdicts).map(([v, n]) => `${v} ${n}`).join(', '));
+      tr.append('td').text(formatTime(String(d.firstSeen)));
+      tr.append('td').text(formatTime(String(d.lastSeen)));
+      tr.append('td').text(d.services.join(', '));
+    });
+  }
+
+  /** Removes the view. */
+  destroy(): void {
+    this.root.remove();
+  }
+}

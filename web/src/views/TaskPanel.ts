@@ -1,0 +1,148 @@
+import { select, type Selection } from 'd3-selection';
+import type { ApiCodeSite, ApiTask } from '../api/types.js';
+import { nsToMs } from '../layout/nsToMs.js';
+import { siteLabel, toTimelineTask } from '../layout/timelineTask.js';
+import { explainFinding, explainVerdict } from '../layout/explain.js';
+import { isBad } from '../layout/verdicts.js';
+import { formatDuration, formatTime, valueText } from './format.js';
+
+type Div = Selection<HTMLDivElement, unknown, null, undefined>;
+type Any = Selection<HTMLElement, unknown, null, undefined>;
+
+/** Appends a `file:line` link that copies itself to the clipboard. */
+export function copySite(parent: Any | Div, site: ApiCodeSite | undefined, cls = ''): void {
+  const text = siteLabel(site);
+  if (!text) {
+    parent.append('span').attr('class', 'muted').text('unknown');
+    return;
+  }
+  const a = parent.append('a').attr('href', '#').attr('class', `copy-site ${cls}`.trim()).attr('title', 'copy file:line').text(text);
+  a.on('click', (ev: MouseEvent) => {
+    ev.preventDefault();
+    const done = () => {
+      a.classed('copied', true);
+      setTimeout(() => a.classed('copied', false), 1200);
+    };
+    // the Clipboard API needs a secure context; fall back to selecting the text for Ctrl+C
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, () => selectText(a.node()!));
+    else selectText(a.node()!);
+  });
+  if (site?.function) parent.append('span').attr('class', 'fn').text(` in ${site.function}`);
+}
+
+function selectText(node: Node): void {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const sel = window.getSelection();
+  sel?.removeAllRanges();
+  sel?.addRange(range);
+}
+
+function field(parent: Div, label: string): Div {
+  const row = parent.append('div').attr('class', 'field');
+  row.append('span').attr('class', 'field-label').text(label);
+  return row.append('span').attr('class', 'field-value') as unknown as Div;
+}
+
+/**
+ * The task panel: verdict and findings each explained in one sentence with the fix that applies,
+ * creation site, cancel sites with who cancelled, swallow site, cleanup steps with outcomes, the
+ * stack of a survivor, every event and attribute. All telemetry text goes in through .text().
+ */
+export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs: bigint, onClose: () => void): void {
+  container.replaceChildren();
+  const root = select(container).append('div').attr('class', 'task-panel').attr('data-span-id', task.spanId) as Div;
+  const head = root.append('div').attr('class', 'panel-head');
+  head.append('h2').attr('class', 'task-name').text(task.name);
+  head.append('button').attr('type', 'button').attr('class', 'close').attr('aria-label', 'close').text('×').on('click', onClose);
+
+  const v = explainVerdict(task.verdict);
+  const verdict = root.append('section').attr('class', `verdict-box verdict-${task.verdict}`);
+  verdict.append('span').attr('class', `badge ${isBad(task.verdict) ? 'bad' : 'ok'} verdict-${task.verdict}`).text(task.verdict);
+  verdict.append('p').attr('class', 'what').text(v.what);
+  verdict.append('p').attr('class', 'fix').text(`Fix: ${v.fix}`);
+
+  if (task.findings?.length) {
+    const f = root.append('section').attr('class', 'findings');
+    f.append('h3').text('Findings');
+    const items = f.selectAll('div.finding').data(task.findings).join('div').attr('class', 'finding');
+    items.append('span').attr('class', 'badge warn').text((d) => d.kind);
+    items.append('p').attr('class', 'message').text((d) => d.message);
+    items.append('p').attr('class', 'what').text((d) => explainFinding(d.kind).what);
+    items.append('p').attr('class', 'fix').text((d) => `Fix: ${explainFinding(d.kind).fix}`);
+  }
+
+  const facts = root.append('section').attr('class', 'facts') as unknown as Div;
+  facts.append('h3').text('Where');
+  copySite(field(facts, 'created at'), task.code, 'creation-site');
+  if (task.swallowSite) {
+    const s = field(facts, 'swallowed at');
+    copySite(s, task.swallowSite, 'swallow-site');
+  }
+  field(facts, 'coroutine').text(task.coroutine ?? '–');
+  field(facts, 'final state').text(`${task.finalState ?? '–'}${task.snapshot ? ' (snapshot: still open)' : ''}`);
+  field(facts, 'created').text(formatTime(task.createdAt));
+  field(facts, 'cancel requested').text(task.cancelRequestedAt ? `${formatTime(task.cancelRequestedAt)} (+${formatDuration(nsToMs(task.cancelRequestedAt, originNs))} after signal)` : 'never');
+  field(facts, 'ended').text(`${formatTime(task.endedAt)}${task.cancelRequestedAt ? ` (${formatDuration(nsToMs(task.endedAt, BigInt(task.cancelRequestedAt)))} after cancel)` : ''}`);
+  field(facts, 'service / instance').text(`${task.service} / ${task.instance}`);
+  if (task.taskId) field(facts, 'task id').text(task.taskId);
+  if (task.parentTaskId) field(facts, 'parent task').text(task.parentTaskId);
+  if (task.groupId) field(facts, 'group').text(task.groupId);
+
+  const cancels = (task.events ?? []).filter((e) => e.name === 'task.cancel_requested');
+  if (cancels.length) {
+    const c = root.append('section').attr('class', 'cancels');
+    c.append('h3').text(`Cancel requests (${cancels.length})`);
+    for (const e of cancels) {
+      const row = c.append('div').attr('class', 'cancel') as unknown as Div;
+      row.append('span').attr('class', 'time').text(`+${formatDuration(nsToMs(e.time, originNs))} `);
+      row.append('span').text('by ');
+      const a = e.attributes ?? {};
+      copySite(row, {
+        filepath: typeof a['code.filepath'] === 'string' ? a['code.filepath'] : undefined,
+        lineno: typeof a['code.lineno'] === 'number' ? a['code.lineno'] : a['code.lineno'] !== undefined ? Number(a['code.lineno']) : undefined,
+        function: typeof a['code.function'] === 'string' ? a['code.function'] : undefined,
+      }, 'cancel-site');
+      if (a['cancel.message'] !== undefined) row.append('span').attr('class', 'msg').text(` “${valueText(a['cancel.message'])}”`);
+    }
+  }
+
+  const steps = toTimelineTask(task, originNs, Number.NEGATIVE_INFINITY).steps;
+  if (steps.length) {
+    const s = root.append('section').attr('class', 'steps');
+    s.append('h3').text('Cleanup and shield steps');
+    const items = s.selectAll('div.step').data(steps).join('div').attr('class', (d) => `step outcome-${d.outcome}`);
+    items.append('span').attr('class', (d) => `badge ${d.outcome === 'ok' ? 'ok' : 'bad'}`).text((d) => d.outcome);
+    items.append('span').text((d) => ` ${d.kind} “${d.name}” ${formatDuration(d.end - d.start)} from +${formatDuration(d.start)}`);
+  }
+
+  const stack = task.swallowSite?.stack ?? lastStack(task);
+  if (stack) {
+    const st = root.append('section').attr('class', 'stack');
+    st.append('h3').text(task.verdict === 'survivor' ? 'Where it is stuck now' : 'Stack');
+    st.append('pre').text(stack);
+  }
+
+  const ev = root.append('section').attr('class', 'events');
+  ev.append('h3').text(`Events (${task.events?.length ?? 0})`);
+  const rows = ev.append('table').selectAll('tr').data(task.events ?? []).join('tr');
+  rows.append('td').attr('class', 'time').text((d) => `+${formatDuration(nsToMs(d.time, originNs))}`);
+  rows.append('td').attr('class', 'ev-name').text((d) => d.name);
+  rows.append('td').attr('class', 'ev-attrs').text((d) => Object.entries(d.attributes ?? {}).map(([k, val]) => `${k}=${valueText(val)}`).join('  '));
+
+  const at = root.append('section').attr('class', 'attributes');
+  at.append('h3').text('Attributes');
+  const arows = at.append('table').selectAll('tr').data(Object.entries(task.attributes ?? {})).join('tr');
+  arows.append('td').attr('class', 'attr-key').text((d) => d[0]);
+  arows.append('td').attr('class', 'attr-value').text((d) => valueText(d[1]));
+}
+
+function lastStack(task: ApiTask): string | undefined {
+  const events = task.events ?? [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.name === 'task.stack' && e.attributes?.['task.stack'] !== undefined) return valueText(e.attributes['task.stack']);
+    if (e.name === 'exception' && e.attributes?.['exception.stacktrace'] !== undefined) return valueText(e.attributes['exception.stacktrace']);
+  }
+  return undefined;
+}

@@ -1,0 +1,496 @@
+import { select, type Selection } from 'd3-selection';
+import { scaleLinear, type ScaleLinear } from 'd3-scale';
+import { zoom, zoomIdentity, type ZoomBehavior, type ZoomTransform, type D3ZoomEvent } from 'd3-zoom';
+import { brushX, type BrushBehavior, type D3BrushEvent } from 'd3-brush';
+import { axisTop } from 'd3-axis';
+import type { ApiShutdownReport } from '../api/types.js';
+import { parseNs } from '../layout/nsToMs.js';
+import { toTimelineTask, type TimelineTask } from '../layout/timelineTask.js';
+import { groupRows, type TimelineRow } from '../layout/groupRows.js';
+import { rowOrder, type RowOrderMode } from '../layout/rowOrder.js';
+import { viewBounds } from '../layout/viewBounds.js';
+import { phasesOf, type Phases } from '../layout/phases.js';
+import { HIGHLIGHT_VERDICTS } from '../layout/verdicts.js';
+import { verdictColor, VERDICT_ICON } from './colors.js';
+import { formatDuration } from './format.js';
+
+/** Height of one timeline row in CSS px. */
+export const ROW_HEIGHT_PX = 20;
+/** Visible height of the rows area at most, in CSS px. */
+const MAX_VIEWPORT_PX = 520;
+const MINIMAP_HEIGHT_PX = 44;
+const AXIS_HEIGHT_PX = 26;
+/** The lead-in shown before the signal, as a fraction of the shutdown's length (at least MIN_LEAD_IN_MS). */
+const LEAD_IN_FRACTION = 0.15;
+const MIN_LEAD_IN_MS = 50;
+const MAX_ZOOM = 1e6;
+
+/** What the timeline tells its owner. */
+export interface TimelineEvents {
+  /** a task was picked (click on its bar or label) */
+  onSelectTask(spanId: string): void;
+  /** the visible x domain changed (ms relative to the signal): the chart below follows it */
+  onViewChange(x: ScaleLinear<number, number>): void;
+}
+
+/**
+ * The shutdown timeline: one row per task (or per group of identical tasks), x = time relative to
+ * the signal. Bars are drawn on a canvas with D3 scales; the axis, phase lanes and lines and the
+ * brush stay SVG; row labels are HTML for the visible rows only. Every redraw is coalesced into at
+ * most one per animation frame.
+ */
+export class Timeline {
+  readonly tasks: TimelineTask[];
+  readonly phases: Phases;
+  readonly originNs: bigint;
+  readonly windowStartMs: number;
+  private readonly domain: [number, number];
+  private rows: TimelineRow[] = [];
+  private expanded = new Set<string>();
+  private order: RowOrderMode = 'severity';
+  private selected: string | undefined;
+  private transform: ZoomTransform = zoomIdentity;
+  private width = 800;
+  private viewportHeight = 200;
+  private frameRequested = false;
+  private syncingBrush = false;
+  private readonly root: Selection<HTMLDivElement, unknown, null, undefined>;
+  private readonly body: Selection<HTMLDivElement, unknown, null, undefined>;
+  private readonly sticky: Selection<HTMLDivElement, unknown, null, undefined>;
+  private readonly spacer: Selection<HTMLDivElement, unknown, null, undefined>;
+  private readonly labels: Selection<HTMLDivElement, unknown, null, undefined>;
+  private readonly canvas: Selection<HTMLCanvasElement, unknown, null, undefined>;
+  private readonly overlay: Selection<SVGSVGElement, unknown, null, undefined>;
+  private readonly axisSvg: Selection<SVGSVGElement, unknown, null, undefined>;
+  private readonly miniCanvas: Selection<HTMLCanvasElement, unknown, null, undefined>;
+  private readonly brushSvg: Selection<SVGSVGElement, unknown, null, undefined>;
+  private readonly zoomBehavior: ZoomBehavior<HTMLDivElement, unknown>;
+  private readonly brush: BrushBehavior<unknown>;
+  private readonly resizeObserver: ResizeObserver;
+  /** Timings of the last frames in ms (draw cost), kept for the benchmark and for debugging. */
+  readonly frameTimes: number[] = [];
+  /** Set when the first complete frame has been drawn (performance.now()). */
+  firstFrameAt: number | undefined;
+
+  constructor(container: HTMLElement, report: ApiShutdownReport, private readonly events: TimelineEvents) {
+    this.originNs = parseNs(report.shutdown.start) ?? 0n;
+    this.phases = phasesOf(report.shutdown);
+    const lastMark = Math.max(0, ...this.phases.marks.map((m) => m.t).filter(Number.isFinite));
+    this.windowStartMs = -Math.max(MIN_LEAD_IN_MS, lastMark * LEAD_IN_FRACTION);
+    this.tasks = report.tasks.map((t) => toTimelineTask(t, this.originNs, this.windowStartMs));
+    let hi = lastMark;
+    for (const t of this.tasks) if (t.end > hi) hi = t.end;
+    const pad = (hi - this.windowStartMs) * 0.02;
+    this.domain = [this.windowStartMs, hi + pad];
+
+    this.root = select(container).append('div').attr('class', 'timeline');
+    const toolbar = this.root.append('div').attr('class', 'tl-toolbar');
+    toolbar.append('label').text('Sort ').append('select').attr('class', 'tl-sort')
+      .on('change', (ev: Event) => this.setOrder((ev.target as HTMLSelectElement).value as RowOrderMode))
+      .selectAll('option').data([['severity', 'swallowed & survivors first'], ['start', 'by start time']]).join('option')
+      .attr('value', (d) => d[0]).text((d) => d[1]);
+    toolbar.append('button').attr('type', 'button').attr('class', 'tl-reset').text('Reset zoom').on('click', () => this.resetZoom());
+    toolbar.append('button').attr('type', 'button').attr('class', 'tl-collapse').text('Collapse all').on('click', () => {
+      this.expanded.clear();
+      this.rebuildRows();
+    });
+    toolbar.append('span').attr('class', 'tl-hint').text('Ctrl + wheel or the mini-map brush to zoom, drag to pan, click a group to expand it.');
+    const legend = toolbar.append('span').attr('class', 'tl-legend');
+    for (const v of ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan', 'cancelled', 'finished']) {
+      const item = legend.append('span').attr('class', 'legend-item');
+      item.append('span').attr('class', `swatch verdict-bg-${v}`);
+      item.append('span').text(v);
+    }
+
+    const head = this.root.append('div').attr('class', 'tl-head');
+    head.append('div').attr('class', 'tl-label-head').text(`${this.tasks.length.toLocaleString()} tasks`);
+    this.axisSvg = head.append('svg').attr('class', 'tl-axis').attr('height', AXIS_HEIGHT_PX);
+
+    this.body = this.root.append('div').attr('class', 'tl-body');
+    this.sticky = this.body.append('div').attr('class', 'tl-sticky');
+    this.labels = this.sticky.append('div').attr('class', 'tl-labels');
+    const plot = this.sticky.append('div').attr('class', 'tl-plot');
+    this.canvas = plot.append('canvas').attr('class', 'tl-canvas');
+    this.overlay = plot.append('svg').attr('class', 'tl-overlay');
+    this.spacer = this.body.append('div').attr('class', 'tl-spacer');
+
+    const mini = this.root.append('div').attr('class', 'tl-minimap');
+    mini.append('div').attr('class', 'tl-label-head').text('overview');
+    const miniPlot = mini.append('div').attr('class', 'tl-mini-plot');
+    this.miniCanvas = miniPlot.append('canvas').attr('class', 'tl-mini-canvas');
+    this.brushSvg = miniPlot.append('svg').attr('class', 'tl-brush').attr('height', MINIMAP_HEIGHT_PX);
+
+    this.zoomBehavior = zoom<HTMLDivElement, unknown>()
+      .scaleExtent([1, MAX_ZOOM])
+      // plain wheel scrolls the rows; Ctrl/⌘ + wheel (and pinch) zooms time
+      .filter((ev: Event) => {
+        const e = ev as MouseEvent & WheelEvent;
+        if (e.type === 'wheel') return e.ctrlKey || e.metaKey;
+        return !e.button && !e.ctrlKey;
+      })
+      .on('zoom', (ev: D3ZoomEvent<HTMLDivElement, unknown>) => {
+        this.transform = ev.transform;
+        this.syncBrush();
+        this.requestFrame();
+      });
+    plot.call(this.zoomBehavior as unknown as (s: typeof plot) => void);
+    plot.on('dblclick.zoom', null);
+    plot.on('click', (ev: MouseEvent) => this.clickAt(ev));
+
+    this.brush = brushX<unknown>().on('brush end', (ev: D3BrushEvent<unknown>) => this.brushed(ev));
+    this.body.on('scroll', () => this.requestFrame());
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(this.root.node()!);
+    this.rebuildRows();
+    this.resize();
+  }
+
+  /** The current x scale (ms relative to the signal → px in the plot). */
+  xScale(): ScaleLinear<number, number> {
+    return this.transform.rescaleX(scaleLinear().domain(this.domain).range([0, this.width]));
+  }
+
+  /** The rows as currently shown (sorted, with expanded members). */
+  currentRows(): readonly TimelineRow[] {
+    return this.rows;
+  }
+
+  /** Marks a task as selected (outlined) and scrolls its row into view. */
+  select(spanId: string | undefined): void {
+    this.selected = spanId;
+    if (spanId) {
+      let index = this.rows.findIndex((r) => r.kind !== 'group' && r.tasks[0].id === spanId);
+      if (index < 0) {
+        const task = this.tasks.find((t) => t.id === spanId);
+        if (task) {
+          this.expanded.add(task.groupKey);
+          this.rebuildRows();
+          index = this.rows.findIndex((r) => r.kind !== 'group' && r.tasks[0].id === spanId);
+        }
+      }
+      const node = this.body.node()!;
+      if (index >= 0) {
+        const y = index * ROW_HEIGHT_PX;
+        if (y < node.scrollTop || y > node.scrollTop + this.viewportHeight - ROW_HEIGHT_PX) node.scrollTop = Math.max(0, y - this.viewportHeight / 3);
+      }
+    }
+    this.requestFrame();
+  }
+
+  /** Zooms so that [startMs, endMs] fills the plot. */
+  zoomTo(startMs: number, endMs: number): void {
+    const base = scaleLinear().domain(this.domain).range([0, this.width]);
+    const x0 = base(startMs);
+    const x1 = base(endMs);
+    const k = Math.min(MAX_ZOOM, Math.max(1, this.width / Math.max(1e-9, x1 - x0)));
+    const plot = select(this.canvas.node()!.parentElement as HTMLDivElement);
+    plot.call(this.zoomBehavior.transform as unknown as (s: typeof plot, t: ZoomTransform) => void, zoomIdentity.scale(k).translate(-x0, 0));
+  }
+
+  /** Removes the view and its listeners. */
+  destroy(): void {
+    this.resizeObserver.disconnect();
+    this.root.remove();
+  }
+
+  private setOrder(mode: RowOrderMode): void {
+    this.order = mode;
+    this.rebuildRows();
+  }
+
+  private resetZoom(): void {
+    const plot = select(this.canvas.node()!.parentElement as HTMLDivElement);
+    plot.call(this.zoomBehavior.transform as unknown as (s: typeof plot, t: ZoomTransform) => void, zoomIdentity);
+  }
+
+  private rebuildRows(): void {
+    this.rows = rowOrder(groupRows(this.tasks, this.expanded), this.order);
+    const total = this.rows.length * ROW_HEIGHT_PX;
+    this.viewportHeight = Math.max(ROW_HEIGHT_PX * 3, Math.min(MAX_VIEWPORT_PX, total));
+    this.sticky.style('height', `${this.viewportHeight}px`);
+    this.spacer.style('height', `${Math.max(0, total - this.viewportHeight)}px`);
+    this.body.style('height', `${this.viewportHeight}px`);
+    this.drawMinimap();
+    this.requestFrame();
+  }
+
+  private resize(): void {
+    const plotNode = this.canvas.node()!.parentElement as HTMLElement;
+    const w = Math.max(100, Math.floor(plotNode.getBoundingClientRect().width));
+    if (w === this.width && this.canvas.attr('data-ready')) return;
+    this.width = w;
+    this.canvas.attr('data-ready', '1');
+    this.zoomBehavior.extent([[0, 0], [w, this.viewportHeight]]).translateExtent([[0, -Infinity], [w, Infinity]]);
+    this.brush.extent([[0, 0], [w, MINIMAP_HEIGHT_PX]]);
+    this.brushSvg.attr('width', w).call(this.brush as unknown as (s: Selection<SVGSVGElement, unknown, null, undefined>) => void);
+    this.drawMinimap();
+    this.syncBrush();
+    this.requestFrame();
+  }
+
+  private requestFrame(): void {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => {
+      this.frameRequested = false;
+      const t0 = performance.now();
+      this.draw();
+      const t1 = performance.now();
+      this.frameTimes.push(t1 - t0);
+      if (this.frameTimes.length > 2000) this.frameTimes.splice(0, 1000);
+      if (this.firstFrameAt === undefined) {
+        this.firstFrameAt = t1;
+        this.root.attr('data-first-frame', '1');
+      }
+      this.events.onViewChange(this.xScale());
+    });
+  }
+
+  private visibleRange(): [number, number] {
+    const top = this.body.node()!.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT_PX));
+    const last = Math.min(this.rows.length, Math.ceil((top + this.viewportHeight) / ROW_HEIGHT_PX) + 1);
+    return [first, last];
+  }
+
+  private draw(): void {
+    const dpr = window.devicePixelRatio || 1;
+    const w = this.width;
+    const h = this.viewportHeight;
+    const node = this.canvas.node()!;
+    if (node.width !== Math.round(w * dpr) || node.height !== Math.round(h * dpr)) {
+      node.width = Math.round(w * dpr);
+      node.height = Math.round(h * dpr);
+      this.canvas.style('width', `${w}px`).style('height', `${h}px`);
+    }
+    const ctx = node.getContext('2d')!;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const x = this.xScale();
+    const [d0, d1] = x.domain();
+    const top = this.body.node()!.scrollTop;
+    const [first, last] = this.visibleRange();
+    const px = (b: number) => b * w;
+
+    // phase lanes behind the bars
+    for (const lane of this.phases.lanes) {
+      const b = viewBounds(lane.start, lane.end, d0, d1);
+      if (!b.visible) continue;
+      ctx.fillStyle = lane.kind === 'overdue' ? 'rgba(214,39,40,0.07)' : lane.kind === 'drain' ? 'rgba(31,119,180,0.06)' : 'rgba(127,127,127,0.06)';
+      ctx.fillRect(px(b.start), 0, Math.max(1, px(b.end) - px(b.start)), h);
+    }
+
+    for (let i = first; i < last; i++) {
+      const row = this.rows[i];
+      const y = i * ROW_HEIGHT_PX - top;
+      const highlight = HIGHLIGHT_VERDICTS.includes(row.verdict);
+      if (highlight) {
+        ctx.fillStyle = 'rgba(214,39,40,0.08)';
+        ctx.fillRect(0, y, w, ROW_HEIGHT_PX);
+      } else if (i % 2 === 1) {
+        ctx.fillStyle = 'rgba(0,0,0,0.025)';
+        ctx.fillRect(0, y, w, ROW_HEIGHT_PX);
+      }
+      const b = viewBounds(row.start, row.end, d0, d1);
+      const color = verdictColor(row.verdict);
+      const barY = y + 4;
+      const barH = ROW_HEIGHT_PX - 8;
+      if (b.visible) {
+        const x0 = px(b.start);
+        const x1 = Math.max(x0 + 1.5, px(b.end));
+        ctx.fillStyle = color;
+        if (row.kind === 'group') {
+          // a stacked look tells a group row from a single task
+          ctx.globalAlpha = 0.45;
+          ctx.fillRect(x0 + 2, barY - 2, x1 - x0, barH);
+          ctx.globalAlpha = 1;
+        }
+        ctx.fillRect(x0, barY, x1 - x0, barH);
+        if (b.clippedStart || row.tasks[0].clippedStart) {
+          ctx.fillStyle = '#fff';
+          ctx.beginPath();
+          ctx.moveTo(x0, barY);
+          ctx.lineTo(x0 + 4, barY + barH / 2);
+          ctx.lineTo(x0, barY + barH);
+          ctx.fill();
+        }
+        if (row.kind !== 'group') this.drawSteps(ctx, row.tasks[0], d0, d1, w, barY, barH);
+      }
+      if (row.open) {
+        // never finished: a dashed tail to the right edge and an arrow head
+        const xe = x(row.end);
+        if (xe < w) {
+          ctx.strokeStyle = color;
+          ctx.setLineDash([4, 3]);
+          ctx.lineWidth = 2;
+          ctx.beginPath();
+          ctx.moveTo(Math.max(0, xe), barY + barH / 2);
+          ctx.lineTo(w, barY + barH / 2);
+          ctx.stroke();
+          ctx.setLineDash([]);
+          if (xe >= 0) {
+            ctx.fillStyle = color;
+            ctx.beginPath();
+            ctx.moveTo(xe, barY - 2);
+            ctx.lineTo(xe + 7, barY + barH / 2);
+            ctx.lineTo(xe, barY + barH + 2);
+            ctx.fill();
+          }
+        }
+      }
+      // cancel ticks
+      ctx.fillStyle = '#111';
+      if (row.kind === 'group') {
+        if (Number.isFinite(row.cancelMin)) {
+          const c = viewBounds(row.cancelMin, row.cancelMax, d0, d1);
+          if (c.visible) {
+            ctx.globalAlpha = 0.35;
+            ctx.fillRect(px(c.start), y + 1, Math.max(2, px(c.end) - px(c.start)), 3);
+            ctx.globalAlpha = 1;
+            if (!c.clippedStart) ctx.fillRect(px(c.start) - 1, y + 1, 2, ROW_HEIGHT_PX - 2);
+          }
+        }
+      } else {
+        for (const t of row.tasks[0].cancels) {
+          const xc = x(t);
+          if (xc >= 0 && xc <= w) ctx.fillRect(xc - 1, y + 1, 2, ROW_HEIGHT_PX - 2);
+        }
+      }
+      if (row.kind !== 'group' && row.tasks[0].id === this.selected) {
+        ctx.strokeStyle = '#1f77b4';
+        ctx.lineWidth = 2;
+        ctx.strokeRect(1, y + 1, w - 2, ROW_HEIGHT_PX - 2);
+      }
+    }
+    this.drawAxisAndOverlay(x, h);
+    this.drawLabels(first, last, top);
+  }
+
+  private drawSteps(ctx: CanvasRenderingContext2D, task: TimelineTask, d0: number, d1: number, w: number, barY: number, barH: number): void {
+    for (const s of task.steps) {
+      const b = viewBounds(s.start, s.end, d0, d1);
+      if (!b.visible) continue;
+      const x0 = b.start * w;
+      const x1 = Math.max(x0 + 2, b.end * w);
+      const sy = barY + barH / 2;
+      const sh = barH / 2;
+      ctx.fillStyle = s.kind === 'shield' ? '#5b3fa8' : '#1f4e79';
+      ctx.fillRect(x0, sy, x1 - x0, sh);
+      if (s.outcome !== 'ok') {
+        // interrupted / timeout / error: a bright outline and a cross at the step's end
+        ctx.strokeStyle = s.outcome === 'timeout' ? '#ffbf00' : '#ff2a2a';
+        ctx.lineWidth = 1.5;
+        ctx.strokeRect(x0, sy, x1 - x0, sh);
+        ctx.beginPath();
+        ctx.moveTo(x1 - 3, sy - 3);
+        ctx.lineTo(x1 + 3, sy + sh + 1);
+        ctx.moveTo(x1 + 3, sy - 3);
+        ctx.lineTo(x1 - 3, sy + sh + 1);
+        ctx.stroke();
+      }
+    }
+  }
+
+  private drawAxisAndOverlay(x: ScaleLinear<number, number>, h: number): void {
+    const w = this.width;
+    this.axisSvg.attr('width', w);
+    const g = this.axisSvg.selectAll<SVGGElement, null>('g.axis').data([null]).join('g').attr('class', 'axis').attr('transform', `translate(0,${AXIS_HEIGHT_PX - 1})`);
+    g.call(axisTop(x).ticks(Math.max(2, Math.floor(w / 90))).tickFormat((d) => formatDuration(Number(d))));
+    const visibleMarks = this.phases.marks.filter((m) => x(m.t) >= 0 && x(m.t) <= w);
+    this.axisSvg.selectAll<SVGTextElement, (typeof visibleMarks)[number]>('text.phase-label').data(visibleMarks, (d) => d.kind).join('text')
+      .attr('class', (d) => `phase-label phase-${d.kind}`).attr('x', (d) => x(d.t) + 3).attr('y', 9).text((d) => d.label);
+    this.overlay.attr('width', w).attr('height', h);
+    this.overlay.selectAll<SVGLineElement, (typeof visibleMarks)[number]>('line.phase').data(visibleMarks, (d) => d.kind).join('line')
+      .attr('class', (d) => `phase phase-${d.kind}`).attr('x1', (d) => x(d.t)).attr('x2', (d) => x(d.t)).attr('y1', 0).attr('y2', h);
+  }
+
+  private drawLabels(first: number, last: number, top: number): void {
+    const visible = this.rows.slice(first, last);
+    this.labels.selectAll<HTMLDivElement, TimelineRow>('div.tl-label').data(visible, (d) => d.id).join((enter) => {
+      const div = enter.append('div');
+      div.on('click', (_ev: MouseEvent, d: TimelineRow) => this.activate(d));
+      div.append('span').attr('class', 'caret');
+      div.append('span').attr('class', 'verdict-flag');
+      div.append('span').attr('class', 'name');
+      div.append('span').attr('class', 'count');
+      return div;
+    })
+      .attr('class', (d) => `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}`)
+      .attr('data-verdict', (d) => d.verdict)
+      .attr('data-span-id', (d) => (d.kind === 'group' ? null : d.tasks[0].id))
+      .attr('title', (d) => `${d.label}${d.site ? ` — ${d.site}` : ''} (${d.verdict})`)
+      .style('transform', (_d, i) => `translateY(${(first + i) * ROW_HEIGHT_PX - top}px)`)
+      .call((s) => {
+        s.select('.caret').text((d) => (d.kind === 'group' ? (d.expanded ? '▾' : '▸') : d.kind === 'member' ? '·' : ''));
+        s.select('.verdict-flag').text((d) => VERDICT_ICON[d.verdict] ?? '');
+        s.select('.name').text((d) => d.label);
+        s.select('.count').text((d) => (d.kind === 'group' ? `×${d.count.toLocaleString()}` : ''));
+      });
+  }
+
+  private activate(row: TimelineRow): void {
+    if (row.kind === 'group') {
+      if (this.expanded.has(row.groupKey)) this.expanded.delete(row.groupKey);
+      else this.expanded.add(row.groupKey);
+      this.rebuildRows();
+    } else {
+      this.events.onSelectTask(row.tasks[0].id);
+    }
+  }
+
+  private clickAt(ev: MouseEvent): void {
+    if (ev.defaultPrevented) return;
+    const rect = (ev.currentTarget as HTMLElement).getBoundingClientRect();
+    const index = Math.floor((ev.clientY - rect.top + this.body.node()!.scrollTop) / ROW_HEIGHT_PX);
+    const row = this.rows[index];
+    if (row) this.activate(row);
+  }
+
+  private drawMinimap(): void {
+    const node = this.miniCanvas.node();
+    if (!node) return;
+    const dpr = window.devicePixelRatio || 1;
+    const w = this.width;
+    const h = MINIMAP_HEIGHT_PX;
+    node.width = Math.round(w * dpr);
+    node.height = Math.round(h * dpr);
+    this.miniCanvas.style('width', `${w}px`).style('height', `${h}px`);
+    const ctx = node.getContext('2d')!;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const x = scaleLinear().domain(this.domain).range([0, w]);
+    const n = Math.max(1, this.rows.length);
+    const rh = Math.max(h / n, 0.5);
+    for (let i = 0; i < this.rows.length; i++) {
+      const r = this.rows[i];
+      ctx.fillStyle = verdictColor(r.verdict);
+      const x0 = x(r.start);
+      ctx.fillRect(x0, (i / n) * h, Math.max(1, x(r.end) - x0), rh);
+    }
+    for (const m of this.phases.marks) {
+      ctx.fillStyle = '#333';
+      ctx.fillRect(x(m.t), 0, 1, h);
+    }
+  }
+
+  private syncBrush(): void {
+    if (this.syncingBrush) return;
+    const t = this.transform;
+    const w = this.width;
+    const sel: [number, number] = [Math.max(0, -t.x / t.k), Math.min(w, (w - t.x) / t.k)];
+    this.syncingBrush = true;
+    const full = sel[0] <= 0.5 && sel[1] >= w - 0.5;
+    (this.brush.move as unknown as (g: Selection<SVGSVGElement, unknown, null, undefined>, s: [number, number] | null) => void)(this.brushSvg, full ? null : sel);
+    this.syncingBrush = false;
+  }
+
+  private brushed(ev: D3BrushEvent<unknown>): void {
+    if (this.syncingBrush || !ev.sourceEvent) return;
+    const sel = ev.selection as [number, number] | null;
+    const base = scaleLinear().domain(this.domain).range([0, this.width]);
+    this.syncingBrush = true;
+    if (!sel || sel[1] - sel[0] < 1) this.resetZoom();
+    else this.zoomTo(base.invert(sel[0]), base.invert(sel[1]));
+    this.syncingBrush = false;
+  }
+}
