@@ -1,0 +1,128 @@
+import { describe, expect } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
+import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
+import { readShutdown, readTask } from '../../../collector/contract.js';
+import type { Attrs, EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../collector/records.js';
+import { MS, SEC, ev, shutdownSpan, taskSpan } from '../../doubles/spans.js';
+import { shuffle } from '../../doubles/shuffle.js';
+
+/** Few distinct times, so that events often tie and the tie-break is exercised. */
+const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 4n * SEC);
+
+const taskEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
+  timeArb.map((t) => ev('task.cancel_requested', t)),
+  fc.tuple(timeArb, fc.boolean()).map(([t, h]) => ev('task.uncancel', t, h ? { 'uncancel.handoff': true } : {})),
+  fc.tuple(timeArb, fc.constantFrom('a', 'b')).map(([t, n]) => ev('task.cleanup.start', t, { 'cleanup.name': n })),
+  fc
+    .tuple(timeArb, fc.constantFrom('a', 'b'), fc.constantFrom('ok', 'cancelled', 'timeout', 'error'))
+    .map(([t, n, o]) => ev('task.cleanup.end', t, { 'cleanup.name': n, 'cleanup.outcome': o })),
+  fc.tuple(timeArb, fc.constantFrom('ok', 'timeout', 'interrupted')).map(([t, o]) => ev('task.shield.end', t, { 'shield.outcome': o })),
+  fc
+    .tuple(timeArb, fc.constantFrom('CancelledError', 'ValueError', 'AbortError'), fc.integer({ min: 1, max: 3 }))
+    .map(([t, type, line]) => ev('exception', t, { 'exception.type': type, 'code.filepath': 'w.py', 'code.lineno': line })),
+  fc.tuple(timeArb, fc.constantFrom('w1', 'w2')).map(([t, m]) => ev('loop.warning', t, { message: m })),
+);
+
+const shutdownEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
+  fc.tuple(timeArb, fc.integer({ min: 0, max: 4 })).map(([t, n]) => ev('tasks.pending', t, { 'tasks.pending.count': n })),
+  fc
+    .tuple(timeArb, fc.constantFrom('pool', 'files'), fc.integer({ min: 0, max: 3 }))
+    .map(([t, name, v]) => ev('resource.gauge', t, { 'resource.name': name, 'resource.value': v })),
+  fc.tuple(timeArb, fc.constantFrom('w1', 'w2')).map(([t, m]) => ev('loop.warning', t, { message: m })),
+);
+
+/** One span: its final record, maybe a snapshot before it, maybe an exact duplicate of the final. */
+const spanArb = fc.record({
+  taskId: fc.constantFrom('1', '2', '3', '4'),
+  parentId: fc.option(fc.constantFrom('1', '2', '3', '4'), { nil: undefined }),
+  groupId: fc.option(fc.constantFrom('g1', 'g2'), { nil: undefined }),
+  start: timeArb,
+  end: timeArb,
+  finalState: fc.constantFrom<FinalState | null>('cancelled', 'completed', 'failed', 'pending', 'destroyed', null),
+  errorStatus: fc.boolean(),
+  finalIsSnapshot: fc.boolean(),
+  events: fc.array(taskEventArb, { maxLength: 6 }),
+  snapshots: fc.array(fc.record({ end: timeArb, keep: fc.nat({ max: 6 }) }), { maxLength: 2 }),
+  duplicate: fc.boolean(),
+});
+
+const scenarioArb = fc.record({
+  spans: fc.array(spanArb, { maxLength: 8 }),
+  shutdown: fc.record({
+    open: fc.boolean(),
+    events: fc.array(shutdownEventArb, { maxLength: 8 }),
+    baseline: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+  }),
+});
+
+type Scenario = typeof scenarioArb extends fc.Arbitrary<infer S> ? S : never;
+
+/** Every record the scenario sends, in generation order. */
+function recordsOf(s: Scenario): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  s.spans.forEach((sp, i) => {
+    const spanId = (i + 1).toString(16).padStart(16, '0');
+    const attributes: Record<string, string> = {};
+    if (sp.parentId !== undefined) attributes['task.parent_id'] = sp.parentId;
+    if (sp.groupId !== undefined) attributes['task.group_id'] = sp.groupId;
+    const base = { spanId, name: `t${i}`, taskId: sp.taskId, start: sp.start < sp.end ? sp.start : sp.end, attributes };
+    const finalState = sp.finalIsSnapshot ? undefined : sp.finalState;
+    const final = taskSpan({
+      ...base,
+      end: sp.end,
+      finalState,
+      snapshot: sp.finalIsSnapshot,
+      status: { code: sp.errorStatus ? 2 : 0 },
+      events: sp.events,
+    });
+    out.push(final);
+    if (sp.duplicate) out.push(structuredClone(final));
+    for (const snap of sp.snapshots) {
+      out.push(taskSpan({ ...base, end: snap.end, snapshot: true, events: sp.events.slice(0, snap.keep) }));
+    }
+  });
+  return out;
+}
+
+function shutdownOf(s: Scenario, events: EventRecord[]): SpanRecord {
+  const attributes: Attrs = s.shutdown.baseline === undefined ? {} : { 'shutdown.pending_baseline': s.shutdown.baseline };
+  return shutdownSpan({ spanId: 'ffffffffffffffff', start: SEC, end: 3n * SEC, snapshot: s.shutdown.open, attributes, events });
+}
+
+/** What the report says, without the records' own (order-dependent) arrays. */
+function project(r: ShutdownReport) {
+  return {
+    outcome: r.outcome,
+    counts: r.counts,
+    pending: r.pending,
+    pendingBaseline: r.pendingBaseline,
+    gauges: r.gauges,
+    findings: r.findings,
+    warnings: r.warnings,
+    tasks: r.tasks.map((j) => ({
+      id: `${j.task.traceId}/${j.task.spanId}`,
+      snapshot: j.task.snapshot,
+      endTime: j.task.endTime,
+      verdict: j.verdict,
+      findings: j.findings,
+      cancelRequestedAt: j.cancelRequestedAt,
+      swallowSite: j.swallowSite,
+    })),
+  };
+}
+
+describe('judgeShutdown', () => {
+  test.prop([scenarioArb, fc.integer(), fc.integer()], { numRuns: 300 })(
+    'verdicts and findings do not depend on the order of tasks, records or events',
+    (scenario, seedA, seedB) => {
+      const records = recordsOf(scenario);
+      const expected = judgeShutdown(readShutdown(shutdownOf(scenario, scenario.shutdown.events)), records.map(readTask));
+
+      const reordered = shuffle(records, seedA).map((r, i) => ({ ...r, events: shuffle(r.events, seedB + i) }));
+      const shuffledShutdown = shutdownOf(scenario, shuffle(scenario.shutdown.events, seedB));
+      const actual = judgeShutdown(readShutdown(shuffledShutdown), reordered.map(readTask));
+
+      expect(project(actual)).toEqual(project(expected));
+    },
+  );
+});
