@@ -1,0 +1,196 @@
+import { trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../contract.js';
+import { reportError } from './reportError.js';
+import { liveTaskCount } from './taskContext.js';
+import { currentProcessor, type TaskLifecycleProcessor } from './TaskLifecycleProcessor.js';
+
+/** How often the open task count and the active handles are sampled during a shutdown (ms). */
+export const DEFAULT_SAMPLE_INTERVAL_MS = 50;
+/** How often open spans are snapshotted during a shutdown (ms). */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1_000;
+/**
+ * Events the shutdown span may carry. The SDK's default span limit is 128 events and it drops
+ * the oldest beyond it, which would lose the baseline samples; staying under it keeps them.
+ */
+export const DEFAULT_EVENT_BUDGET = 120;
+/** Longest {@link ShutdownHandle.end} waits for an export in flight before the last sample (ms). */
+const IDLE_WAIT_MS = 1_000;
+/** Handle kinds sampled from the start, so each gauge has a baseline even when it starts at 0. */
+const COMMON_RESOURCES = ['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPServerWrap', 'PipeWrap', 'FSReqCallback'];
+const TOTAL_GAUGE = 'active.total';
+
+/** Options of {@link beginShutdown}. */
+export interface ShutdownOptions {
+  /** the processor whose open task spans are counted and snapshotted (default: the newest one) */
+  processor?: TaskLifecycleProcessor;
+  /** tracer of the shutdown span (default: the global tracer named `canceltrace`) */
+  tracer?: Tracer;
+  /** the bound the drain is given, recorded as `shutdown.drain_timeout_ms` */
+  drainTimeoutMs?: number;
+  /** open task spans that are not part of the shutdown and may stay open (default 0) */
+  pendingBaseline?: number;
+  sampleIntervalMs?: number;
+  snapshotIntervalMs?: number;
+  eventBudget?: number;
+}
+
+/** An open shutdown. */
+export interface ShutdownHandle {
+  /** the shutdown span (open until {@link end}) */
+  readonly span: Span;
+  /** records `shutdown.cancel_all` with the number of tasks the app is cancelling */
+  cancelAll(count: number): void;
+  /**
+   * Takes the last samples, ends the span with its outcome (`clean` when the open task count is
+   * back at its baseline, `timeout` when the drain bound was exceeded, else `survivors`) and
+   * flushes. Idempotent; never rejects.
+   */
+  end(options?: { outcome?: string }): Promise<void>;
+}
+
+let active: ShutdownHandle | undefined;
+
+/** The shutdown in progress, if any. */
+export function currentShutdown(): ShutdownHandle | undefined {
+  return active;
+}
+
+/**
+ * Opens the shutdown span and starts watching the drain: the number of open task spans
+ * (`tasks.pending`) and the handles that keep the process alive (`resource.gauge`, from
+ * `process.getActiveResourcesInfo()`) are sampled every {@link DEFAULT_SAMPLE_INTERVAL_MS} and
+ * recorded when they change, and open spans are snapshotted every second, so a process killed
+ * during its drain still leaves its shutdown and its survivors in the collector.
+ */
+export function beginShutdown(reason: string, options: ShutdownOptions = {}): ShutdownHandle {
+  const handle = new ShutdownWatch(reason, options);
+  active = handle;
+  return handle;
+}
+
+class ShutdownWatch implements ShutdownHandle {
+  readonly span: Span;
+  private readonly processor: TaskLifecycleProcessor | undefined;
+  private readonly baseline: number;
+  private readonly budget: number;
+  private readonly startedAt = Date.now();
+  private readonly drainTimeoutMs: number | undefined;
+  private readonly gauges = new Map<string, number>();
+  private lastPending: number | undefined;
+  private eventsUsed = 0;
+  private drained = false;
+  private sampler: NodeJS.Timeout | undefined;
+  private snapshotter: NodeJS.Timeout | undefined;
+  private ending: Promise<void> | undefined;
+
+  constructor(reason: string, options: ShutdownOptions) {
+    this.processor = options.processor ?? currentProcessor();
+    this.baseline = options.pendingBaseline ?? 0;
+    this.budget = options.eventBudget ?? DEFAULT_EVENT_BUDGET;
+    this.drainTimeoutMs = options.drainTimeoutMs;
+    const attributes: Attributes = { [ATTR.shutdownReason]: reason, [ATTR.pendingBaseline]: this.baseline };
+    if (options.drainTimeoutMs !== undefined) attributes[ATTR.drainTimeoutMs] = options.drainTimeoutMs;
+    const tracer = options.tracer ?? trace.getTracer(CANCELTRACE_SCOPE);
+    // A root span: the shutdown is its own picture, whatever request happened to trigger it.
+    this.span = tracer.startSpan('shutdown', { attributes, root: true });
+    for (const name of COMMON_RESOURCES) this.gauges.set(`active.${name}`, 0);
+    this.sample('first');
+    this.sampler = setInterval(() => this.sample('change'), options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS);
+    this.sampler.unref();
+    this.snapshotter = setInterval(() => void this.snapshot(), options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS);
+    this.snapshotter.unref();
+  }
+
+  cancelAll(count: number): void {
+    this.add(EVENT.cancelAll, { 'tasks.count': count }, true);
+  }
+
+  end(options: { outcome?: string } = {}): Promise<void> {
+    this.ending ??= this.finish(options.outcome);
+    return this.ending;
+  }
+
+  private async finish(outcome: string | undefined): Promise<void> {
+    try {
+      clearInterval(this.sampler);
+      clearInterval(this.snapshotter);
+      // An export in flight holds a socket; waiting for it keeps our own traffic out of the last gauge.
+      if (this.processor) await this.processor.idle(IDLE_WAIT_MS);
+      this.sample('last');
+      const pending = this.pendingCount();
+      const timedOut = this.drainTimeoutMs !== undefined && Date.now() - this.startedAt > this.drainTimeoutMs;
+      const result = outcome ?? (pending <= this.baseline ? 'clean' : timedOut ? 'timeout' : 'survivors');
+      this.span.setAttribute(ATTR.shutdownOutcome, result);
+      this.span.end();
+    } catch (error) {
+      reportError('shutdown could not end its span', error);
+    }
+    if (active === this) active = undefined;
+    await this.snapshot();
+  }
+
+  private async snapshot(): Promise<void> {
+    try {
+      await this.processor?.snapshot();
+    } catch (error) {
+      reportError('shutdown snapshot failed', error);
+    }
+  }
+
+  private pendingCount(): number {
+    return this.processor ? this.processor.openTaskCount() : liveTaskCount();
+  }
+
+  /** One sample: the first and last record every series, the others only what changed. */
+  private sample(kind: 'first' | 'change' | 'last'): void {
+    const force = kind !== 'change';
+    try {
+      const pending = this.pendingCount();
+      if (force || pending !== this.lastPending) {
+        this.add(EVENT.pending, { 'tasks.pending.count': pending }, force);
+        this.lastPending = pending;
+      }
+      if (!this.drained && pending <= this.baseline) {
+        this.drained = true;
+        this.add(EVENT.drained, { 'tasks.pending.count': pending }, true);
+      }
+      // Our exporter's socket would show as a passing TCPSocketWrap; skip gauges while it is busy.
+      if (!force && this.processor?.busy) return;
+      const counts = activeResourceCounts();
+      for (const name of this.gauges.keys()) if (!counts.has(name)) counts.set(name, 0);
+      for (const [name, value] of counts) {
+        const previous = this.gauges.get(name);
+        if (!force && previous === value) continue;
+        if (previous === undefined && value !== 0 && kind !== 'first') {
+          // A kind first seen now had none when the shutdown began: give it its zero baseline.
+          this.add(EVENT.gauge, { 'resource.name': name, 'resource.value': 0 }, true, this.startedAt);
+        }
+        this.add(EVENT.gauge, { 'resource.name': name, 'resource.value': value }, force);
+        this.gauges.set(name, value);
+      }
+    } catch (error) {
+      reportError('shutdown sampling failed', error);
+    }
+  }
+
+  /** Adds an event unless the budget is spent; the last samples always get their room. */
+  private add(name: string, attributes: Attributes, reserved: boolean, time?: number): void {
+    const room = this.budget - this.eventsUsed - (this.gauges.size + 2);
+    if (!reserved && room <= 0) return;
+    this.eventsUsed++;
+    if (time === undefined) this.span.addEvent(name, attributes);
+    else this.span.addEvent(name, attributes, time);
+  }
+}
+
+/** Counts of `process.getActiveResourcesInfo()` as `active.<kind>`, plus `active.total`. */
+export function activeResourceCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  const kinds = process.getActiveResourcesInfo();
+  for (const kind of kinds) {
+    const key = `active.${kind}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  counts.set(TOTAL_GAUGE, kinds.length);
+  return counts;
+}

@@ -1,0 +1,57 @@
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+
+/** What a copy may change: its end, extra attributes, its resource. */
+export interface SpanCopyChanges {
+  /** end time of the copy (a snapshot ends at the snapshot time) */
+  endTime?: HrTime;
+  /** attributes added over the span's own */
+  attributes?: Attributes;
+  /** replaces the span's resource (to add the process identity) */
+  resource?: Resource;
+}
+
+/**
+ * A fresh, frozen-in-time {@link ReadableSpan} built from a span, live or ended. Exporters only
+ * read spans, so a plain object is enough; the live span is never handed to an exporter while
+ * it is open, because it may change (or end) while the export reads it.
+ */
+export function copySpan(span: ReadableSpan, changes: SpanCopyChanges = {}): ReadableSpan {
+  const spanContext = { ...span.spanContext() };
+  const startTime = span.startTime;
+  const endTime = changes.endTime ?? span.endTime;
+  const attributes = changes.attributes ? { ...span.attributes, ...changes.attributes } : { ...span.attributes };
+  return {
+    name: span.name,
+    kind: span.kind,
+    spanContext: () => spanContext,
+    parentSpanContext: span.parentSpanContext,
+    startTime,
+    endTime,
+    status: { ...span.status },
+    attributes,
+    links: span.links.slice(),
+    events: span.events.slice(),
+    duration: durationOf(startTime, endTime),
+    ended: true,
+    resource: changes.resource ?? span.resource,
+    instrumentationScope: span.instrumentationScope,
+    droppedAttributesCount: span.droppedAttributesCount,
+    droppedEventsCount: span.droppedEventsCount,
+    droppedLinksCount: span.droppedLinksCount,
+  };
+}
+
+const NANOS_PER_SECOND = 1_000_000_000;
+
+/** end − start as an HrTime, never negative. */
+function durationOf(start: HrTime, end: HrTime): HrTime {
+  let seconds = end[0] - start[0];
+  let nanos = end[1] - start[1];
+  if (nanos < 0) {
+    seconds -= 1;
+    nanos += NANOS_PER_SECOND;
+  }
+  return seconds < 0 ? [0, 0] : [seconds, nanos];
+}

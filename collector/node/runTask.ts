@@ -1,0 +1,154 @@
+import { context, SpanStatusCode, trace, type Attributes, type Tracer } from '@opentelemetry/api';
+import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../contract.js';
+import type { FinalState } from '../records.js';
+import { callerOf, firstForeignSite, siteAttributes } from './callSite.js';
+import { describeError, reportError } from './reportError.js';
+import { addLiveTask, removeLiveTask, TASK_KEY, type RunningTask } from './taskContext.js';
+
+/** `task.kind` of tasks run by this module. */
+export const NODE_TASK_KIND = 'node';
+
+/** Options of {@link runTask}. */
+export interface RunTaskOptions {
+  /** a parent signal: when it aborts, the task's own signal aborts with the same reason */
+  signal?: AbortSignal;
+  /** the tracer that makes the task span (default: the global tracer named `canceltrace`) */
+  tracer?: Tracer;
+  /** extra span attributes */
+  attributes?: Attributes;
+}
+
+/** What TaskScope adds to a task; not part of the public options. */
+export interface TaskPlacement {
+  groupId?: string;
+  /** the function whose caller is the task's creation site */
+  boundary: Function;
+}
+
+let nextTaskId = 0;
+let defaultTracer: Tracer | undefined;
+
+/**
+ * Runs `fn` as a task: a span (scope `canceltrace`, `task.kind = node`) that records when the
+ * task's signal aborted, its cleanups, and how it ended: rejected with the signal's reason or an
+ * AbortError is `cancelled`; resolved after the abort is `completed` (a swallowed cancel);
+ * rejected with another error is `failed`. A task that never settles stays open, and the
+ * {@link TaskLifecycleProcessor} exports it as `pending` at each snapshot.
+ * The returned promise settles exactly as `fn`'s does.
+ */
+export function runTask<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T, options: RunTaskOptions = {}): Promise<T> {
+  return startTask(name, fn, options, { boundary: runTask });
+}
+
+/** {@link runTask} with a group and a creation-site boundary (used by TaskScope). */
+export function startTask<T>(
+  name: string,
+  fn: (signal: AbortSignal) => Promise<T> | T,
+  options: RunTaskOptions,
+  placement: TaskPlacement,
+): Promise<T> {
+  const controller = new AbortController();
+  let task: RunningTask | undefined;
+  let onParentAbort: (() => void) | undefined;
+  const parentSignal = options.signal;
+  try {
+    const parentContext = context.active();
+    const parent = parentContext.getValue(TASK_KEY) as RunningTask | undefined;
+    const id = String(++nextTaskId);
+    const attributes: Attributes = {
+      [ATTR.taskKind]: NODE_TASK_KIND,
+      [ATTR.taskId]: id,
+      [ATTR.taskName]: name,
+      [ATTR.coroutine]: fn.name || 'anonymous',
+    };
+    if (parent) attributes[ATTR.parentId] = parent.id;
+    if (placement.groupId !== undefined) attributes[ATTR.groupId] = placement.groupId;
+    siteAttributes(callerOf(placement.boundary), attributes);
+    if (options.attributes) Object.assign(attributes, options.attributes);
+    const tracer = options.tracer ?? (defaultTracer ??= trace.getTracer(CANCELTRACE_SCOPE));
+    const span = tracer.startSpan(name, { attributes }, parentContext);
+    const running: RunningTask = { id, span, signal: controller.signal };
+    task = running;
+    addLiveTask(running);
+    if (parentSignal) {
+      if (parentSignal.aborted) {
+        recordCancel(running, parentSignal.reason);
+        controller.abort(parentSignal.reason);
+      } else {
+        onParentAbort = () => {
+          recordCancel(running, parentSignal.reason);
+          controller.abort(parentSignal.reason);
+        };
+        parentSignal.addEventListener('abort', onParentAbort, { once: true });
+      }
+    }
+    const taskContext = trace.setSpan(parentContext.setValue(TASK_KEY, running), span);
+    let result: Promise<T> | T;
+    try {
+      result = context.with(taskContext, fn, undefined, controller.signal);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        finish(running, 'completed', undefined, parentSignal, onParentAbort);
+        return value;
+      },
+      (error: unknown) => {
+        finish(running, classify(error, controller.signal), error, parentSignal, onParentAbort);
+        throw error;
+      },
+    );
+  } catch (error) {
+    // The telemetry failed before fn ran: run the app's function untraced rather than fail it.
+    reportError('runTask could not start its span', error);
+    if (task) finish(task, 'failed', error, parentSignal, onParentAbort);
+    return Promise.resolve().then(() => fn(controller.signal));
+  }
+}
+
+/** The final state of a task that rejected with `error`. */
+export function classify(error: unknown, signal: AbortSignal): FinalState {
+  if (signal.aborted && error === signal.reason) return 'cancelled';
+  if (isAbortError(error)) return 'cancelled';
+  return 'failed';
+}
+
+/** True for the errors that mean "cancelled": an `AbortError` (DOMException or a look-alike). */
+export function isAbortError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
+}
+
+function recordCancel(task: RunningTask, reason: unknown): void {
+  try {
+    const attributes: Attributes = { 'cancel.message': describeError(reason), 'cancel.count': 1 };
+    siteAttributes(firstForeignSite(), attributes);
+    task.span.addEvent(EVENT.cancelRequested, attributes);
+  } catch (error) {
+    reportError('runTask could not record a cancel request', error);
+  }
+}
+
+function finish(
+  task: RunningTask,
+  state: FinalState,
+  error: unknown,
+  parentSignal: AbortSignal | undefined,
+  onParentAbort: (() => void) | undefined,
+): void {
+  try {
+    removeLiveTask(task);
+    if (parentSignal && onParentAbort) parentSignal.removeEventListener('abort', onParentAbort);
+    const span = task.span;
+    span.setAttribute(ATTR.finalState, state);
+    if (state === 'failed') {
+      if (error instanceof Error) span.recordException(error);
+      else span.recordException({ name: 'Error', message: describeError(error) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+    }
+    span.end();
+  } catch (err) {
+    reportError('runTask could not end its span', err);
+  }
+}
+

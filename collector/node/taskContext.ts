@@ -1,0 +1,34 @@
+import { context, createContextKey, type Span } from '@opentelemetry/api';
+
+/** A running task as its children and cleanups see it. */
+export interface RunningTask {
+  /** `task.id` */
+  readonly id: string;
+  readonly span: Span;
+  readonly signal: AbortSignal;
+}
+
+/** Context key under which a task's function runs, so children and cleanups find their task. */
+export const TASK_KEY = createContextKey('canceltrace.task');
+
+/** The task whose function is running now (through awaits, thanks to the context manager). */
+export function currentTask(): RunningTask | undefined {
+  return context.active().getValue(TASK_KEY) as RunningTask | undefined;
+}
+
+const live = new Set<RunningTask>();
+
+/** Registers a task as running (used for `tasks.pending` when no processor counts open spans). */
+export function addLiveTask(task: RunningTask): void {
+  live.add(task);
+}
+
+/** Unregisters a settled task. */
+export function removeLiveTask(task: RunningTask): void {
+  live.delete(task);
+}
+
+/** Number of tasks started by runTask that have not settled. */
+export function liveTaskCount(): number {
+  return live.size;
+}

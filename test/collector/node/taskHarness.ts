@@ -1,0 +1,30 @@
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { CANCELTRACE_SCOPE } from '../../../collector/contract.js';
+import { TaskLifecycleProcessor } from '../../../collector/node/TaskLifecycleProcessor.js';
+
+/** A provider with a TaskLifecycleProcessor over an in-memory exporter, and async context on. */
+export function taskHarness() {
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  const exporter = new InMemorySpanExporter();
+  const processor = new TaskLifecycleProcessor({ exporter });
+  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+  const tracer = provider.getTracer(CANCELTRACE_SCOPE);
+  return {
+    exporter,
+    processor,
+    provider,
+    tracer,
+    /** final (non-snapshot) records, after a flush */
+    async finished(): Promise<ReadableSpan[]> {
+      await processor.forceFlush();
+      return exporter.getFinishedSpans().filter((s) => s.attributes['task.snapshot'] !== true);
+    },
+    async close(): Promise<void> {
+      await provider.shutdown();
+      context.disable();
+    },
+  };
+}
