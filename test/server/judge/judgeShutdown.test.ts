@@ -171,6 +171,14 @@ describe('judgeShutdown', () => {
     });
   });
 
+  describe('options', () => {
+    it('when slowCancelNs is given, then it reaches every task; when omitted, the 1 s default holds', () => {
+      const t = task({ finalState: 'cancelled', end: 1300n * MS, events: [e.cancel(SEC)] });
+      expect(judgeShutdown(closedShutdown(), [t], { slowCancelNs: 100n * MS }).tasks[0].findings.map((f) => f.kind)).toEqual(['slow_cancel']);
+      expect(judgeShutdown(closedShutdown(), [t]).tasks[0].findings).toEqual([]);
+    });
+  });
+
   describe('performance', () => {
     it('when 100,000 tasks are judged, then it takes well under a second', () => {
       const cancel = e.cancel(SEC + 5n * MS);
