@@ -10,7 +10,7 @@ mkdirSync(join(here, 'dist'), { recursive: true });
 if (existsSync(entry)) {
   await build({ entryPoints: [entry], bundle: true, minify: true, sourcemap: true, format: 'esm', target: 'es2022', outfile: join(here, 'dist', 'app.js') });
 }
-for (const file of ['index.html', 'style.css']) {
+for (const file of ['index.html', 'style.css', 'favicon.svg']) {
   const src = join(here, 'src', file);
   if (existsSync(src)) copyFileSync(src, join(here, 'dist', file));
 }

@@ -60,7 +60,7 @@ export class PendingChart {
       svg.selectAll<SVGLineElement, null>('line.baseline').data([null]).join('line').attr('class', 'baseline')
         .attr('x1', 0).attr('x2', w).attr('y1', y(d.baseline)).attr('y2', y(d.baseline));
       svg.selectAll<SVGTextElement, null>('text.baseline-label').data([null]).join('text').attr('class', 'baseline-label')
-        .attr('x', w - 4).attr('y', y(d.baseline) - 3).attr('text-anchor', 'end').text(`baseline ${d.baseline}`);
+        .attr('x', 4).attr('y', y(d.baseline) - 3).text(`baseline ${d.baseline}`);
       const path = line<{ t: number; v: number }>().x((p) => x(p.t)).y((p) => y(p.v)).curve(curveStepAfter);
       svg.selectAll<SVGPathElement, null>('path.series').data([null]).join('path').attr('class', `series series-${d.kind}`).attr('d', path(d.points) ?? '');
       const last = d.points[d.points.length - 1];
@@ -68,7 +68,7 @@ export class PendingChart {
       svg.selectAll<SVGCircleElement, { t: number; v: number }>('circle.not-at-baseline').data(marker).join('circle')
         .attr('class', 'not-at-baseline').attr('r', 5).attr('cx', (p) => x(p.t)).attr('cy', (p) => y(p.v));
       svg.selectAll<SVGTextElement, { t: number; v: number }>('text.not-at-baseline-label').data(marker).join('text')
-        .attr('class', 'not-at-baseline-label').attr('x', (p) => Math.min(w - 4, x(p.t) - 8)).attr('y', (p) => y(p.v) + 14).attr('text-anchor', 'end')
+        .attr('class', 'not-at-baseline-label').attr('x', (p) => Math.min(w - 4, x(p.t) - 8)).attr('y', (p) => y(p.v) - 7).attr('text-anchor', 'end')
         .text((p) => `${p.v} > baseline ${d.baseline}`);
     });
   }

@@ -19,7 +19,9 @@ export const ROW_HEIGHT_PX = 20;
 /** Visible height of the rows area at most, in CSS px. */
 const MAX_VIEWPORT_PX = 520;
 const MINIMAP_HEIGHT_PX = 44;
-const AXIS_HEIGHT_PX = 26;
+const AXIS_HEIGHT_PX = 40;
+/** Phase labels closer than this (px) go on alternate lines so they do not overlap. */
+const LABEL_GAP_PX = 110;
 /** The lead-in shown before the signal, as a fraction of the shutdown's length (at least MIN_LEAD_IN_MS). */
 const LEAD_IN_FRACTION = 0.15;
 const MIN_LEAD_IN_MS = 50;
@@ -397,8 +399,16 @@ export class Timeline {
     const g = this.axisSvg.selectAll<SVGGElement, null>('g.axis').data([null]).join('g').attr('class', 'axis').attr('transform', `translate(0,${AXIS_HEIGHT_PX - 1})`);
     g.call(axisTop(x).ticks(Math.max(2, Math.floor(w / 90))).tickFormat((d) => formatDuration(Number(d))));
     const visibleMarks = this.phases.marks.filter((m) => x(m.t) >= 0 && x(m.t) <= w);
+    const lineOf = new Map<string, number>();
+    let lastX = -Infinity;
+    let line = 1;
+    for (const m of visibleMarks) {
+      line = x(m.t) - lastX < LABEL_GAP_PX ? 1 - line : 0;
+      lineOf.set(m.kind, line);
+      lastX = x(m.t);
+    }
     this.axisSvg.selectAll<SVGTextElement, (typeof visibleMarks)[number]>('text.phase-label').data(visibleMarks, (d) => d.kind).join('text')
-      .attr('class', (d) => `phase-label phase-${d.kind}`).attr('x', (d) => x(d.t) + 3).attr('y', 9).text((d) => d.label);
+      .attr('class', (d) => `phase-label phase-${d.kind}`).attr('x', (d) => x(d.t) + 3).attr('y', (d) => 9 + 10 * (lineOf.get(d.kind) ?? 0)).text((d) => d.label);
     this.overlay.attr('width', w).attr('height', h);
     this.overlay.selectAll<SVGLineElement, (typeof visibleMarks)[number]>('line.phase').data(visibleMarks, (d) => d.kind).join('line')
       .attr('class', (d) => `phase phase-${d.kind}`).attr('x1', (d) => x(d.t)).attr('x2', (d) => x(d.t)).attr('y1', 0).attr('y2', h);

@@ -17,8 +17,8 @@ export function verdictColor(verdict: string): string {
 /** Short icon text shown beside highlighted rows so that the verdict does not rest on colour alone. */
 export const VERDICT_ICON: Readonly<Record<string, string>> = {
   swallowed: '⚠ swallowed',
-  survivor: '⛔ survivor',
-  replaced: '✖ replaced',
-  destroyed: '✖ destroyed',
+  survivor: '∞ survivor',
+  replaced: '× replaced',
+  destroyed: '× destroyed',
   orphan: '? orphan',
 };
