@@ -25,6 +25,19 @@ export const ATTR = {
   serviceName: 'service.name',
   serviceInstanceId: 'service.instance.id',
   processPid: 'process.pid',
+  uncancelHandoff: 'uncancel.handoff',
+  cancelMessage: 'cancel.message',
+  cancelCount: 'cancel.count',
+  cleanupName: 'cleanup.name',
+  cleanupOutcome: 'cleanup.outcome',
+  shieldTimeoutMs: 'shield.timeout_ms',
+  shieldOutcome: 'shield.outcome',
+  pendingCount: 'tasks.pending.count',
+  pendingSampleBaseline: 'tasks.pending.baseline',
+  resourceName: 'resource.name',
+  resourceValue: 'resource.value',
+  resourceBaseline: 'resource.baseline',
+  warningMessage: 'message',
 } as const;
 
 /** Event names of the contract. */
@@ -175,7 +188,7 @@ export function readShutdown(span: SpanRecord): ShutdownRecord {
 /**
  * Which of two records for the same (trace id, span id) wins: a final record beats a snapshot,
  * and between two of the same kind the one that ends later wins (then the one with more events).
- * The rule is symmetric, so the order of arrival never changes the result.
+ * Exact ties keep the first argument; dedupeRecords (server/judge) breaks those by content.
  */
 export function newerRecord<T extends Pick<SpanRecord, 'snapshot' | 'endTime' | 'events'>>(a: T, b: T): T {
   if (a.snapshot !== b.snapshot) return a.snapshot ? b : a;
