@@ -49,7 +49,7 @@ export function startTask<T>(
 ): Promise<T> {
   const controller = new AbortController();
   let task: RunningTask | undefined;
-  let onParentAbort: (() => void) | undefined;
+  let unfollow: (() => void) | undefined;
   const parentSignal = options.signal;
   try {
     const parentContext = context.active();
@@ -75,11 +75,10 @@ export function startTask<T>(
         recordCancel(running, parentSignal.reason);
         controller.abort(parentSignal.reason);
       } else {
-        onParentAbort = () => {
+        unfollow = follow(parentSignal, () => {
           recordCancel(running, parentSignal.reason);
           controller.abort(parentSignal.reason);
-        };
-        parentSignal.addEventListener('abort', onParentAbort, { once: true });
+        });
       }
     }
     const taskContext = trace.setSpan(parentContext.setValue(TASK_KEY, running), span);
@@ -91,18 +90,18 @@ export function startTask<T>(
     }
     return Promise.resolve(result).then(
       (value) => {
-        finish(running, 'completed', undefined, parentSignal, onParentAbort);
+        finish(running, 'completed', undefined, unfollow);
         return value;
       },
       (error: unknown) => {
-        finish(running, classify(error, controller.signal), error, parentSignal, onParentAbort);
+        finish(running, classify(error, controller.signal), error, unfollow);
         throw error;
       },
     );
   } catch (error) {
     // The telemetry failed before fn ran: run the app's function untraced rather than fail it.
     reportError('runTask could not start its span', error);
-    if (task) finish(task, 'failed', error, parentSignal, onParentAbort);
+    if (task) finish(task, 'failed', error, unfollow);
     return Promise.resolve().then(() => fn(controller.signal));
   }
 }
@@ -119,6 +118,34 @@ export function isAbortError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
 }
 
+const followers = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `onAbort` when `signal` aborts; returns the function that stops following it.
+ * One listener per parent signal, however many tasks follow it: a service that hands one
+ * shutdown signal to thousands of tasks must not get Node's "possible EventTarget leak" warning
+ * because of us, and a Set is cheaper than an event listener per task.
+ */
+function follow(signal: AbortSignal, onAbort: () => void): () => void {
+  let set = followers.get(signal);
+  if (!set) {
+    const created = new Set<() => void>();
+    set = created;
+    followers.set(signal, created);
+    signal.addEventListener(
+      'abort',
+      () => {
+        followers.delete(signal);
+        for (const callback of [...created]) callback();
+      },
+      { once: true },
+    );
+  }
+  const own = set;
+  own.add(onAbort);
+  return () => void own.delete(onAbort);
+}
+
 function recordCancel(task: RunningTask, reason: unknown): void {
   try {
     const attributes: Attributes = { 'cancel.message': describeError(reason), 'cancel.count': 1 };
@@ -133,12 +160,11 @@ function finish(
   task: RunningTask,
   state: FinalState,
   error: unknown,
-  parentSignal: AbortSignal | undefined,
-  onParentAbort: (() => void) | undefined,
+  unfollow: (() => void) | undefined,
 ): void {
   try {
     removeLiveTask(task);
-    if (parentSignal && onParentAbort) parentSignal.removeEventListener('abort', onParentAbort);
+    unfollow?.();
     const span = task.span;
     span.setAttribute(ATTR.finalState, state);
     if (state === 'failed') {
