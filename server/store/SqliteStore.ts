@@ -128,18 +128,22 @@ export class SqliteStore implements Store {
     return json === undefined ? undefined : readShutdown(decodeSpanRecord(json));
   }
 
-  /** Tasks of `instance` alive at `start` (or still pending at a snapshot) and created up to `end`. */
+  /** Tasks of `instance` alive at `start` (or still pending at a snapshot) and created up to `end`, in no set order. */
   async tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]> {
     this.live();
     const rows = this.stmt.window.all({
       instance,
       start: clampInt64(start),
       end: end === undefined ? INT64_MAX : clampInt64(end),
-    }) as { record: string }[];
-    return rows.map((row) => readTask(decodeSpanRecord(row.record)));
+    }) as string[];
+    return rows.map((json) => readTask(decodeSpanRecord(json)));
   }
 
-  /** Tasks newest end first, filtered, in pages of `limit` with an opaque keyset cursor. */
+  /**
+   * Tasks newest end first, filtered, in pages of `limit` with an opaque keyset cursor (the end time
+   * and row id of the page's last task). A task whose record is replaced while someone pages (a
+   * snapshot by its final record) moves to its new end time, so it may show on two pages or none.
+   */
   async queryTasks(query: TaskQuery): Promise<TaskPage> {
     const db = this.live();
     const limit = checkLimit(query.limit, MAX_TASK_PAGE, 'limit');
@@ -200,13 +204,7 @@ export class SqliteStore implements Store {
   /** Counts for /api/health. */
   async stats(): Promise<{ spans: number; tasks: number; shutdowns: number }> {
     this.live();
-    const counts = { spans: 0, tasks: 0, shutdowns: 0 };
-    for (const { role, n } of this.stmt.roleCounts.all() as { role: string; n: number }[]) {
-      counts.spans += n;
-      if (role === 'task') counts.tasks = n;
-      if (role === 'shutdown') counts.shutdowns = n;
-    }
-    return counts;
+    return this.stmt.counts.get() as { spans: number; tasks: number; shutdowns: number };
   }
 
   /** Checkpoints the WAL into the main file and closes; safe to call twice. */
@@ -228,13 +226,13 @@ export class SqliteStore implements Store {
 
   /** Inserts `span`, or replaces the stored record when `span` is the newer of the two. */
   private storeOne(span: SpanRecord): void {
-    const stored = this.stmt.stored.get(span.traceId, span.spanId) as string | undefined;
-    if (stored === undefined) {
-      this.stmt.insert.run(...this.rowOf(span));
-      return;
-    }
+    // Every record is encoded, even one that will lose, so a malformed record always fails its batch.
+    const row = this.rowOf(span);
+    // Most records are new: try the insert first and read the stored record only on a conflict.
+    if (this.stmt.insert.run(...row).changes === 1) return;
+    const stored = this.stmt.stored.get(span.traceId, span.spanId) as string;
     if (newerRecord(decodeSpanRecord(stored), span) !== span) return;
-    const [traceId, spanId, ...rest] = this.rowOf(span);
+    const [traceId, spanId, ...rest] = row;
     this.stmt.update.run(...rest, traceId, spanId);
   }
 
@@ -274,7 +272,8 @@ function prepareStatements(db: Database.Database) {
     stored: db.prepare('SELECT record FROM spans WHERE trace_id = ? AND span_id = ?').pluck(),
     insert: db.prepare(
       `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (trace_id, span_id) DO NOTHING`,
     ),
     update: db.prepare(
       `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
@@ -289,18 +288,23 @@ function prepareStatements(db: Database.Database) {
     shutdown: db.prepare(`SELECT record FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'shutdown'`).pluck(),
     // Two index reads instead of one OR, so that each half uses its own partial index: tasks that
     // ended at or after the start, and pending snapshots that (as copies of open spans) ended before it.
+    // No ORDER BY: sorting the whole result in a temp B-tree cost more than everything else together.
     window: db
       .prepare(
-        `SELECT created_ns, id, record FROM spans
+        `SELECT record FROM spans
            WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
          UNION ALL
-         SELECT created_ns, id, record FROM spans
-           WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start
-         ORDER BY created_ns, id`,
+         SELECT record FROM spans
+           WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
       )
-      .safeIntegers(true),
+      .pluck(),
     trace: db.prepare('SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id').pluck(),
-    roleCounts: db.prepare('SELECT role, count(*) AS n FROM spans GROUP BY role'),
+    // Each count is answered from the smallest covering index (the partial ones for tasks and shutdowns).
+    counts: db.prepare(
+      `SELECT (SELECT count(*) FROM spans) AS spans,
+              (SELECT count(*) FROM spans WHERE role = 'task') AS tasks,
+              (SELECT count(*) FROM spans WHERE role = 'shutdown') AS shutdowns`,
+    ),
   };
 }
 

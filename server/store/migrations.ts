@@ -37,7 +37,8 @@ export const MIGRATIONS: readonly Migration[] = [
           record     TEXT    NOT NULL,
           UNIQUE (trace_id, span_id)
         );
-        CREATE INDEX spans_role_start ON spans (role, start_ns);
+        -- Partial indices only: a plain (role, …) index would tempt the planner into sorting every task.
+        CREATE INDEX spans_shutdown_start ON spans (start_ns) WHERE role = 'shutdown';
         CREATE INDEX spans_task_instance_end ON spans (instance, end_ns) WHERE role = 'task';
         CREATE INDEX spans_task_pending ON spans (instance, created_ns) WHERE role = 'task' AND snapshot = 1;
         CREATE INDEX spans_task_end ON spans (end_ns) WHERE role = 'task';
