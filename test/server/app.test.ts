@@ -1,0 +1,95 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../server/app.js';
+import { ShutdownViews } from '../../server/api/ShutdownViews.js';
+import { judgeTaskAlone } from '../../server/judge/index.js';
+import { SqliteStore } from '../../server/store/SqliteStore.js';
+import { events, MS, SEC, shutdownSpan, taskSpan, T0 } from '../doubles/spans.js';
+
+describe('createApp', () => {
+  let store: SqliteStore;
+  let views: ShutdownViews;
+  let app: ReturnType<typeof createApp>;
+  let webRoot: string;
+
+  beforeEach(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'canceltrace-app-'));
+    webRoot = join(dir, 'web');
+    mkdirSync(webRoot);
+    writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>canceltrace</title>');
+    store = SqliteStore.open({ path: join(dir, 'db.sqlite'), verdictOf: judgeTaskAlone });
+    views = new ShutdownViews(store);
+    app = createApp({ store, views, webRoot, onError: () => {} });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('when the dashboard is fetched, then it is served with a strict Content-Security-Policy', async () => {
+    const res = await request(app).get('/');
+    expect(res.status).toBe(200);
+    const csp = res.headers['content-security-policy'];
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+  });
+
+  it('when shutdowns are listed, then they come newest first with counts per verdict', async () => {
+    await views.consume([
+      shutdownSpan({ spanId: 'a'.repeat(16), start: 0n, end: SEC, outcome: 'clean' }),
+      shutdownSpan({ spanId: 'b'.repeat(16), start: 10n * SEC, end: 11n * SEC, outcome: 'timeout' }),
+      taskSpan({ start: 9n * SEC, end: 10n * SEC + 500n * MS, finalState: 'completed', events: [events.cancel(10n * SEC + MS)] }),
+    ]);
+    const res = await request(app).get('/api/shutdowns');
+    expect(res.status).toBe(200);
+    expect(res.body.map((s: any) => s.id.split('-')[1])).toEqual(['b'.repeat(16), 'a'.repeat(16)]);
+    expect(res.body[0].counts.swallowed).toBe(1);
+    expect(res.body[0].start).toBe(String(T0 + 10n * SEC));
+    const filtered = await request(app).get('/api/shutdowns?outcome=clean');
+    expect(filtered.body).toHaveLength(1);
+  });
+
+  it('when a new span arrives for a shutdown that was already viewed, then the view is judged again', async () => {
+    const spanId = 'c'.repeat(16);
+    await views.consume([shutdownSpan({ spanId, start: 0n, end: 2n * SEC })]);
+    const [row] = (await request(app).get('/api/shutdowns')).body;
+    expect((await request(app).get(`/api/shutdowns/${row.id}`)).body.tasks).toHaveLength(0);
+    await views.consume([taskSpan({ start: -SEC, end: SEC, finalState: 'cancelled', events: [events.cancel(100n * MS)] })]);
+    const view = (await request(app).get(`/api/shutdowns/${row.id}`)).body;
+    expect(view.tasks.map((t: any) => t.verdict)).toEqual(['cancelled']);
+  });
+
+  it('when /api/tasks is paged, then every task comes once and the cursor ends the walk', async () => {
+    const spans = Array.from({ length: 25 }, (_, i) => taskSpan({ start: BigInt(i) * SEC, end: BigInt(i) * SEC + MS }));
+    await views.consume(spans);
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const res = await request(app).get('/api/tasks').query({ limit: 10, ...(cursor ? { cursor } : {}) });
+      expect(res.status).toBe(200);
+      for (const t of res.body.tasks) seen.add(t.spanId);
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen.size).toBe(25);
+    expect(pages).toBeLessThanOrEqual(4);
+  });
+
+  it.each([
+    ['/api/tasks?limit=0', 400, /limit must be/],
+    ['/api/tasks?since=yesterday-ish', 400, /since must be/],
+    ['/api/tasks?verdict=fine', 400, /verdict must be one of/],
+    ['/api/tasks?service=a&service=b', 400, /given once/],
+    ['/api/shutdowns/xyz', 400, /bad shutdown id/],
+    [`/api/shutdowns/${'0'.repeat(32)}-${'0'.repeat(16)}`, 404, /no shutdown/],
+    ['/api/unknown', 404, /no API route/],
+  ])('when %s is asked, then the answer is %i with a JSON error', async (path, status, message) => {
+    const res = await request(app).get(path);
+    expect(res.status).toBe(status);
+    expect(res.body.error).toMatch(message);
+  });
+});
