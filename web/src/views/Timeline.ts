@@ -237,6 +237,7 @@ export class Timeline {
       this.frameRequested = false;
       const t0 = performance.now();
       this.draw();
+      this.events.onViewChange(this.xScale());
       const t1 = performance.now();
       this.frameTimes.push(t1 - t0);
       if (this.frameTimes.length > 2000) this.frameTimes.splice(0, 1000);
@@ -244,7 +245,6 @@ export class Timeline {
         this.firstFrameAt = t1;
         this.root.attr('data-first-frame', '1');
       }
-      this.events.onViewChange(this.xScale());
     });
   }
 

@@ -1,0 +1,214 @@
+/**
+ * Dashboard render benchmark. For each size (default 1,000 and 100,000 tasks) it stores a synthetic
+ * shutdown through the real ingest path (OTLP/JSON POSTs to a running `canceltrace serve`), then in
+ * headless Chromium measures the time from navigation to the first complete timeline frame and the
+ * frame times while zooming (Ctrl + wheel), panning (drag) and scrolling rows.
+ * Targets on the 2-core machine: first frame ≤ 2 s, p95 frame ≤ 16.7 ms.
+ */
+import { randomBytes } from 'node:crypto';
+import { getJson, startServe, waitFor, type Served } from '../../test/e2e/serve.js';
+import { hasChromium, launchChromium, NO_CHROMIUM_MESSAGE } from '../../test/e2e/browser.js';
+
+/** Spans per OTLP request (keeps each body well under the receiver's 16 MiB limit). */
+const SPANS_PER_REQUEST = 2_000;
+/** Distinct coroutine + creation-site pairs in the synthetic shutdown. */
+const SITES = 24;
+const DRAIN_MS = 1_500;
+const MS = 1_000_000n;
+const FIRST_FRAME_TARGET_MS = 2_000;
+const FRAME_TARGET_MS = 16.7;
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+type Kv = { key: string; value: Record<string, unknown> };
+const kv = (key: string, value: string | number | boolean): Kv => ({
+  key,
+  value: typeof value === 'string' ? { stringValue: value } : typeof value === 'boolean' ? { boolValue: value } : Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value },
+});
+
+function taskSpan(i: number, traceId: string, t0: bigint): object {
+  const site = i % SITES;
+  const swallowed = i % 997 === 3;
+  const survivor = i % 4999 === 7;
+  const cancelMs = 5 + (i % 50) / 10;
+  const endMs = survivor ? DRAIN_MS + 500 : Math.min(DRAIN_MS, 10 + ((i * 7919) % 1200));
+  const ns = (ms: number) => String(t0 + BigInt(Math.round(ms * 1000)) * 1000n);
+  return {
+    traceId,
+    spanId: hex(8),
+    name: `worker-${i}`,
+    startTimeUnixNano: ns(-30_000 + (i % 1000)),
+    endTimeUnixNano: ns(endMs),
+    attributes: [
+      kv('task.kind', 'asyncio'),
+      kv('task.id', String(i)),
+      kv('task.coroutine', `app.workers.handler_${site}`),
+      kv('code.filepath', `/srv/app/workers/handler_${site}.py`),
+      kv('code.lineno', 40 + site),
+      kv('code.function', 'start_workers'),
+      kv('task.final_state', survivor ? 'pending' : swallowed ? 'completed' : 'cancelled'),
+      ...(survivor ? [kv('task.snapshot', true)] : []),
+      ...(swallowed ? [kv('task.swallow_site', `/srv/app/workers/handler_${site}.py:${90 + site} in run`)] : []),
+    ],
+    events: [
+      { name: 'task.cancel_requested', timeUnixNano: ns(cancelMs), attributes: [kv('cancel.count', 1), kv('code.filepath', '/srv/app/main.py'), kv('code.lineno', 12)] },
+      { name: 'task.cleanup.start', timeUnixNano: ns(cancelMs + 1), attributes: [kv('cleanup.name', 'close')] },
+      ...(survivor ? [] : [{ name: 'task.cleanup.end', timeUnixNano: ns(Math.max(cancelMs + 2, endMs - 1)), attributes: [kv('cleanup.name', 'close'), kv('cleanup.outcome', 'ok')] }]),
+    ],
+  };
+}
+
+function shutdownSpan(n: number, traceId: string, t0: bigint): object {
+  const ns = (ms: number) => String(t0 + BigInt(ms) * MS);
+  const events: object[] = [{ name: 'shutdown.cancel_all', timeUnixNano: ns(5), attributes: [kv('tasks.count', n)] }];
+  for (let ms = -200; ms <= DRAIN_MS + 500; ms += 100) {
+    const left = ms < 10 ? n : Math.max(Math.ceil(n / 4999), Math.round(n * (1 - (ms - 10) / 1200)));
+    events.push({ name: 'tasks.pending', timeUnixNano: ns(ms), attributes: [kv('tasks.pending.count', left)] });
+    events.push({ name: 'resource.gauge', timeUnixNano: ns(ms), attributes: [kv('resource.name', 'db.pool.in_use'), kv('resource.value', ms < 10 ? 20 : ms < 800 ? 10 : 1)] });
+  }
+  events.push({ name: 'shutdown.drained', timeUnixNano: ns(DRAIN_MS + 500), attributes: [] });
+  return {
+    traceId,
+    spanId: hex(8),
+    name: 'shutdown',
+    startTimeUnixNano: ns(0),
+    endTimeUnixNano: ns(DRAIN_MS + 500),
+    attributes: [kv('shutdown.reason', 'SIGTERM'), kv('shutdown.drain_timeout_ms', DRAIN_MS), kv('shutdown.outcome', 'survivors'), kv('shutdown.pending_baseline', 0)],
+    events,
+  };
+}
+
+async function ingest(served: Served, n: number, instance: string): Promise<number> {
+  const traceId = hex(16);
+  const t0 = BigInt(Date.now() - 600_000) * MS;
+  const resource = { attributes: [kv('service.name', `bench-${n}`), kv('service.instance.id', instance)] };
+  const started = performance.now();
+  const post = async (spans: object[]) => {
+    const res = await fetch(`${served.otlpUrl}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'canceltrace', version: 'bench' }, spans }] }] }),
+    });
+    if (res.status !== 200) throw new Error(`ingest: ${res.status} ${await res.text()}`);
+  };
+  for (let i = 0; i < n; i += SPANS_PER_REQUEST) {
+    const spans = [];
+    for (let j = i; j < Math.min(n, i + SPANS_PER_REQUEST); j++) spans.push(taskSpan(j, traceId, t0));
+    await post(spans);
+  }
+  await post([shutdownSpan(n, traceId, t0)]);
+  return performance.now() - started;
+}
+
+function p95(values: number[]): number {
+  if (!values.length) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)];
+}
+
+interface Result {
+  tasks: number;
+  ingestMs: number;
+  apiMs: number;
+  apiMB: number;
+  firstFrameMs: number;
+  frames: number;
+  frameP95Ms: number;
+  rafP95Ms: number;
+}
+
+async function measure(served: Served, n: number, browser: Awaited<ReturnType<typeof launchChromium>>): Promise<Result> {
+  const instance = `bench-${n}-${hex(4)}`;
+  const ingestMs = await ingest(served, n, instance);
+  const row = await waitFor(async () => (await getJson<any[]>(served, `/api/shutdowns?service=bench-${n}`)).find((r) => r.instance === instance), 120_000, 'the shutdown to be listed');
+  const a0 = performance.now();
+  const res = await fetch(`${served.uiUrl}/api/shutdowns/${row.id}`);
+  const body = await res.text();
+  const apiMs = performance.now() - a0;
+
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${served.uiUrl}/#/shutdowns/${row.id}`);
+  await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 180_000 });
+  const firstFrameMs = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.firstFrameAt as number);
+
+  // interaction: Ctrl + wheel zoom in, drag to pan, expand the biggest group and scroll, zoom out
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__canceltrace.view.timelineView.frameTimes.length = 0;
+    w.__raf = [];
+    w.__rafOn = true;
+    const loop = (t: number) => {
+      w.__raf.push(t);
+      if (w.__rafOn) requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  });
+  const box = (await page.locator('.tl-plot').boundingBox())!;
+  const cx = box.x + box.width * 0.3;
+  const cy = box.y + Math.min(60, box.height / 2);
+  await page.mouse.move(cx, cy);
+  await page.keyboard.down('Control');
+  for (let i = 0; i < 25; i++) {
+    await page.mouse.wheel(0, -120);
+    await page.waitForTimeout(16);
+  }
+  await page.keyboard.up('Control');
+  await page.mouse.down();
+  for (let i = 0; i < 40; i++) {
+    await page.mouse.move(cx - i * 12, cy, { steps: 1 });
+    await page.waitForTimeout(16);
+  }
+  await page.mouse.up();
+  await page.locator('.tl-label.kind-group').first().click();
+  await page.mouse.move(cx, cy);
+  for (let i = 0; i < 25; i++) {
+    await page.mouse.wheel(0, 400);
+    await page.waitForTimeout(16);
+  }
+  await page.keyboard.down('Control');
+  for (let i = 0; i < 25; i++) {
+    await page.mouse.wheel(0, 120);
+    await page.waitForTimeout(16);
+  }
+  await page.keyboard.up('Control');
+  await page.waitForTimeout(100);
+  const { frames, raf } = await page.evaluate(() => {
+    const w = window as any;
+    w.__rafOn = false;
+    const r: number[] = w.__raf;
+    return { frames: [...w.__canceltrace.view.timelineView.frameTimes] as number[], raf: r.slice(1).map((t, i) => t - r[i]) };
+  });
+  await page.close();
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  return { tasks: n, ingestMs, apiMs, apiMB: body.length / 1e6, firstFrameMs, frames: frames.length, frameP95Ms: p95(frames), rafP95Ms: p95(raf) };
+}
+
+/** Runs the benchmark for the given task counts and prints one line per size. */
+export async function main(sizes: number[]): Promise<void> {
+  if (!hasChromium()) {
+    console.error(`web-render bench: ${NO_CHROMIUM_MESSAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const counts = sizes.length ? sizes : [1_000, 100_000];
+  const served = await startServe();
+  const browser = await launchChromium({ width: 1400, height: 950 });
+  const results: Result[] = [];
+  try {
+    for (const n of counts) {
+      const r = await measure(served, n, browser);
+      results.push(r);
+      console.log(JSON.stringify(r));
+    }
+  } finally {
+    await browser.close();
+    await served.stop();
+  }
+  const f = (x: number, d = 0) => x.toFixed(d).padStart(9);
+  console.log('\n    tasks   ingest ms   API ms    API MB  nav→first frame ms  frames  frame p95 ms  rAF p95 ms');
+  for (const r of results) {
+    console.log(`${String(r.tasks).padStart(9)} ${f(r.ingestMs)}  ${f(r.apiMs)} ${f(r.apiMB, 1)}  ${f(r.firstFrameMs)} ${r.firstFrameMs <= FIRST_FRAME_TARGET_MS ? 'ok  ' : 'SLOW'}      ${String(r.frames).padStart(6)} ${f(r.frameP95Ms, 2)} ${r.frameP95Ms <= FRAME_TARGET_MS ? 'ok  ' : 'SLOW'} ${f(r.rafP95Ms, 1)}`);
+  }
+  console.log(`targets: first frame ≤ ${FIRST_FRAME_TARGET_MS} ms, p95 frame (draw + chart update per animation frame) ≤ ${FRAME_TARGET_MS} ms`);
+}
