@@ -36,10 +36,12 @@ function setup(options: Partial<OtlpHttpReceiverOptions> = {}) {
 }
 
 /** supertest parser that keeps a binary body as a Buffer. */
-function binary(res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void): void {
+function binary(res: unknown, done: (err: Error | null, body: Buffer) => void): void {
+  // superagent hands its parser the raw response stream.
+  const stream = res as NodeJS.ReadableStream;
   const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
 }
 
 function post(app: ReturnType<typeof setup>['app'], type: string, body: Uint8Array | string, encoding?: string) {
