@@ -363,7 +363,10 @@ function statusCode(code: number): SpanStatusCode {
 function readProtobuf(body: Uint8Array, out: Collector): void {
   let request: { resourceSpans: PbResourceSpans[] };
   try {
-    request = OtlpTypes.ExportTraceServiceRequest.decode(body) as unknown as { resourceSpans: PbResourceSpans[] };
+    // A Buffer view (no copy) makes protobufjs use its BufferReader, whose strings come from
+    // Node's native UTF-8 decoder instead of a JavaScript loop.
+    const view = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    request = OtlpTypes.ExportTraceServiceRequest.decode(view) as unknown as { resourceSpans: PbResourceSpans[] };
   } catch (err) {
     throw new OtlpDecodeError(`body is not a valid protobuf ExportTraceServiceRequest: ${(err as Error).message}`, { cause: err });
   }
