@@ -51,7 +51,8 @@ export function toSpanRecord(span: ReadableSpan): SpanRecord {
     traceId: ctx.traceId.toLowerCase(),
     spanId: ctx.spanId.toLowerCase(),
     name: span.name,
-    kind: Number(span.kind ?? 0),
+    // SpanRecord keeps the OTLP number; the API's SpanKind is one less (INTERNAL = 0 is OTLP 1).
+    kind: span.kind === undefined ? 0 : Number(span.kind) + 1,
     startTime: hrTimeToNanos(span.startTime),
     endTime: hrTimeToNanos(span.endTime),
     attributes,

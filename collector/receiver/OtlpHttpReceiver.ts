@@ -108,6 +108,8 @@ export class OtlpHttpReceiver {
       try {
         await this.next.consume(decoded.spans);
       } catch (err) {
+        // A stage that refuses the data itself (e.g. a value the store cannot keep exactly) is permanent: 400, not retried.
+        if ((err as { permanent?: unknown })?.permanent === true) throw new OtlpDecodeError(`spans refused: ${(err as Error).message}`);
         this.reportError(err);
         throw new ConsumerUnavailableError('the collector cannot take spans right now; retry later');
       }

@@ -29,6 +29,8 @@ const ROLES: ReadonlySet<string> = new Set<SpanRole>(['task', 'shutdown', 'other
 /** A record that cannot be stored (bad id, time out of range, unsupported attribute value). */
 export class SpanCodecError extends Error {
   override readonly name = 'SpanCodecError';
+  /** bad data: retrying the same spans cannot help */
+  readonly permanent = true;
 }
 
 /** Encodes a span record as JSON text; throws {@link SpanCodecError} on a record it cannot keep exactly. */
