@@ -3,7 +3,7 @@ import { ExportResultCode, hrTime, suppressTracing, type ExportResult } from '@o
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR, CANCELTRACE_SCOPE } from '../contract.js';
-import { copySpan } from './copySpan.js';
+import { copySpan, SpanWithResource } from './copySpan.js';
 import { withProcessIdentity } from './processIdentity.js';
 import { describeError, reportError, reportWarning } from './reportError.js';
 
@@ -309,9 +309,10 @@ function roleAtStart(span: Span): Role | undefined {
   return undefined;
 }
 
+/** The span as exported: with the process identity in its resource. */
 function withIdentity(span: ReadableSpan): ReadableSpan {
   const resource = withProcessIdentity(span.resource);
-  return resource === span.resource ? span : copySpan(span, { resource });
+  return resource === span.resource ? span : new SpanWithResource(span, resource);
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -14,6 +14,12 @@ export interface CallSite {
 const MAX_FRAMES_SCANNED = 30;
 /** File URL → path conversions kept, so that a busy call site is converted once. */
 const MAX_CACHED_PATHS = 1024;
+/** Captures of one key that must agree before its site is reused without capturing. */
+const TRUST_AFTER_CAPTURES = 8;
+/** A trusted key is still captured once in this many calls, to notice a second call site. */
+const VERIFY_EVERY_CALLS = 256;
+/** Keys remembered by {@link SiteCache}; beyond it the cache starts over. */
+const MAX_CACHED_KEYS = 4096;
 
 const OWN_DIR = dirname(fileURLToPath(import.meta.url));
 const paths = new Map<string, string>();
@@ -25,6 +31,47 @@ const paths = new Map<string, string>();
 export function callerOf(boundary: Function): CallSite | undefined {
   const frames = captureFrames(boundary, 1);
   return frames.length > 0 ? siteOf(frames[0]) : undefined;
+}
+
+interface CachedSite {
+  site: CallSite | undefined;
+  agreeing: number;
+  calls: number;
+  /** two different sites were seen for the key: always capture */
+  ambiguous: boolean;
+}
+
+/**
+ * Call sites remembered by a key (the task's name and function name). Capturing a stack frame
+ * costs more than starting a span, and a busy task is started from the same place again and
+ * again: once {@link TRUST_AFTER_CAPTURES} captures of a key agree, its site is reused, and
+ * re-checked once every {@link VERIFY_EVERY_CALLS} calls. A key seen at two different sites is
+ * captured on every call from then on, so a reused name never blurs two sites for long.
+ */
+export class SiteCache {
+  private readonly entries = new Map<string, CachedSite>();
+
+  /** The site that called `boundary`, from the cache when the key is trusted. */
+  callerOf(key: string, boundary: Function): CallSite | undefined {
+    const entry = this.entries.get(key);
+    if (entry && !entry.ambiguous && entry.agreeing >= TRUST_AFTER_CAPTURES && ++entry.calls % VERIFY_EVERY_CALLS !== 0) {
+      return entry.site;
+    }
+    const site = callerOf(boundary);
+    if (!entry) {
+      if (this.entries.size >= MAX_CACHED_KEYS) this.entries.clear();
+      this.entries.set(key, { site, agreeing: 1, calls: 0, ambiguous: false });
+    } else if (sameSite(entry.site, site)) {
+      entry.agreeing++;
+    } else {
+      entry.ambiguous = true;
+    }
+    return site;
+  }
+}
+
+function sameSite(a: CallSite | undefined, b: CallSite | undefined): boolean {
+  return a?.filepath === b?.filepath && a?.lineno === b?.lineno && a?.function === b?.function;
 }
 
 /**

@@ -43,6 +43,35 @@ export function copySpan(span: ReadableSpan, changes: SpanCopyChanges = {}): Rea
   };
 }
 
+/**
+ * An ended span seen with another resource. Ended spans no longer change, so reading through
+ * to the original is safe, and one small fixed-shape object per span is far cheaper than a copy
+ * on the per-span export path.
+ */
+export class SpanWithResource implements ReadableSpan {
+  /** Wraps `span`, which must have ended. */
+  constructor(
+    private readonly span: ReadableSpan,
+    readonly resource: Resource,
+  ) {}
+  get name() { return this.span.name; }
+  get kind() { return this.span.kind; }
+  spanContext = (): ReturnType<ReadableSpan['spanContext']> => this.span.spanContext();
+  get parentSpanContext() { return this.span.parentSpanContext; }
+  get startTime() { return this.span.startTime; }
+  get endTime() { return this.span.endTime; }
+  get status() { return this.span.status; }
+  get attributes() { return this.span.attributes; }
+  get links() { return this.span.links; }
+  get events() { return this.span.events; }
+  get duration() { return this.span.duration; }
+  get ended() { return this.span.ended; }
+  get instrumentationScope() { return this.span.instrumentationScope; }
+  get droppedAttributesCount() { return this.span.droppedAttributesCount; }
+  get droppedEventsCount() { return this.span.droppedEventsCount; }
+  get droppedLinksCount() { return this.span.droppedLinksCount; }
+}
+
 const NANOS_PER_SECOND = 1_000_000_000;
 
 /** end − start as an HrTime, never negative. */

@@ -1,7 +1,8 @@
+import { setMaxListeners } from 'node:events';
 import { context, SpanStatusCode, trace, type Attributes, type Tracer } from '@opentelemetry/api';
 import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../contract.js';
 import type { FinalState } from '../records.js';
-import { callerOf, firstForeignSite, siteAttributes } from './callSite.js';
+import { firstForeignSite, siteAttributes, SiteCache } from './callSite.js';
 import { describeError, reportError } from './reportError.js';
 import { addLiveTask, removeLiveTask, TASK_KEY, type RunningTask } from './taskContext.js';
 
@@ -26,6 +27,12 @@ export interface TaskPlacement {
 }
 
 let nextTaskId = 0;
+const runTaskSites = new SiteCache();
+const otherSites = new SiteCache();
+/** The signal of tasks that have no parent signal: nothing can abort it. */
+const NEVER_ABORTED = new AbortController().signal;
+// Many tasks may wait on it at once (timers with `{ signal }` add listeners); none is a leak.
+setMaxListeners(0, NEVER_ABORTED);
 let defaultTracer: Tracer | undefined;
 
 /**
@@ -47,10 +54,12 @@ export function startTask<T>(
   options: RunTaskOptions,
   placement: TaskPlacement,
 ): Promise<T> {
-  const controller = new AbortController();
+  const parentSignal = options.signal;
+  // Without a parent nothing can abort the task, so it shares one signal that never aborts.
+  const controller = parentSignal ? new AbortController() : undefined;
+  const signal = controller ? controller.signal : NEVER_ABORTED;
   let task: RunningTask | undefined;
   let unfollow: (() => void) | undefined;
-  const parentSignal = options.signal;
   try {
     const parentContext = context.active();
     const parent = parentContext.getValue(TASK_KEY) as RunningTask | undefined;
@@ -63,14 +72,15 @@ export function startTask<T>(
     };
     if (parent) attributes[ATTR.parentId] = parent.id;
     if (placement.groupId !== undefined) attributes[ATTR.groupId] = placement.groupId;
-    siteAttributes(callerOf(placement.boundary), attributes);
+    const sites = placement.boundary === runTask ? runTaskSites : otherSites;
+    siteAttributes(sites.callerOf(`${name}\u0000${attributes[ATTR.coroutine]}`, placement.boundary), attributes);
     if (options.attributes) Object.assign(attributes, options.attributes);
     const tracer = options.tracer ?? (defaultTracer ??= trace.getTracer(CANCELTRACE_SCOPE));
     const span = tracer.startSpan(name, { attributes }, parentContext);
-    const running: RunningTask = { id, span, signal: controller.signal };
+    const running: RunningTask = { id, span, signal };
     task = running;
     addLiveTask(running);
-    if (parentSignal) {
+    if (parentSignal && controller) {
       if (parentSignal.aborted) {
         recordCancel(running, parentSignal.reason);
         controller.abort(parentSignal.reason);
@@ -84,7 +94,7 @@ export function startTask<T>(
     const taskContext = trace.setSpan(parentContext.setValue(TASK_KEY, running), span);
     let result: Promise<T> | T;
     try {
-      result = context.with(taskContext, fn, undefined, controller.signal);
+      result = context.with(taskContext, fn, undefined, signal);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -94,7 +104,7 @@ export function startTask<T>(
         return value;
       },
       (error: unknown) => {
-        finish(running, classify(error, controller.signal), error, unfollow);
+        finish(running, classify(error, signal), error, unfollow);
         throw error;
       },
     );
@@ -102,7 +112,7 @@ export function startTask<T>(
     // The telemetry failed before fn ran: run the app's function untraced rather than fail it.
     reportError('runTask could not start its span', error);
     if (task) finish(task, 'failed', error, unfollow);
-    return Promise.resolve().then(() => fn(controller.signal));
+    return Promise.resolve().then(() => fn(signal));
   }
 }
 
