@@ -1,0 +1,116 @@
+"""Zero-code mode: ``python -m canceltrace [options] script.py [args...]`` or ``... -m module [args...]``.
+
+The program runs as if started with ``python script.py``: same sys.argv, sys.path[0], __main__ module,
+exit code, signals and output; an uncaught exception prints the same traceback (our frames removed).
+"""
+
+import os
+import runpy
+import signal
+import sys
+
+USAGE = """usage: python -m canceltrace [--endpoint URL] [--service NAME] [--output FILE] [--all-tasks]
+                              (script.py | -m module) [args...]
+
+  --endpoint URL   OTLP/HTTP endpoint (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)
+  --service NAME   service.name (default: OTEL_SERVICE_NAME)
+  --output FILE    also write OTLP JSON lines to FILE (one export request per line)
+  --all-tasks      export every task, not only cancelled, failed and shutdown-time ones
+"""
+
+
+def parse_args(argv):
+    """Splits our options from the program's command line; returns (options, kind, target, program_args)."""
+    opts = {"endpoint": None, "service": None, "output": None, "all": False}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            return None
+        if arg == "--all-tasks":
+            opts["all"] = True
+            i += 1
+            continue
+        for key in ("endpoint", "service", "output"):
+            flag = "--" + key
+            if arg == flag:
+                if i + 1 >= len(argv):
+                    return None
+                opts[key] = argv[i + 1]
+                i += 2
+                break
+            if arg.startswith(flag + "="):
+                opts[key] = arg[len(flag) + 1:]
+                i += 1
+                break
+        else:
+            if arg == "-m":
+                if i + 1 >= len(argv):
+                    return None
+                return opts, "module", argv[i + 1], argv[i + 2:]
+            if arg.startswith("-") and arg != "-":
+                return None
+            return opts, "script", arg, argv[i + 1:]
+    return None
+
+
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _trim(tb):
+    """Drops the leading traceback entries that belong to canceltrace or runpy."""
+    while tb is not None:
+        fn = tb.tb_frame.f_code.co_filename
+        if fn.startswith(_OWN_DIR) or "runpy" in fn:
+            tb = tb.tb_next
+        else:
+            break
+    return tb
+
+
+def main(argv=None):
+    """Runs the program under the recorder."""
+    parsed = parse_args(sys.argv[1:] if argv is None else argv)
+    if parsed is None:
+        sys.stderr.write(USAGE)
+        return 2
+    opts, kind, target, args = parsed
+    import canceltrace
+
+    canceltrace.install(endpoint=opts["endpoint"], service_name=opts["service"], output=opts["output"],
+                        export_all=True if opts["all"] else None)
+    try:
+        if kind == "script":
+            sys.argv = [target] + args
+            sys.path[0] = os.path.dirname(os.path.abspath(target))
+            runpy.run_path(target, run_name="__main__")
+        else:
+            sys.argv = [target] + args
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt as e:
+        sys.excepthook(type(e), e, _trim(e.__traceback__))
+        _exit_like_python_on_sigint()
+    except BaseException as e:
+        sys.excepthook(type(e), e, _trim(e.__traceback__))
+        return 1
+    return 0
+
+
+def _exit_like_python_on_sigint():
+    """An uncaught KeyboardInterrupt ends CPython by SIGINT after its exit handlers; do the same."""
+    import atexit
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    atexit._run_exitfuncs()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The instrumented asyncio Task and its lazily created record.
+
+Hot path: `Task.__init__` stores a few ints and the creation site's code object; nothing else
+is allocated for a task that is never cancelled, never fails and ends before any shutdown.
+A `TaskRecord` (events, span id, frames) appears only when something worth exporting happens.
+The class is named `Task` so that reprs and asyncio's own log lines read exactly as without us.
+"""
+
+import asyncio
+import itertools
+import os
+import sys
+import time
+
+_getframe = sys._getframe
+_time_ns = time.time_ns
+_current_task = asyncio.current_task
+_ids = itertools.count(1)
+_group_ids = itertools.count(1)
+
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
+_OWN_DIR = os.path.dirname(__file__) + os.sep
+_HANDOFF_FILES = (os.path.join(_ASYNCIO_DIR, "timeouts.py"), os.path.join(_ASYNCIO_DIR, "taskgroups.py"))
+
+# classification of code objects met while looking for a creation site
+_USER = 0
+_INTERNAL = 1
+_GROUP = 2  # TaskGroup.create_task: its `self` is the group
+_MAIN = 3  # Runner.run: the task is the main task of asyncio.run / Runner
+_codes = {}
+_TG_CODE = asyncio.TaskGroup.create_task.__code__
+_RUNNER_CODE = asyncio.Runner.run.__code__
+
+
+def _classify(code):
+    if code is _TG_CODE:
+        kind = _GROUP
+    elif code is _RUNNER_CODE:
+        kind = _MAIN
+    else:
+        fn = code.co_filename
+        kind = _INTERNAL if (fn.startswith(_ASYNCIO_DIR) or fn.startswith(_OWN_DIR)) else _USER
+    _codes[code] = kind
+    return kind
+
+
+def is_internal_code(code):
+    """True for code in asyncio or canceltrace."""
+    kind = _codes.get(code)
+    if kind is None:
+        kind = _classify(code)
+    return kind != _USER
+
+
+class _Hooks:
+    """What the Task calls back into; set by the recorder at install (None: recording off)."""
+
+    recorder = None
+    export_all = False
+    shutdown_active = 0
+    watch_new = False  # export_all or shutdown_active: new tasks are watched from creation
+
+
+def refresh_watch_new():
+    """Recomputes the one flag the hot path reads."""
+    _Hooks.watch_new = bool(_Hooks.export_all or _Hooks.shutdown_active)
+
+
+hooks = _Hooks
+
+
+class TaskRecord:
+    """Everything about one task that is exported: created on the first cancel, failure or shutdown."""
+
+    __slots__ = ("span_id", "events", "cancel_requested", "cancel_frames", "catch", "final", "end_ns",
+                 "callback_added", "exported_final", "open_cancels", "group_cancels")
+
+    def __init__(self):
+        self.span_id = None
+        self.events = []
+        self.cancel_requested = False
+        self.cancel_frames = None  # [(frame, lineno)] user frames where the first cancel was delivered
+        self.catch = None  # (filepath, lineno, function, delivered_lineno) from the trace window
+        self.final = None
+        self.end_ns = None
+        self.callback_added = False
+        self.exported_final = False
+        self.open_cancels = 0  # cancels not handed back by asyncio's timeouts / TaskGroups
+        self.group_cancels = 0  # cancels a TaskGroup made on its parent and has not uncancelled yet
+
+
+_task_init = asyncio.Task.__init__
+_task_cancel = asyncio.Task.cancel
+_task_uncancel = asyncio.Task.uncancel
+_task_del = asyncio.Task.__del__
+_task_done = asyncio.Task.done
+
+
+class Task(asyncio.Task):
+    """An asyncio.Task that remembers where it was created and sees every cancel and uncancel."""
+
+    # one tuple (id, created_ns, code, lineno, parent_id, group_id, is_main): a single slot store per task
+    __slots__ = ("_ct", "_ct_rec")
+
+    @property
+    def _ct_id(self):
+        return self._ct[0]
+
+    @property
+    def _ct_t0(self):
+        return self._ct[1]
+
+    @property
+    def _ct_code(self):
+        return self._ct[2]
+
+    @property
+    def _ct_line(self):
+        return self._ct[3]
+
+    @property
+    def _ct_parent(self):
+        return self._ct[4]
+
+    @property
+    def _ct_group(self):
+        return self._ct[5]
+
+    @property
+    def _ct_main(self):
+        return self._ct[6]
+
+    def cancel(self, msg=None):
+        rec = hooks.recorder
+        if rec is None or _task_done(self):
+            return _task_cancel(self, msg)
+        window = rec.open_catch_window(self)
+        result = _task_cancel(self, msg)
+        rec.on_cancel(self, result, msg, _getframe(1), window)
+        return result
+
+    def uncancel(self):
+        n = _task_uncancel(self)
+        rec = hooks.recorder
+        if rec is not None:
+            rec.on_uncancel(self, n, _getframe(1))
+        return n
+
+    def __del__(self):
+        # only tasks with something to report pay for more than these three reads
+        try:
+            rec = self._ct_rec
+        except AttributeError:  # constructed outside create_task: nothing recorded
+            _task_del(self)
+            return
+        if rec is not None or self._exception is not None or not _task_done(self):
+            rec = hooks.recorder
+            if rec is not None:
+                try:
+                    rec.on_task_del(self)
+                except Exception:
+                    pass
+        _task_del(self)
+
+
+def create_task_for(loop, original):
+    """A `create_task` for one loop that builds instrumented Tasks directly.
+
+    The bookkeeping lives here rather than in a Python `Task.__init__`: the C constructor runs
+    unwrapped, and the creation site is found from this one frame. A task factory the program sets
+    later takes over as usual.
+    """
+
+    def create_task(coro, *, name=None, context=None):
+        if loop._task_factory is not None:
+            return original(coro, name=name, context=context)
+        loop._check_closed()
+        task = Task(coro, loop=loop, name=name, context=context)
+        if task._source_traceback:
+            del task._source_traceback[-1]
+        f = _getframe(1)
+        group = None
+        main = False
+        while f is not None:
+            code = f.f_code
+            kind = _codes.get(code)
+            if kind is None:
+                kind = _classify(code)
+            if kind == _USER:
+                break
+            if kind == _GROUP:
+                group = _group_id(f)
+            elif kind == _MAIN:
+                main = True
+            f = f.f_back
+        parent = _current_task(loop)
+        task._ct = (next(_ids), _time_ns(), None if f is None else f.f_code, 0 if f is None else f.f_lineno,
+                    parent._ct[0] if parent.__class__ is Task else 0, group, main)
+        task._ct_rec = None
+        if hooks.watch_new or main:
+            rec = hooks.recorder
+            if rec is not None:
+                rec.on_created_watched(task)
+        return task
+
+    return create_task
+
+
+def _group_id(frame):
+    try:
+        group = frame.f_locals.get("self")
+        gid = getattr(group, "_ct_group_id", None)
+        if gid is None:
+            gid = "tg-%d-%d" % (os.getpid(), next(_group_ids))
+            group._ct_group_id = gid
+        return gid
+    except Exception:
+        return None
+
+
+def caller_site(frame):
+    """(filepath, lineno, function) of the first frame outside canceltrace, starting at `frame`."""
+    f = frame
+    while f is not None and f.f_code.co_filename.startswith(_OWN_DIR):
+        f = f.f_back
+    if f is None:
+        return (None, None, None)
+    return (f.f_code.co_filename, f.f_lineno, f.f_code.co_qualname)
+
+
+_TASKGROUP_FILE = _HANDOFF_FILES[1]
+
+
+def is_taskgroup_caller(frame):
+    """True when asyncio's TaskGroup made the call."""
+    return frame is not None and frame.f_code.co_filename == _TASKGROUP_FILE
+
+
+def is_handoff_caller(frame):
+    """True when asyncio's own timeout or TaskGroup machinery made the call."""
+    return frame is not None and frame.f_code.co_filename in _HANDOFF_FILES
+
+
+def coroutine_chain(task):
+    """The suspended frames of a task from outermost to innermost, following `cr_await`."""
+    frames = []
+    try:
+        obj = task.get_coro()
+    except Exception:
+        return frames
+    depth = 0
+    while obj is not None and depth < 64:
+        f = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None) or getattr(obj, "ag_frame", None)
+        if f is None:
+            break
+        frames.append(f)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None) or getattr(obj, "ag_await", None)
+        depth += 1
+    return frames
+
+
+def format_stack(frames):
+    """Traceback-style lines for frames (outermost first)."""
+    return "\n".join('  File "%s", line %d, in %s' % (f.f_code.co_filename, f.f_lineno or 0, f.f_code.co_qualname)
+                     for f in frames)
