@@ -97,7 +97,10 @@ class ShutdownWatch implements ShutdownHandle {
     this.sample('first');
     this.sampler = setInterval(() => this.sample('change'), options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS);
     this.sampler.unref();
-    this.snapshotter = setInterval(() => void this.snapshot(), options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS);
+    this.snapshotter = setInterval(() => {
+      this.sample('beat');
+      void this.snapshot();
+    }, options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS);
     this.snapshotter.unref();
   }
 
@@ -116,6 +119,8 @@ class ShutdownWatch implements ShutdownHandle {
       clearInterval(this.snapshotter);
       // An export in flight holds a socket; waiting for it keeps our own traffic out of the last gauge.
       if (this.processor) await this.processor.idle(IDLE_WAIT_MS);
+      // One turn of the loop lets requests that just completed (a connect, a write) release their handles.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.sample('last');
       const pending = this.pendingCount();
       const timedOut = this.drainTimeoutMs !== undefined && Date.now() - this.startedAt > this.drainTimeoutMs;
@@ -141,12 +146,16 @@ class ShutdownWatch implements ShutdownHandle {
     return this.processor ? this.processor.openTaskCount() : liveTaskCount();
   }
 
-  /** One sample: the first and last record every series, the others only what changed. */
-  private sample(kind: 'first' | 'change' | 'last'): void {
-    const force = kind !== 'change';
+  /**
+   * One sample: the first and last record every series; a beat (once per snapshot) records the
+   * pending count even when unchanged, so a stuck drain still shows as a line; the others record
+   * only what changed.
+   */
+  private sample(kind: 'first' | 'change' | 'beat' | 'last'): void {
+    const force = kind === 'first' || kind === 'last';
     try {
       const pending = this.pendingCount();
-      if (force || pending !== this.lastPending) {
+      if (force || kind === 'beat' || pending !== this.lastPending) {
         this.add(EVENT.pending, { 'tasks.pending.count': pending }, force);
         this.lastPending = pending;
       }
@@ -155,7 +164,7 @@ class ShutdownWatch implements ShutdownHandle {
         this.add(EVENT.drained, { 'tasks.pending.count': pending }, true);
       }
       // Our exporter's socket would show as a passing TCPSocketWrap; skip gauges while it is busy.
-      if (!force && this.processor?.busy) return;
+      if (kind === 'beat' || (!force && this.processor?.busy)) return;
       const counts = activeResourceCounts();
       for (const name of this.gauges.keys()) if (!counts.has(name)) counts.set(name, 0);
       for (const [name, value] of counts) {
