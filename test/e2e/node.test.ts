@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getJson, ROOT, startServe, waitFor, type Served } from './serve.js';
+
+/** Built examples (npm test builds them first, in `pretest`). */
+const EXAMPLES = join(ROOT, 'dist', 'examples', 'node');
+/** Time the examples run before they send themselves SIGTERM (ms). */
+const RUN_MS = '200';
+/** N3's grace period before SIGKILL: longer than one snapshot interval (1 s) of the shutdown. */
+const N3_GRACE_MS = 2_500;
+/** Longest an example may take to exit by itself (ms). */
+const EXIT_TIMEOUT_MS = 15_000;
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+  ms: number;
+}
+
+/** Runs an example as its own process; with `killAfter`, SIGKILLs it that long after `line` is printed. */
+function runExample(name: string, endpoint: string, killAfter?: { line: string; ms: number }): Promise<Ran> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [join(EXAMPLES, `${name}.js`)], {
+    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, EXAMPLE_RUN_MS: RUN_MS },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let killTimer: NodeJS.Timeout | undefined;
+  const onData = (d: Buffer): void => {
+    output += d;
+    if (killAfter && !killTimer && output.includes(killAfter.line)) {
+      killTimer = setTimeout(() => child.kill('SIGKILL'), killAfter.ms);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const guard = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(guard);
+      clearTimeout(killTimer);
+      resolve({ code, signal, output, ms: Date.now() - started });
+    });
+  });
+}
+
+interface Task {
+  name: string;
+  verdict: string;
+  finalState: string;
+  snapshot: boolean;
+  code: { filepath?: string; lineno?: number };
+  events: { name: string; attributes: Record<string, unknown> }[];
+  findings: { kind: string }[];
+}
+interface ShutdownView {
+  shutdown: { open: boolean; outcome?: string; reason: string };
+  tasks: Task[];
+  findings: { kind: string; detail?: Record<string, unknown> }[];
+  pending: { t: string; count: number }[];
+}
+
+/** The shutdown of an example's service once its task has arrived (and, unless `open`, its end). */
+async function shutdownOf(served: Served, service: string, open = false): Promise<ShutdownView> {
+  return waitFor(
+    async () => {
+      const list = await getJson<{ id: string; open: boolean }[]>(served, `/api/shutdowns?service=${service}`);
+      const first = list[0];
+      if (!first || first.open !== open) return undefined;
+      const view = await getJson<ShutdownView>(served, `/api/shutdowns/${first.id}`);
+      return view.tasks.length > 0 ? view : undefined;
+    },
+    15_000,
+    `the shutdown of ${service}`,
+  );
+}
+
+let served: Served;
+beforeAll(async () => {
+  served = await startServe();
+});
+afterAll(async () => {
+  await served?.stop();
+});
+
+describe('Node examples against canceltrace serve', () => {
+  it('N1: when the catch resolves after the abort, then the task is swallowed', async () => {
+    const ran = await runExample('n1-swallow', served.otlpUrl);
+    expect(ran.code, ran.output).toBe(0);
+    const view = await shutdownOf(served, 'example-n1-swallow');
+    const [task] = view.tasks;
+    expect(task).toMatchObject({ name: 'queue-poller', verdict: 'swallowed', finalState: 'completed' });
+    expect(task.code.filepath).toMatch(/n1-swallow\.js$/);
+    expect(task.events.map((e) => e.name)).toContain('task.cancel_requested');
+    expect(view.shutdown).toMatchObject({ reason: 'SIGTERM', open: false, outcome: 'clean' });
+  });
+
+  it('N2: when the task rethrows the abort after its cleanup, then it is cancelled with the cleanup ok', async () => {
+    const ran = await runExample('n2-rethrow', served.otlpUrl);
+    expect(ran.code, ran.output).toBe(0);
+    const view = await shutdownOf(served, 'example-n2-rethrow');
+    const [task] = view.tasks;
+    expect(task).toMatchObject({ name: 'upload-stream', verdict: 'cancelled', finalState: 'cancelled' });
+    const end = task.events.find((e) => e.name === 'task.cleanup.end');
+    expect(end?.attributes).toMatchObject({ 'cleanup.name': 'close-upload', 'cleanup.outcome': 'ok' });
+    expect(task.findings).toEqual([]);
+  });
+
+  it('N3: when the task ignores its signal and the process is SIGKILLed after its grace, then the survivor is still in the collector', async () => {
+    const ran = await runExample('n3-ignore', served.otlpUrl, { line: 'draining', ms: N3_GRACE_MS });
+    expect(ran.signal, ran.output).toBe('SIGKILL');
+    const view = await shutdownOf(served, 'example-n3-ignore', true);
+    const [task] = view.tasks;
+    expect(task).toMatchObject({ name: 'heartbeat', verdict: 'survivor', finalState: 'pending', snapshot: true });
+    expect(task.events.map((e) => e.name)).toContain('task.cancel_requested');
+    expect(view.shutdown.open).toBe(true);
+    expect(view.findings.map((f) => f.kind)).toContain('pending_not_at_baseline');
+    expect(view.pending.at(-1)?.count).toBe(1);
+  });
+
+  it('N4: when the cleanup throws another error after the abort, then the task is replaced', async () => {
+    const ran = await runExample('n4-replace', served.otlpUrl);
+    expect(ran.code, ran.output).toBe(0);
+    const view = await shutdownOf(served, 'example-n4-replace');
+    const [task] = view.tasks;
+    expect(task).toMatchObject({ name: 'transfer-funds', verdict: 'replaced', finalState: 'failed' });
+    const exception = task.events.find((e) => e.name === 'exception');
+    expect(String(exception?.attributes['exception.message'])).toContain('rollback failed');
+  });
+
+  it('N5: when a socket and a timer outlive the drain, then the shutdown reports resource_not_released', async () => {
+    const ran = await runExample('n5-handles', served.otlpUrl);
+    expect(ran.code, ran.output).toBe(0);
+    const view = await shutdownOf(served, 'example-n5-handles');
+    expect(view.tasks[0]).toMatchObject({ name: 'metrics-pusher', verdict: 'cancelled' });
+    const leaked = view.findings.filter((f) => f.kind === 'resource_not_released').map((f) => f.detail?.resource);
+    expect(leaked).toEqual(expect.arrayContaining(['active.Timeout', 'active.TCPSocketWrap']));
+    expect(leaked).not.toContain('active.TCPServerWrap');
+  });
+});
+
+describe('Node instrumentation with the collector down', () => {
+  it('when nothing listens at the endpoint, then the example still shuts down and exits on its own', async () => {
+    const closed = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => closed.once('listening', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const ran = await runExample('n1-swallow', `http://127.0.0.1:${port}`);
+    expect(ran.code, ran.output).toBe(0);
+    expect(ran.output).toContain('poller resolved with: stopped');
+    expect(ran.ms).toBeLessThan(EXIT_TIMEOUT_MS);
+  });
+});
