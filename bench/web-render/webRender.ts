@@ -131,6 +131,8 @@ async function measure(served: Served, n: number, browser: Awaited<ReturnType<ty
   await page.goto(`${served.uiUrl}/#/shutdowns/${row.id}`);
   await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 180_000 });
   const firstFrameMs = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.firstFrameAt as number);
+  const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('ct:shutdown:', ''), Math.round(m.startTime)])));
+  console.log(`${n} tasks, ms after navigation: ${JSON.stringify({ ...marks, firstFrame: Math.round(firstFrameMs) })}`);
 
   // interaction: Ctrl + wheel zoom in, drag to pan, expand the biggest group and scroll, zoom out
   await page.evaluate(() => {

@@ -8,7 +8,7 @@ import { api } from './api/client.js';
 import type { ApiShutdownSummary } from './api/types.js';
 import { parseRoute, type Route } from './router.js';
 import { ShutdownList } from './views/ShutdownList.js';
-import { ShutdownView } from './views/ShutdownView.js';
+import { loadShutdown, ShutdownView } from './views/ShutdownView.js';
 import { SitesView } from './views/SitesView.js';
 import { renderCompare } from './views/CompareView.js';
 
@@ -70,16 +70,21 @@ async function show(route: Route): Promise<void> {
       await poll();
     } else if (route.view === 'shutdown') {
       setStatus('loading shutdown…');
-      const [report, others] = await Promise.all([api.shutdown(route.id), api.shutdowns({ limit: 500 }).catch(() => shutdownsCache)]);
+      const [loaded, others] = await Promise.all([loadShutdown(route.id), api.shutdowns({ limit: 500 }).catch(() => shutdownsCache)]);
       if (gen !== generation) return;
       shutdownsCache = others;
-      const view = new ShutdownView(app, report, others);
+      const report = loaded.report;
+      const view = new ShutdownView(app, loaded, others);
+      performance.mark('ct:shutdown:built');
       let open = report.shutdown.open;
+      let lastPoll = performance.now();
       const poll = async () => {
-        if (!open) return;
-        const fresh = await api.shutdown(route.id);
+        // a huge open shutdown is refetched less often: one poll per 1,000 tasks × 100 ms at least
+        if (!open || performance.now() - lastPoll < Math.max(POLL_INTERVAL_MS, view.taskCount / 10)) return;
+        lastPoll = performance.now();
+        const fresh = await loadShutdown(route.id);
         if (gen !== generation) return;
-        open = fresh.shutdown.open;
+        open = fresh.report.shutdown.open;
         view.update(fresh);
       };
       current = { key, poll, shutdown: view, destroy: () => view.destroy() };

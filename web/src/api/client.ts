@@ -1,4 +1,5 @@
-import type { ApiShutdownReport, ApiShutdownSummary, ApiTaskPage } from './types.js';
+import type { CompactTimeline } from '../layout/compactTimeline.js';
+import type { ApiShutdownReport, ApiShutdownSummary, ApiTask, ApiTaskPage } from './types.js';
 
 /** An API error with the server's message. */
 export class ApiError extends Error {
@@ -8,8 +9,10 @@ export class ApiError extends Error {
   }
 }
 
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+async function getJson<T>(path: string, signal?: AbortSignal, mark?: string): Promise<T> {
+  if (mark) performance.mark(`${mark}:request`);
   const res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+  if (mark) performance.mark(`${mark}:headers`);
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
     try {
@@ -20,7 +23,9 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
     }
     throw new ApiError(res.status, message);
   }
-  return (await res.json()) as T;
+  const body = (await res.json()) as T;
+  if (mark) performance.mark(`${mark}:parsed`);
+  return body;
 }
 
 function query(params: Record<string, string | number | undefined>): string {
@@ -36,9 +41,20 @@ export const api = {
   shutdowns(params: { service?: string; limit?: number } = {}, signal?: AbortSignal): Promise<ApiShutdownSummary[]> {
     return getJson(`api/shutdowns${query(params)}`, signal);
   },
-  /** GET /api/shutdowns/:id: the judged shutdown with its tasks and series. */
+  /** GET /api/shutdowns/:id: the judged shutdown with every task in full. */
   shutdown(id: string, signal?: AbortSignal): Promise<ApiShutdownReport> {
-    return getJson(`api/shutdowns/${encodeURIComponent(id)}`, signal);
+    return getJson(`api/shutdowns/${encodeURIComponent(id)}`, signal, 'ct:shutdown');
+  },
+  /**
+   * GET /api/shutdowns/:id?tasks=compact: the report with tasks as compact tuples (see
+   * layout/compactTimeline.ts); a server without the option answers the full report instead.
+   */
+  shutdownCompact(id: string, signal?: AbortSignal): Promise<CompactTimeline | ApiShutdownReport> {
+    return getJson(`api/shutdowns/${encodeURIComponent(id)}?tasks=compact`, signal, 'ct:shutdown');
+  },
+  /** GET /api/shutdowns/:id/tasks/:spanId: one task in full (events, attributes, stack) for the task panel. */
+  task(shutdownId: string, spanId: string, signal?: AbortSignal): Promise<ApiTask> {
+    return getJson(`api/shutdowns/${encodeURIComponent(shutdownId)}/tasks/${encodeURIComponent(spanId)}`, signal);
   },
   /** GET /api/tasks: tasks across time, newest first. */
   tasks(params: { verdict?: string; service?: string; since?: string; limit?: number; cursor?: string } = {}, signal?: AbortSignal): Promise<ApiTaskPage> {

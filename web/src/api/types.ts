@@ -70,7 +70,8 @@ export interface ApiTask {
   snapshot: boolean;
   swallowSite?: ApiCodeSite & { stack?: string };
   events: ApiEvent[];
-  attributes: Record<string, unknown>;
+  /** absent in the summary form (`?tasks=summary`): the full task comes from /api/shutdowns/:id/tasks/:spanId */
+  attributes?: Record<string, unknown>;
   service: string;
   instance: string;
 }

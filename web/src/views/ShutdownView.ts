@@ -1,5 +1,9 @@
 import { select, type Selection } from 'd3-selection';
-import type { ApiShutdownReport, ApiShutdownSummary } from '../api/types.js';
+import type { ApiShutdownReport, ApiShutdownSummary, ApiTask } from '../api/types.js';
+import { api } from '../api/client.js';
+import { fromCompact, windowStartOf, type CompactTimeline } from '../layout/compactTimeline.js';
+import { phasesOf } from '../layout/phases.js';
+import type { TimelineTask } from '../layout/timelineTask.js';
 import { nsToMs, parseNs } from '../layout/nsToMs.js';
 import { explainFinding } from '../layout/explain.js';
 import { routeHash } from '../router.js';
@@ -10,6 +14,30 @@ import { verdictBadges } from './badges.js';
 import { formatDuration, formatTime } from './format.js';
 
 type Div = Selection<HTMLDivElement, unknown, null, undefined>;
+
+/** A shutdown as loaded: the report, plus timeline tasks when the compact endpoint supplied them. */
+export interface LoadedShutdown {
+  report: ApiShutdownReport;
+  timeline?: TimelineTask[];
+}
+
+/**
+ * Loads a shutdown for the timeline, asking for the compact form (`?tasks=compact`); a server
+ * without it answers the full report, recognised by its task objects.
+ */
+export async function loadShutdown(id: string): Promise<LoadedShutdown> {
+  const body = await api.shutdownCompact(id);
+  if (!isCompact(body)) return { report: body };
+  const originNs = parseNs(body.shutdown.start) ?? 0n;
+  const lastMark = Math.max(0, ...phasesOf(body.shutdown).marks.map((m) => m.t).filter(Number.isFinite));
+  const { tasks, timeline } = fromCompact(body, originNs, windowStartOf(lastMark));
+  const { sites: _sites, tasks: _tasks, ...rest } = body;
+  return { report: { ...rest, tasks }, timeline };
+}
+
+function isCompact(body: CompactTimeline | ApiShutdownReport): body is CompactTimeline {
+  return Array.isArray((body as CompactTimeline).sites) && (body.tasks.length === 0 || Array.isArray(body.tasks[0]));
+}
 
 /**
  * One shutdown: header with outcome, counts and shutdown findings, the timeline, the pending and
@@ -27,14 +55,23 @@ export class ShutdownView {
   private readonly main: Div;
   private readonly panel: Div;
 
-  constructor(container: HTMLElement, report: ApiShutdownReport, private readonly others: ApiShutdownSummary[]) {
-    this.id = report.shutdown.id;
-    this.report = report;
+  private precomputed: TimelineTask[] | undefined;
+
+  /** @param loaded the report, and the timeline tasks when they came precomputed from the compact endpoint */
+  constructor(container: HTMLElement, loaded: LoadedShutdown, private readonly others: ApiShutdownSummary[]) {
+    this.id = loaded.report.shutdown.id;
+    this.report = loaded.report;
+    this.precomputed = loaded.timeline;
     this.root = select(container).append('div').attr('class', 'shutdown-view');
     this.header = this.root.append('div').attr('class', 'shutdown-header');
     this.main = this.root.append('div').attr('class', 'shutdown-main');
     this.panel = this.root.append('aside').attr('class', 'panel hidden') as unknown as Div;
     this.build();
+  }
+
+  /** How many tasks the shown report holds. */
+  get taskCount(): number {
+    return this.report.tasks.length;
   }
 
   /** The timeline (for tests and the benchmark hooks). */
@@ -54,17 +91,25 @@ export class ShutdownView {
       return;
     }
     this.panel.classed('hidden', false);
-    renderTaskPanel(this.panel.node()!, task, this.timeline?.originNs ?? 0n, () => {
+    const show = (full: ApiTask) => renderTaskPanel(this.panel.node()!, full, this.timeline?.originNs ?? 0n, () => {
       location.hash = routeHash({ view: 'shutdown', id: this.id });
     });
+    show(task);
+    if (task.attributes === undefined) {
+      // summary form: fetch the whole task (events, attributes, stack) for the panel
+      api.task(this.id, task.spanId).then((full) => {
+        if (this.selected === task.spanId) show(full);
+      }, () => undefined);
+    }
   }
 
   /** Replaces the report with a fresher one, keeping zoom, scroll and selection. */
-  update(report: ApiShutdownReport): void {
+  update(loaded: LoadedShutdown): void {
     const domain = this.timeline?.xScale().domain();
     const body = this.main.select<HTMLDivElement>('.tl-body').node();
     const scroll = body?.scrollTop ?? 0;
-    this.report = report;
+    this.report = loaded.report;
+    this.precomputed = loaded.timeline;
     this.timeline?.destroy();
     this.chart?.destroy();
     this.header.node()!.replaceChildren();
@@ -133,7 +178,7 @@ export class ShutdownView {
         location.hash = routeHash({ view: 'shutdown', id: this.id, taskId: spanId });
       },
       onViewChange: (x) => this.chart?.update(x),
-    });
+    }, this.precomputed);
     this.chart = new PendingChart(this.main.node()!, r, this.timeline.originNs);
     this.chart.update(this.timeline.xScale());
   }

@@ -10,9 +10,9 @@ import { groupRows, type TimelineRow } from '../layout/groupRows.js';
 import { rowOrder, type RowOrderMode } from '../layout/rowOrder.js';
 import { viewBounds } from '../layout/viewBounds.js';
 import { phasesOf, type Phases } from '../layout/phases.js';
+import { windowStartOf } from '../layout/compactTimeline.js';
 import { HIGHLIGHT_VERDICTS } from '../layout/verdicts.js';
 import { verdictColor, VERDICT_ICON } from './colors.js';
-import { formatDuration } from './format.js';
 
 /** Height of one timeline row in CSS px. */
 export const ROW_HEIGHT_PX = 20;
@@ -22,9 +22,6 @@ const MINIMAP_HEIGHT_PX = 44;
 const AXIS_HEIGHT_PX = 40;
 /** Phase labels closer than this (px) go on alternate lines so they do not overlap. */
 const LABEL_GAP_PX = 110;
-/** The lead-in shown before the signal, as a fraction of the shutdown's length (at least MIN_LEAD_IN_MS). */
-const LEAD_IN_FRACTION = 0.15;
-const MIN_LEAD_IN_MS = 50;
 const MAX_ZOOM = 1e6;
 
 /** What the timeline tells its owner. */
@@ -74,12 +71,16 @@ export class Timeline {
   /** Set when the first complete frame has been drawn (performance.now()). */
   firstFrameAt: number | undefined;
 
-  constructor(container: HTMLElement, report: ApiShutdownReport, private readonly events: TimelineEvents) {
+  /**
+   * @param precomputed timeline tasks already derived (from the compact endpoint, with the same
+   *   origin and {@link windowStartOf} window); otherwise they are derived from `report.tasks`
+   */
+  constructor(container: HTMLElement, report: ApiShutdownReport, private readonly events: TimelineEvents, precomputed?: TimelineTask[]) {
     this.originNs = parseNs(report.shutdown.start) ?? 0n;
     this.phases = phasesOf(report.shutdown);
     const lastMark = Math.max(0, ...this.phases.marks.map((m) => m.t).filter(Number.isFinite));
-    this.windowStartMs = -Math.max(MIN_LEAD_IN_MS, lastMark * LEAD_IN_FRACTION);
-    this.tasks = report.tasks.map((t) => toTimelineTask(t, this.originNs, this.windowStartMs));
+    this.windowStartMs = windowStartOf(lastMark);
+    this.tasks = precomputed ?? report.tasks.map((t) => toTimelineTask(t, this.originNs, this.windowStartMs));
     let hi = lastMark;
     for (const t of this.tasks) if (t.end > hi) hi = t.end;
     const pad = (hi - this.windowStartMs) * 0.02;
@@ -130,6 +131,8 @@ export class Timeline {
         if (e.type === 'wheel') return e.ctrlKey || e.metaKey;
         return !e.button && !e.ctrlKey;
       })
+      // no ×10 boost for Ctrl (d3's default, meant for pinch): Ctrl is how plain wheels zoom here
+      .wheelDelta((ev: WheelEvent) => -ev.deltaY * (ev.deltaMode === 1 ? 0.05 : ev.deltaMode ? 1 : 0.002))
       .on('zoom', (ev: D3ZoomEvent<HTMLDivElement, unknown>) => {
         this.transform = ev.transform;
         this.syncBrush();
@@ -397,7 +400,12 @@ export class Timeline {
     const w = this.width;
     this.axisSvg.attr('width', w);
     const g = this.axisSvg.selectAll<SVGGElement, null>('g.axis').data([null]).join('g').attr('class', 'axis').attr('transform', `translate(0,${AXIS_HEIGHT_PX - 1})`);
-    g.call(axisTop(x).ticks(Math.max(2, Math.floor(w / 90))).tickFormat((d) => formatDuration(Number(d))));
+    const count = Math.max(2, Math.floor(w / 90));
+    const [a, b] = x.domain();
+    // precision follows the zoom: d3's tickFormat picks the decimals the tick step needs
+    const inSeconds = b - a > 5_000;
+    const fmt = inSeconds ? scaleLinear().domain([a / 1000, b / 1000]).tickFormat(count) : x.tickFormat(count);
+    g.call(axisTop(x).ticks(count).tickFormat((d) => (inSeconds ? `${fmt(Number(d) / 1000)} s` : `${fmt(Number(d))} ms`)));
     const visibleMarks = this.phases.marks.filter((m) => x(m.t) >= 0 && x(m.t) <= w);
     const lineOf = new Map<string, number>();
     let lastX = -Infinity;
