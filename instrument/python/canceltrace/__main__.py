@@ -90,12 +90,19 @@ def main(argv=None):
     except SystemExit:
         raise
     except KeyboardInterrupt as e:
-        sys.excepthook(type(e), e, _trim(e.__traceback__))
+        _print_uncaught(e)
         _exit_like_python_on_sigint()
     except BaseException as e:
-        sys.excepthook(type(e), e, _trim(e.__traceback__))
+        _print_uncaught(e)
         return 1
     return 0
+
+
+def _print_uncaught(exc):
+    """Prints the traceback Python would print for the program alone (the display reads __traceback__)."""
+    tb = _trim(exc.__traceback__)
+    exc.__traceback__ = tb
+    sys.excepthook(type(exc), exc, tb)
 
 
 def _exit_like_python_on_sigint():
