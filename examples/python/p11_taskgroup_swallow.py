@@ -1,10 +1,13 @@
 """P11: a TaskGroup child that swallows its cancel while a sibling fails.
 
-The failing sibling makes the group cancel the other children; `flaky-cache` catches the cancel,
-keeps the group waiting for its slow cleanup, and returns normally.
-Expected: the child is `swallowed`; its parent (the group's owner) gets `group_blocked`.
+A request runs two children in a TaskGroup. On SIGTERM the service closes its upstream connections:
+the in-flight fetch fails, so the group cancels the other child; `flaky-cache` catches that cancel,
+holds the group's teardown with a slow cleanup, and returns normally.
+Expected: the child is `swallowed`; the request task (the group's owner) gets `group_blocked`.
+Run it, wait for "ready", send SIGTERM.
 """
 import asyncio
+import signal
 
 
 async def flaky_cache():
@@ -15,20 +18,25 @@ async def flaky_cache():
         return "stale"
 
 
-async def failing_fetch():
-    await asyncio.sleep(0.05)
-    raise ConnectionError("upstream reset")
+async def fetch(upstream_closed):
+    await upstream_closed.wait()
+    raise ConnectionError("upstream closed during shutdown")
 
 
-async def handle_request():
+async def handle_request(upstream_closed):
     async with asyncio.TaskGroup() as group:
         group.create_task(flaky_cache(), name="flaky-cache")
-        group.create_task(failing_fetch(), name="failing-fetch")
+        group.create_task(fetch(upstream_closed), name="fetch")
 
 
 async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    request = asyncio.create_task(handle_request(stop), name="request")
+    print("ready", flush=True)
+    await stop.wait()
     try:
-        await asyncio.create_task(handle_request(), name="request")
+        await request
     except* ConnectionError as eg:
         print(f"main: request failed: {eg.exceptions[0]}")
 
