@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { VERDICTS } from '../collector/records.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { judgeTask } from './judge/index.js';
-import { bigintReplacer, reportJson, shutdownJson, taskJson } from './api/json.js';
+import { bigintReplacer, compactReportJson, reportJson, shutdownJson, taskJson } from './api/json.js';
 import {
   DEFAULT_TASK_LIMIT,
   MAX_SHUTDOWN_LIMIT,
@@ -59,11 +59,27 @@ export function createApp(deps: AppDeps): express.Express {
     return rows;
   };
 
-  const getShutdown: Handler = async (req) => {
-    const id = parseShutdownId(String(req.params.id));
+  const reportOf = async (rawId: string) => {
+    const id = parseShutdownId(rawId);
     const shutdown = await store.getShutdown(id);
     if (!shutdown) throw new NotFoundError(`no shutdown with id ${id}`);
-    return reportJson(await views.report(shutdown));
+    return views.report(shutdown);
+  };
+
+  const getShutdown: Handler = async (req) => {
+    const form = parseString(req.query.tasks, 'tasks');
+    if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
+    const report = await reportOf(String(req.params.id));
+    return form === 'compact' ? compactReportJson(report) : reportJson(report);
+  };
+
+  const getShutdownTask: Handler = async (req) => {
+    const spanId = String(req.params.spanId).toLowerCase();
+    if (!/^[0-9a-f]{16}$/.test(spanId)) throw new BadRequestError(`bad span id '${req.params.spanId}': expected 16 hex digits`);
+    const report = await reportOf(String(req.params.id));
+    const judged = report.tasks.find((t) => t.task.spanId === spanId);
+    if (!judged) throw new NotFoundError(`no task ${spanId} in shutdown ${report.shutdown.id}`);
+    return taskJson(judged);
   };
 
   const listTasks: Handler = async (req) => {
@@ -87,6 +103,7 @@ export function createApp(deps: AppDeps): express.Express {
     ['/api/verdicts', verdicts],
     ['/api/shutdowns', listShutdowns],
     ['/api/shutdowns/:id', getShutdown],
+    ['/api/shutdowns/:id/tasks/:spanId', getShutdownTask],
     ['/api/tasks', listTasks],
   ];
 

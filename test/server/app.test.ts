@@ -62,6 +62,35 @@ describe('createApp', () => {
     expect(view.tasks.map((t: any) => t.verdict)).toEqual(['cancelled']);
   });
 
+  it('when a shutdown is asked in compact form or one task is asked, then they agree with the full view', async () => {
+    const spanId = 'd'.repeat(16);
+    await views.consume([
+      shutdownSpan({ spanId, start: 0n, end: 2n * SEC }),
+      taskSpan({
+        spanId: 'e'.repeat(16),
+        start: -SEC,
+        end: SEC,
+        finalState: 'cancelled',
+        attributes: { 'task.coroutine': 'worker', 'code.filepath': '/w.py', 'code.lineno': 3 },
+        events: [events.cancel(100n * MS), events.cleanupStart(110n * MS, 'flush'), events.cleanupEnd(150n * MS, 'flush', 'timeout')],
+      }),
+      taskSpan({ spanId: 'f'.repeat(16), start: -SEC, end: SEC, finalState: 'completed', attributes: { 'task.coroutine': 'worker', 'code.filepath': '/w.py', 'code.lineno': 3 }, events: [events.cancel(100n * MS)] }),
+    ]);
+    const id = `${'0af7651916cd43dd8448eb211c80319c'}-${spanId}`;
+    const full = (await request(app).get(`/api/shutdowns/${id}`)).body;
+    const compact = (await request(app).get(`/api/shutdowns/${id}?tasks=compact`)).body;
+    expect(compact.sites).toEqual([{ coroutine: 'worker', filepath: '/w.py', lineno: 3 }]);
+    expect(compact.tasks.map((t: any[]) => [t[0], t[2], t[3]])).toEqual(full.tasks.map((t: any) => [t.spanId, t.verdict, 0]));
+    const flusher = compact.tasks.find((t: any[]) => t[0] === 'e'.repeat(16));
+    expect(flusher[8]).toEqual([String(T0 + 100n * MS)]);
+    expect(flusher[9]).toEqual([['cleanup', 'flush', String(T0 + 110n * MS), String(T0 + 150n * MS), 'timeout']]);
+    expect(compact.pending).toEqual(full.pending);
+    const one = await request(app).get(`/api/shutdowns/${id}/tasks/${'f'.repeat(16)}`);
+    expect(one.body).toEqual(full.tasks.find((t: any) => t.spanId === 'f'.repeat(16)));
+    expect((await request(app).get(`/api/shutdowns/${id}/tasks/${'1'.repeat(16)}`)).status).toBe(404);
+    expect((await request(app).get(`/api/shutdowns/${id}?tasks=tiny`)).status).toBe(400);
+  });
+
   it('when /api/tasks is paged, then every task comes once and the cursor ends the walk', async () => {
     const spans = Array.from({ length: 25 }, (_, i) => taskSpan({ start: BigInt(i) * SEC, end: BigInt(i) * SEC + MS }));
     await views.consume(spans);
