@@ -92,7 +92,7 @@ describe('Node examples against canceltrace serve', () => {
     expect(ran.code, ran.output).toBe(0);
     const view = await shutdownOf(served, 'example-n1-swallow');
     const [task] = view.tasks;
-    expect(task).toMatchObject({ name: 'queue-poller', verdict: 'swallowed', finalState: 'completed' });
+    expect(task, JSON.stringify(view)).toMatchObject({ name: 'queue-poller', verdict: 'swallowed', finalState: 'completed' });
     expect(task.code.filepath).toMatch(/n1-swallow\.js$/);
     expect(task.events.map((e) => e.name)).toContain('task.cancel_requested');
     expect(view.shutdown).toMatchObject({ reason: 'SIGTERM', open: false, outcome: 'clean' });
@@ -139,6 +139,16 @@ describe('Node examples against canceltrace serve', () => {
     const leaked = view.findings.filter((f) => f.kind === 'resource_not_released').map((f) => f.detail?.resource);
     expect(leaked).toEqual(expect.arrayContaining(['active.Timeout', 'active.TCPSocketWrap']));
     expect(leaked).not.toContain('active.TCPServerWrap');
+  });
+});
+
+describe('installShutdownHooks against canceltrace serve', () => {
+  it('when an app without a SIGTERM handler gets SIGTERM, then it still dies of the signal and its shutdown is recorded', async () => {
+    const ran = await runExample('sigterm-hooks', served.otlpUrl);
+    expect(ran.signal, ran.output).toBe('SIGTERM');
+    const view = await shutdownOf(served, 'example-sigterm-hooks');
+    expect(view.shutdown).toMatchObject({ reason: 'SIGTERM', open: false, outcome: 'survivors' });
+    expect(view.tasks[0]).toMatchObject({ name: 'job-consumer', verdict: 'orphan' });
   });
 });
 
