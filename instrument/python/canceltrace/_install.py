@@ -30,15 +30,6 @@ _originals = {}
 _last_loop = None  # weakref to the most recently instrumented loop
 
 
-def _task_factory(loop, coro, **kwargs):
-    return Task(coro, loop=loop, **kwargs)
-
-
-def task_factory():
-    """The factory that makes instrumented tasks (for programs that set their own factories)."""
-    return _task_factory
-
-
 def _running_or_last_loop():
     loop = asyncio.events._get_running_loop()
     if loop is None and _last_loop is not None:

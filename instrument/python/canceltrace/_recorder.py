@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 import weakref
 
 from . import _otlp
