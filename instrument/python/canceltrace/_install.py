@@ -1,6 +1,6 @@
 """Hooks that instrument every event loop without code changes.
 
-- the default policies' `new_event_loop` and `asyncio.Runner._lazy_init`: every loop gets the Task factory;
+- the default policies' `new_event_loop` and `asyncio.Runner._lazy_init`: every loop creates instrumented Tasks;
 - per loop: `add_signal_handler` (a SIGTERM/SIGINT callback opens a shutdown, then runs unchanged),
   `call_exception_handler` ("Task was destroyed but it is pending!" becomes a `loop.warning`, then the
   user's or default handler runs as before), `close` (ends the loop's shutdown; pending tasks are snapshotted);
@@ -40,7 +40,7 @@ def _running_or_last_loop():
 
 
 def instrument_loop(loop):
-    """Instruments one loop (idempotent): Task factory, signal, exception-handler and close hooks."""
+    """Instruments one loop (idempotent): create_task, signal, exception-handler and close hooks."""
     global _last_loop
     try:
         if loop.__dict__.get("_ct_instrumented"):

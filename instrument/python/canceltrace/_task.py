@@ -1,7 +1,7 @@
 """The instrumented asyncio Task and its lazily created record.
 
-Hot path: `Task.__init__` stores a few ints and the creation site's code object; nothing else
-is allocated for a task that is never cancelled, never fails and ends before any shutdown.
+Hot path: the loop's `create_task` stores one tuple (ids, time, the creation site's code object);
+nothing else is allocated for a task that is never cancelled, never fails and ends before any shutdown.
 A `TaskRecord` (events, span id, frames) appears only when something worth exporting happens.
 The class is named `Task` so that reprs and asyncio's own log lines read exactly as without us.
 """
