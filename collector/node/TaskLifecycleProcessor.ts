@@ -1,6 +1,7 @@
 import { context, type Context } from '@opentelemetry/api';
 import { ExportResultCode, hrTime, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR, CANCELTRACE_SCOPE } from '../contract.js';
 import { copySpan, SpanWithResource } from './copySpan.js';
@@ -256,7 +257,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
   }
 
   private exportBatch(batch: ReadableSpan[]): Promise<void> {
-    const spans = batch.map(withIdentity);
+    const spans = withIdentity(batch);
     return new Promise<void>((resolve) => {
       let settled = false;
       const finish = (result: ExportResult | undefined, error?: unknown): void => {
@@ -309,10 +310,20 @@ function roleAtStart(span: Span): Role | undefined {
   return undefined;
 }
 
-/** The span as exported: with the process identity in its resource. */
-function withIdentity(span: ReadableSpan): ReadableSpan {
-  const resource = withProcessIdentity(span.resource);
-  return resource === span.resource ? span : new SpanWithResource(span, resource);
+/** The spans as exported: with the process identity in their resource (looked up once per resource run). */
+function withIdentity(batch: ReadableSpan[]): ReadableSpan[] {
+  let from: Resource | undefined;
+  let to: Resource | undefined;
+  const out = new Array<ReadableSpan>(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const span = batch[i];
+    if (span.resource !== from) {
+      from = span.resource;
+      to = withProcessIdentity(from);
+    }
+    out[i] = to === from ? span : new SpanWithResource(span, to!);
+  }
+  return out;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -49,18 +49,30 @@ interface CachedSite {
  * captured on every call from then on, so a reused name never blurs two sites for long.
  */
 export class SiteCache {
-  private readonly entries = new Map<string, CachedSite>();
+  /** name → function name → entry: nested maps, so a lookup builds no key string */
+  private readonly entries = new Map<string, Map<string, CachedSite>>();
+  private size = 0;
 
-  /** The site that called `boundary`, from the cache when the key is trusted. */
-  callerOf(key: string, boundary: Function): CallSite | undefined {
-    const entry = this.entries.get(key);
+  /** The site that called `boundary`, from the cache when the (name, function) key is trusted. */
+  callerOf(name: string, functionName: string, boundary: Function): CallSite | undefined {
+    let byFunction = this.entries.get(name);
+    const entry = byFunction?.get(functionName);
     if (entry && !entry.ambiguous && entry.agreeing >= TRUST_AFTER_CAPTURES && ++entry.calls % VERIFY_EVERY_CALLS !== 0) {
       return entry.site;
     }
     const site = callerOf(boundary);
     if (!entry) {
-      if (this.entries.size >= MAX_CACHED_KEYS) this.entries.clear();
-      this.entries.set(key, { site, agreeing: 1, calls: 0, ambiguous: false });
+      if (this.size >= MAX_CACHED_KEYS) {
+        this.entries.clear();
+        this.size = 0;
+        byFunction = undefined;
+      }
+      if (!byFunction) {
+        byFunction = new Map();
+        this.entries.set(name, byFunction);
+      }
+      byFunction.set(functionName, { site, agreeing: 1, calls: 0, ambiguous: false });
+      this.size++;
     } else if (sameSite(entry.site, site)) {
       entry.agreeing++;
     } else {

@@ -64,16 +64,17 @@ export function startTask<T>(
     const parentContext = context.active();
     const parent = parentContext.getValue(TASK_KEY) as RunningTask | undefined;
     const id = String(++nextTaskId);
+    const coroutine = fn.name || 'anonymous';
     const attributes: Attributes = {
       [ATTR.taskKind]: NODE_TASK_KIND,
       [ATTR.taskId]: id,
       [ATTR.taskName]: name,
-      [ATTR.coroutine]: fn.name || 'anonymous',
+      [ATTR.coroutine]: coroutine,
     };
     if (parent) attributes[ATTR.parentId] = parent.id;
     if (placement.groupId !== undefined) attributes[ATTR.groupId] = placement.groupId;
     const sites = placement.boundary === runTask ? runTaskSites : otherSites;
-    siteAttributes(sites.callerOf(`${name}\u0000${attributes[ATTR.coroutine]}`, placement.boundary), attributes);
+    siteAttributes(sites.callerOf(name, coroutine, placement.boundary), attributes);
     if (options.attributes) Object.assign(attributes, options.attributes);
     const tracer = options.tracer ?? (defaultTracer ??= trace.getTracer(CANCELTRACE_SCOPE));
     const span = tracer.startSpan(name, { attributes }, parentContext);

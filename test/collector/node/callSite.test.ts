@@ -7,7 +7,7 @@ function whereAmICalledFrom() {
 
 const cache = new SiteCache();
 function cachedSite(key: string) {
-  return cache.callerOf(key, cachedSite);
+  return cache.callerOf(key, 'fn', cachedSite);
 }
 function fromSiteA(key: string) {
   return cachedSite(key);
