@@ -211,5 +211,18 @@ describe('TaskLifecycleProcessor', () => {
     it('when given a base URL with a trailing slash, then the traces path is appended once', () => {
       expect(tracesUrl('http://h:1/')).toBe('http://h:1/v1/traces');
     });
+
+    it('when no URL is given, then OTEL_EXPORTER_OTLP_ENDPOINT is used, else the local default', () => {
+      const saved = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      try {
+        process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://collector:9999';
+        expect(tracesUrl()).toBe('http://collector:9999/v1/traces');
+        delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+        expect(tracesUrl()).toBe('http://127.0.0.1:4318/v1/traces');
+      } finally {
+        if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+        else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
+      }
+    });
   });
 });
