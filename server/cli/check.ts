@@ -66,7 +66,7 @@ export function formatCheckReport(report: CheckReport, failOn: ReadonlySet<Verdi
   const bad = (t: JudgedTask) => failOn.has(t.verdict) || (BAD_VERDICTS as readonly string[]).includes(t.verdict);
   for (const r of report.shutdowns) {
     const s = r.shutdown;
-    const counts = Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ');
+    const counts = Object.entries(r.counts).filter(([, v]) => (v ?? 0) > 0).map(([k, v]) => `${k} ${v}`).join(', ');
     out.push(`shutdown ${s.id}  ${s.service} (${s.instance})  reason ${s.reason}  at ${nsToIso(s.start)}  outcome ${r.outcome}`);
     out.push(`  tasks: ${counts || 'none'}`);
     for (const t of r.tasks.filter(bad)) out.push(...taskLines(t));
