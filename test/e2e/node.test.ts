@@ -1,51 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, ROOT, startServe, waitFor, type Served } from './serve.js';
+import { getJson, startServe, waitFor, type Served } from './serve.js';
+import { EXIT_TIMEOUT_MS, runNodeExample as runExample } from './runNodeExample.js';
 
-/** Built examples (npm test builds them first, in `pretest`). */
-const EXAMPLES = join(ROOT, 'dist', 'examples', 'node');
-/** Time the examples run before they send themselves SIGTERM (ms). */
-const RUN_MS = '200';
 /** N3's grace period before SIGKILL: longer than one snapshot interval (1 s) of the shutdown. */
 const N3_GRACE_MS = 2_500;
-/** Longest an example may take to exit by itself (ms). */
-const EXIT_TIMEOUT_MS = 15_000;
-
-interface Ran {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-  ms: number;
-}
-
-/** Runs an example as its own process; with `killAfter`, SIGKILLs it that long after `line` is printed. */
-function runExample(name: string, endpoint: string, killAfter?: { line: string; ms: number }): Promise<Ran> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [join(EXAMPLES, `${name}.js`)], {
-    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, EXAMPLE_RUN_MS: RUN_MS },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let killTimer: NodeJS.Timeout | undefined;
-  const onData = (d: Buffer): void => {
-    output += d;
-    if (killAfter && !killTimer && output.includes(killAfter.line)) {
-      killTimer = setTimeout(() => child.kill('SIGKILL'), killAfter.ms);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const guard = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      clearTimeout(guard);
-      clearTimeout(killTimer);
-      resolve({ code, signal, output, ms: Date.now() - started });
-    });
-  });
-}
 
 interface Task {
   name: string;

@@ -1,82 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, getJson, startServe, waitFor, type Served } from './serve.js';
+import { PYTHON, pythonExampleLine as lineOf, runPythonExample as runExample } from './runPythonExample.js';
 
-/** The Python interpreter the recorder supports (3.11+). */
-const PYTHON = 'python3';
-/** Where the canceltrace package lives (it is put on PYTHONPATH, as a user would). */
-const PACKAGE_DIR = join(ROOT, 'instrument', 'python');
-/** The example programs, one per P and H row of the scenario table. */
-const EXAMPLES_DIR = join(ROOT, 'examples', 'python');
-/** How long an example may run before the test gives up on it, in milliseconds. */
-const RUN_TIMEOUT_MILLIS = 20_000;
-/** How long a SIGTERM-driven example may take to print `ready`, in milliseconds. */
-const READY_TIMEOUT_MILLIS = 10_000;
 /** H1's grace period between SIGTERM and SIGKILL, in milliseconds (snapshots come every second). */
 const H1_GRACE_MILLIS = 2_500;
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  millis: number;
-}
-
-interface RunOptions {
-  /** run under `python -m canceltrace --endpoint <endpoint> --service <service>`; plain `python3` when absent */
-  endpoint?: string;
-  service?: string;
-  /** send SIGTERM once the program prints `ready` */
-  sigterm?: boolean;
-  /** then SIGKILL this many milliseconds after the SIGTERM */
-  killAfterMillis?: number;
-}
-
-/** Runs one example program to its end (or its kill) and collects what it printed. */
-function runExample(file: string, opts: RunOptions = {}): Promise<Run> {
-  const script = join(EXAMPLES_DIR, file);
-  const args = opts.endpoint ? ['-m', 'canceltrace', '--endpoint', opts.endpoint, '--service', opts.service ?? 'py-e2e', script] : [script];
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: PACKAGE_DIR, PYTHONUNBUFFERED: '1' };
-  for (const key of Object.keys(env)) if (key.startsWith('OTEL_') || key.startsWith('CANCELTRACE_')) delete env[key];
-  const started = Date.now();
-  const child = spawn(PYTHON, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let signalled = false;
-  const timers: NodeJS.Timeout[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    if (opts.sigterm && !signalled && /^ready$/m.test(stdout)) {
-      signalled = true;
-      child.kill('SIGTERM');
-      if (opts.killAfterMillis !== undefined) timers.push(setTimeout(() => child.kill('SIGKILL'), opts.killAfterMillis));
-    }
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  if (opts.sigterm) timers.push(setTimeout(() => !signalled && child.kill('SIGKILL'), READY_TIMEOUT_MILLIS));
-  timers.push(setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MILLIS));
-  return new Promise((resolve) => {
-    child.once('close', (code, signal) => {
-      for (const t of timers) clearTimeout(t);
-      resolve({ code, signal, stdout, stderr, millis: Date.now() - started });
-    });
-  });
-}
-
-/** The 1-based line of the first line of an example that contains `marker`. */
-function lineOf(file: string, marker: string): number {
-  const index = readFileSync(join(EXAMPLES_DIR, file), 'utf8')
-    .split('\n')
-    .findIndex((line) => line.includes(marker));
-  if (index < 0) throw new Error(`${marker} not in ${file}`);
-  return index + 1;
-}
 
 /** A service name no other test uses. */
 const serviceFor = (tag: string) => `py-${tag}-${randomUUID().slice(0, 8)}`;
