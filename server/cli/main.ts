@@ -74,7 +74,8 @@ function readFiles(files: string[], onFile?: (file: string) => void): { spans: M
       spans.set(file, readDump(content, basename(file)).map(toSpanRecord));
     } catch (error) {
       failed++;
-      const message = error instanceof Error ? error.message : String(error);
+      const code = (error as NodeJS.ErrnoException).code;
+      const message = code === 'ENOENT' ? `${file}: no such file` : code === 'EISDIR' ? `${file}: is a directory` : error instanceof Error ? error.message : String(error);
       console.error(`canceltrace: ${message.includes(basename(file)) ? message : `${file}: ${message}`}`.split('\n')[0]);
     }
     onFile?.(file);
@@ -169,7 +170,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`canceltrace: ${(error as Error).message}\n${USAGE}`);
       return 2;
     }
-    console.error(`canceltrace: ${error instanceof Error ? error.message : String(error)}`);
+    const hint = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ' (is another canceltrace running? pick other ports with --otlp-port/--ui-port, or 0 for free ones)' : '';
+    console.error(`canceltrace: ${error instanceof Error ? error.message : String(error)}${hint}`);
     return 1;
   }
 }

@@ -102,6 +102,13 @@ describe('canceltrace CLI', () => {
       expect(result.stdout).toBe('');
     });
 
+    it('when a file does not exist, then the error names it and says so', () => {
+      const missing = join(dir, 'missing.json');
+      const result = run('check', missing);
+      expect(result.status).toBe(2);
+      expect(result.stderr.trim()).toBe(`canceltrace: ${missing}: no such file`);
+    });
+
     it('when JSON lines and gzip dumps are given, then they are judged like plain JSON', () => {
       for (const file of [files.lines, files.gz]) {
         const result = run('check', '--json', file);
