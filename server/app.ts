@@ -6,6 +6,7 @@ import { BadRequestError, NotFoundError } from './errors.js';
 import { judgeTask } from './judge/index.js';
 import { bigintReplacer, compactReportJson, reportJson, shutdownJson, taskJson } from './api/json.js';
 import {
+  DEFAULT_SHUTDOWN_LIMIT,
   DEFAULT_TASK_LIMIT,
   MAX_SHUTDOWN_LIMIT,
   MAX_TASK_LIMIT,
@@ -47,13 +48,13 @@ export function createApp(deps: AppDeps): express.Express {
   const listShutdowns: Handler = async (req) => {
     const service = parseString(req.query.service, 'service');
     const outcome = parseString(req.query.outcome, 'outcome');
-    const limit = parseLimit(req.query.limit, MAX_SHUTDOWN_LIMIT, MAX_SHUTDOWN_LIMIT);
+    const limit = parseLimit(req.query.limit, DEFAULT_SHUTDOWN_LIMIT, MAX_SHUTDOWN_LIMIT);
     const shutdowns = await store.listShutdowns({ service, limit: outcome ? MAX_SHUTDOWN_LIMIT : limit });
     const rows = [];
     for (const shutdown of shutdowns) {
-      const report = await views.report(shutdown);
-      if (outcome && report.outcome !== outcome) continue;
-      rows.push(shutdownJson(shutdown, report.outcome, report.counts));
+      const summary = await views.summary(shutdown);
+      if (outcome && summary.outcome !== outcome) continue;
+      rows.push(shutdownJson(shutdown, summary.outcome, summary.counts));
       if (rows.length >= limit) break;
     }
     return rows;

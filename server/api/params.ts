@@ -5,6 +5,8 @@ import { BadRequestError } from '../errors.js';
 export const MAX_TASK_LIMIT = 10_000;
 /** Page size of /api/tasks when none is given. */
 export const DEFAULT_TASK_LIMIT = 100;
+/** Shutdowns /api/shutdowns returns when no limit is given. */
+export const DEFAULT_SHUTDOWN_LIMIT = 200;
 /** Most shutdowns /api/shutdowns returns. */
 export const MAX_SHUTDOWN_LIMIT = 1_000;
 

@@ -1,0 +1,50 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
+import { judgeTaskAlone } from '../../../server/judge/index.js';
+import { SqliteStore } from '../../../server/store/SqliteStore.js';
+import { events, MS, SEC, shutdownSpan, taskSpan } from '../../doubles/spans.js';
+
+describe('ShutdownViews', () => {
+  let store: SqliteStore;
+  let reads: number;
+  let views: ShutdownViews;
+
+  beforeEach(() => {
+    store = SqliteStore.open({ path: join(mkdtempSync(join(tmpdir(), 'canceltrace-views-')), 'db.sqlite'), verdictOf: judgeTaskAlone });
+    reads = 0;
+    const tasksInWindow = store.tasksInWindow.bind(store);
+    store.tasksInWindow = (...args) => {
+      reads++;
+      return tasksInWindow(...args);
+    };
+    views = new ShutdownViews(store, {}, 2);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  describe('summary', () => {
+    it('when more shutdowns are listed than whole reports are kept, then polling the list again reads nothing', async () => {
+      await views.consume(Array.from({ length: 5 }, (_, i) => shutdownSpan({ instance: `i${i}`, start: BigInt(i) * SEC, end: BigInt(i) * SEC + MS })));
+      const shutdowns = await store.listShutdowns();
+      for (const s of shutdowns) await views.summary(s);
+      expect(reads).toBe(5);
+      for (const s of shutdowns) await views.summary(s);
+      expect(reads).toBe(5);
+    });
+
+    it('when a span of the instance arrives, then its summary is judged again and the others are not', async () => {
+      await views.consume([shutdownSpan({ instance: 'a', end: 2n * SEC }), shutdownSpan({ instance: 'b', end: 2n * SEC })]);
+      const [first, second] = await store.listShutdowns();
+      await views.summary(first);
+      await views.summary(second);
+      await views.consume([taskSpan({ instance: first.instance, start: -SEC, end: SEC, finalState: 'completed', events: [events.cancel(100n * MS)] })]);
+      expect((await views.summary(first)).counts.swallowed).toBe(1);
+      await views.summary(second);
+      expect(reads).toBe(3);
+    });
+  });
+});
