@@ -97,6 +97,14 @@ export function createApp(deps: AppDeps): express.Express {
     };
   };
 
+  const getTrace: Handler = async (req) => {
+    const traceId = String(req.params.traceId).toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(traceId)) throw new BadRequestError(`bad trace id '${req.params.traceId}': expected 32 hex digits`);
+    const spans = await store.spansOfTrace(traceId);
+    if (spans.length === 0) throw new NotFoundError(`no spans of trace ${traceId}`);
+    return { traceId, spans };
+  };
+
   const verdicts: Handler = async () => VERDICTS;
 
   const routes: [path: string, handler: Handler][] = [
@@ -106,6 +114,7 @@ export function createApp(deps: AppDeps): express.Express {
     ['/api/shutdowns/:id', getShutdown],
     ['/api/shutdowns/:id/tasks/:spanId', getShutdownTask],
     ['/api/tasks', listTasks],
+    ['/api/traces/:traceId', getTrace],
   ];
 
   const app = express();

@@ -91,6 +91,17 @@ describe('createApp', () => {
     expect((await request(app).get(`/api/shutdowns/${id}?tasks=tiny`)).status).toBe(400);
   });
 
+  it('when a trace is asked, then every stored span of it comes back, judged or not', async () => {
+    const traceId = 'ab'.repeat(16);
+    const other = { ...taskSpan({ traceId, spanId: '1'.repeat(16) }), role: 'other' as const, name: 'GET /orders', attributes: {} };
+    await views.consume([other, taskSpan({ traceId, spanId: '2'.repeat(16) })]);
+    const res = await request(app).get(`/api/traces/${traceId.toUpperCase()}`);
+    expect(res.status).toBe(200);
+    expect(res.body.spans.map((s: any) => [s.spanId, s.role]).sort()).toEqual([['1'.repeat(16), 'other'], ['2'.repeat(16), 'task']]);
+    expect((await request(app).get(`/api/traces/${'cd'.repeat(16)}`)).status).toBe(404);
+    expect((await request(app).get('/api/traces/xyz')).status).toBe(400);
+  });
+
   it('when /api/tasks is paged, then every task comes once and the cursor ends the walk', async () => {
     const spans = Array.from({ length: 25 }, (_, i) => taskSpan({ start: BigInt(i) * SEC, end: BigInt(i) * SEC + MS }));
     await views.consume(spans);
