@@ -4,10 +4,13 @@ The program runs as if started with ``python script.py``: same sys.argv, sys.pat
 exit code, signals and output; an uncaught exception prints the same traceback (our frames removed).
 """
 
+import builtins
+import io
 import os
 import runpy
 import signal
 import sys
+import types
 
 USAGE = """usage: python -m canceltrace [--endpoint URL] [--service NAME] [--output FILE] [--all-tasks]
                               (script.py | -m module) [args...]
@@ -58,14 +61,62 @@ _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _trim(tb):
-    """Drops the leading traceback entries that belong to canceltrace or runpy."""
-    while tb is not None:
-        fn = tb.tb_frame.f_code.co_filename
-        if fn.startswith(_OWN_DIR) or "runpy" in fn:
-            tb = tb.tb_next
-        else:
-            break
+    """Drops the leading traceback entries that belong to canceltrace (runpy's stay: plain `-m` shows them too)."""
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+        tb = tb.tb_next
     return tb
+
+
+def _script_path(target):
+    """The script's path as CPython spells it for __file__ and tracebacks: the current directory joined
+    to a relative path without normalising it (`python ./app.py` gives `/cwd/./app.py`)."""
+    if os.path.isabs(target):
+        return target
+    return os.getcwd() + os.sep + target
+
+
+def _run_script(target):
+    """Runs a script file the way `python script.py` does: a fresh, permanent __main__ module (so the
+    program's globals outlive it for atexit handlers and pickling), absolute __file__, the script's real
+    directory as sys.path[0]. Directories and zip files go through runpy, as CPython does for them."""
+    if not sys.flags.safe_path:
+        sys.path[0] = os.path.dirname(os.path.realpath(target))
+    if os.path.isdir(target) or _is_zip(target):
+        if not sys.flags.safe_path:
+            sys.path[0] = target
+        sys.argv = [target] + sys.argv[1:]
+        runpy._run_module_as_main("__main__", alter_argv=False)
+        return
+    path = _script_path(target)
+    try:
+        with io.open_code(path) as f:
+            source = f.read()
+    except OSError as e:
+        sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n" % (sys.executable, path, e.errno, e.strerror))
+        raise SystemExit(2)
+    import importlib.machinery
+    import pkgutil
+
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__annotations__={}, __file__=path, __cached__=None, __package__=None, __spec__=None, __builtins__=builtins,
+                           __loader__=importlib.machinery.SourceFileLoader("__main__", path))
+    if path.endswith(".pyc"):
+        with io.open_code(path) as f:
+            code = pkgutil.read_code(f)
+        module.__loader__ = importlib.machinery.SourcelessFileLoader("__main__", path)
+    else:
+        code = compile(source, path, "exec", dont_inherit=True)
+    sys.modules["__main__"] = module
+    exec(code, module.__dict__)
+
+
+def _is_zip(path):
+    try:
+        import zipfile
+
+        return zipfile.is_zipfile(path)
+    except Exception:
+        return False
 
 
 def main(argv=None):
@@ -80,13 +131,12 @@ def main(argv=None):
     canceltrace.install(endpoint=opts["endpoint"], service_name=opts["service"], output=opts["output"],
                         export_all=True if opts["all"] else None)
     try:
+        sys.argv = [target] + args
         if kind == "script":
-            sys.argv = [target] + args
-            sys.path[0] = os.path.dirname(os.path.abspath(target))
-            runpy.run_path(target, run_name="__main__")
+            _run_script(target)
         else:
-            sys.argv = [target] + args
-            runpy.run_module(target, run_name="__main__", alter_sys=True)
+            # exactly what `python -m module` runs: same __main__, argv[0], errors and traceback frames
+            runpy._run_module_as_main(target, alter_argv=True)
     except SystemExit:
         raise
     except KeyboardInterrupt as e:

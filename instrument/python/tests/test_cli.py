@@ -4,6 +4,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 import unittest
 
@@ -134,6 +136,57 @@ class SameBehaviour(unittest.TestCase):
                               capture_output=True, text=True, env=env_with_package(), timeout=30)
         self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (0, "done\n", ""))
         self.assertLess(time.monotonic() - started, 4)
+
+    def _both(self, args, cwd, env=None):
+        """(returncode, stdout, stderr) of `python ARGS` and `python -m canceltrace ARGS` run from `cwd`."""
+        results = []
+        for prefix in ([sys.executable], [sys.executable, "-m", "canceltrace"]):
+            proc = subprocess.run(prefix + list(args), capture_output=True, text=True, cwd=cwd,
+                                  env=env_with_package(env), timeout=30)
+            results.append((proc.returncode, proc.stdout, proc.stderr))
+        return results
+
+    def test_when_the_script_path_is_relative_then_file_traceback_and_main_module_match_a_plain_run(self):
+        folder = tempfile.mkdtemp(prefix="ct_rel_")
+        with open(os.path.join(folder, "sibling_mod.py"), "w") as f:
+            f.write("VALUE = 'sibling'\n")
+        with open(os.path.join(folder, "app.py"), "w") as f:
+            f.write(textwrap.dedent("""
+                import atexit, asyncio, sys, sibling_mod
+                print(__file__, sys.path[0], sys.argv, sibling_mod.VALUE)
+                print(sorted(globals()), type(__builtins__).__name__, type(__loader__).__name__, __package__)
+                state = "kept"
+                def at_end():
+                    import __main__
+                    print("atexit sees", __main__.state, __main__.__dict__ is globals(), flush=True)
+                atexit.register(at_end)
+                async def main():
+                    raise ValueError("boom")
+                asyncio.run(main())
+            """))
+        os.symlink(os.path.join(folder, "app.py"), os.path.join(folder, "link.py"))
+        elsewhere = tempfile.mkdtemp(prefix="ct_cwd_")
+        for target in ("./app.py", os.path.join(os.path.relpath(folder, elsewhere), "link.py")):
+            cwd = folder if target == "./app.py" else elsewhere
+            plain, recorded = self._both([target, "x"], cwd)
+            self.assertEqual(plain[0], 1, plain[2])
+            self.assertIn("atexit sees kept True", plain[1])
+            self.assertEqual(recorded, plain, target)
+
+    def test_when_run_with_dash_m_then_traceback_and_missing_module_error_match_a_plain_run(self):
+        folder = tempfile.mkdtemp(prefix="ct_pkg_")
+        os.makedirs(os.path.join(folder, "ctpkg"))
+        with open(os.path.join(folder, "ctpkg", "__init__.py"), "w") as f:
+            f.write("")
+        with open(os.path.join(folder, "ctpkg", "util.py"), "w") as f:
+            f.write("X = 1\n")
+        with open(os.path.join(folder, "ctpkg", "app.py"), "w") as f:
+            f.write("import sys\nfrom .util import X\nprint(sys.argv, sys.path[0], __name__, __package__, X)\n"
+                    "raise RuntimeError('from a module')\n")
+        for args in (["-m", "ctpkg.app", "a"], ["-m", "ctpkg.missing"], ["missing_script.py"]):
+            plain, recorded = self._both(args, folder)
+            self.assertNotEqual(plain[0], 0)
+            self.assertEqual(recorded, plain, args)
 
     def test_when_arguments_are_wrong_then_usage_is_printed_with_exit_2(self):
         proc = subprocess.run([sys.executable, "-m", "canceltrace", "--endpoint"], capture_output=True, text=True,
