@@ -123,14 +123,20 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     }
   }
 
-  /** Exports snapshot copies of the open task and shutdown spans, then everything queued. */
+  /**
+   * Exports snapshot copies of the open task and shutdown spans, then everything queued.
+   * The caller is waiting, so the process stays up until the flush ends or its bound runs out.
+   */
   async snapshot(): Promise<void> {
-    try {
-      this.enqueueSnapshots();
-      await this.flush();
-    } catch (error) {
-      reportError('TaskLifecycleProcessor.snapshot failed', error);
-    }
+    await this.snapshotAndFlush(true);
+  }
+
+  /**
+   * {@link snapshot} for a periodic timer that nobody awaits: its wait does not keep the process
+   * alive, so a hung collector cannot hold an app whose work is done.
+   */
+  async backgroundSnapshot(): Promise<void> {
+    await this.snapshotAndFlush(false);
   }
 
   /** Same as {@link snapshot}: a flush also shows what is still open. */
@@ -159,10 +165,10 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     return this.exporting !== undefined;
   }
 
-  /** Resolves when no export is in flight, or after `timeoutMs`. Never rejects. */
+  /** Resolves when no export is in flight, or after `timeoutMs` (which the process waits for). Never rejects. */
   async idle(timeoutMs: number): Promise<void> {
     if (!this.exporting) return;
-    await withBound(this.exporting, timeoutMs);
+    await withBound(this.exporting, timeoutMs, true);
   }
 
   /** The processor's counters. */
@@ -170,19 +176,28 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     return { ...this.counts, queued: this.queue.length, open: this.open.size };
   }
 
+  private async snapshotAndFlush(hold: boolean): Promise<void> {
+    try {
+      this.enqueueSnapshots();
+      await this.flush(hold);
+    } catch (error) {
+      reportError('TaskLifecycleProcessor.snapshot failed', error);
+    }
+  }
+
   private async close(): Promise<void> {
     try {
       this.enqueueSnapshots();
       this.closing = true;
       this.open.clear();
-      await this.flush();
+      await this.flush(true);
     } catch (error) {
       reportError('TaskLifecycleProcessor.shutdown failed while flushing', error);
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     try {
-      const done = await withBound(Promise.resolve(this.exporter.shutdown()), this.exportTimeoutMs);
+      const done = await withBound(Promise.resolve(this.exporter.shutdown()), this.exportTimeoutMs, true);
       if (!done) reportError(`TaskLifecycleProcessor exporter shutdown did not finish within ${this.exportTimeoutMs} ms`);
     } catch (error) {
       reportError('TaskLifecycleProcessor exporter shutdown failed', error);
@@ -244,15 +259,19 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     }
   }
 
-  /** Sends the queue until empty, bounded by the flush timeout. */
-  private async flush(): Promise<void> {
+  /**
+   * Sends the queue until empty, bounded by the flush timeout. `hold`: someone awaits the flush,
+   * so its bound must keep the process alive; otherwise an app awaiting a flush against a hung
+   * exporter would see the loop empty, its await abandoned and its code after it never run.
+   */
+  private async flush(hold: boolean): Promise<void> {
     const work = (async () => {
       while (this.queue.length > 0 || this.exporting) {
         if (!this.exporting) this.kick();
         await this.exporting;
       }
     })();
-    const done = await withBound(work, this.flushTimeoutMs);
+    const done = await withBound(work, this.flushTimeoutMs, hold);
     if (!done) reportError(`TaskLifecycleProcessor flush did not finish within ${this.flushTimeoutMs} ms`);
   }
 
@@ -279,9 +298,12 @@ export class TaskLifecycleProcessor implements SpanProcessor {
       timeout.unref();
       try {
         // The export's own HTTP calls must not be traced, or each export would make spans to export.
-        context.with(suppressTracing(context.active()), () => {
-          this.exporter.export(spans, (result) => finish(result, result.error));
-        });
+        const returned: unknown = context.with(suppressTracing(context.active()), () =>
+          this.exporter.export(spans, (result) => finish(result, result.error)),
+        );
+        // An `async export()` that throws rejects instead: left alone, that rejection would be
+        // unhandled and crash the app.
+        if (isThenable(returned)) returned.then(undefined, (error: unknown) => finish(undefined, error));
       } catch (error) {
         finish(undefined, error);
       }
@@ -333,12 +355,20 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return fallback;
 }
 
-/** Waits for `work` at most `ms`; true when it settled in time. The timer does not hold the process. */
-async function withBound(work: Promise<unknown>, ms: number): Promise<boolean> {
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Waits for `work` at most `ms`; true when it settled in time. With `hold` the bound's timer keeps
+ * the process alive (an awaited wait must end by its bound, not by the loop running dry);
+ * without it the timer is unref'd.
+ */
+async function withBound(work: Promise<unknown>, ms: number, hold: boolean): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
+    if (!hold) timer.unref();
   });
   try {
     return await Promise.race([work.then(() => true, () => true), bound]);

@@ -99,7 +99,7 @@ class ShutdownWatch implements ShutdownHandle {
     this.sampler.unref();
     this.snapshotter = setInterval(() => {
       this.sample('beat');
-      void this.snapshot();
+      void this.snapshot(false);
     }, options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS);
     this.snapshotter.unref();
   }
@@ -131,12 +131,14 @@ class ShutdownWatch implements ShutdownHandle {
       reportError('shutdown could not end its span', error);
     }
     if (active === this) active = undefined;
-    await this.snapshot();
+    await this.snapshot(true);
   }
 
-  private async snapshot(): Promise<void> {
+  /** `awaited`: the app waits for it (end), so it may hold the process up to the flush bound. */
+  private async snapshot(awaited: boolean): Promise<void> {
     try {
-      await this.processor?.snapshot();
+      if (awaited) await this.processor?.snapshot();
+      else await this.processor?.backgroundSnapshot();
     } catch (error) {
       reportError('shutdown snapshot failed', error);
     }

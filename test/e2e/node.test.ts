@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, startServe, waitFor, type Served } from './serve.js';
-import { EXIT_TIMEOUT_MS, runNodeExample as runExample } from './runNodeExample.js';
+import { EXIT_TIMEOUT_MS, runConsumerScript, runNodeExample as runExample } from './runNodeExample.js';
 
 /** N3's grace period before SIGKILL: longer than one snapshot interval (1 s) of the shutdown. */
 const N3_GRACE_MS = 2_500;
@@ -121,5 +121,61 @@ describe('Node instrumentation with the collector down', () => {
     expect(ran.code, ran.output).toBe(0);
     expect(ran.output).toContain('poller resolved with: stopped');
     expect(ran.ms).toBeLessThan(EXIT_TIMEOUT_MS);
+  });
+});
+
+/**
+ * An app that uses canceltrace/node with a misbehaving exporter: it awaits a task, the shutdown's
+ * end and the provider's shutdown at top level, then prints its last line. Nothing else keeps the
+ * process alive, so only the telemetry's own bounds decide whether the awaits return.
+ */
+function appWithExporter(exportBody: string, shutdownBody: string): string {
+  return `
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { trace } from '@opentelemetry/api';
+import { TaskLifecycleProcessor, beginShutdown, runTask } from 'canceltrace/node';
+const exporter = {
+  export(spans, done) { ${exportBody} },
+  shutdown() { ${shutdownBody} },
+};
+const processor = new TaskLifecycleProcessor({ exporter, exportTimeoutMillis: 200, flushTimeoutMillis: 400 });
+const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+trace.setGlobalTracerProvider(provider);
+const value = await runTask('job', async () => 7);
+await beginShutdown('manual').end();
+await provider.shutdown();
+console.log('app done with ' + value);
+`;
+}
+
+describe('canceltrace/node in an app whose exporter misbehaves', () => {
+  it('when the async export rejects, then the app neither crashes nor notices and exits 0', async () => {
+    const ran = await runConsumerScript(appWithExporter("return Promise.reject(new Error('export rejected'));", 'return Promise.resolve();'));
+    expect(ran.output).toContain('app done with 7');
+    expect(ran.code, ran.output).toBe(0);
+  });
+
+  it('when the exporter never answers, then the awaited end and shutdown return within their bounds and the app goes on', async () => {
+    const ran = await runConsumerScript(appWithExporter('/* never calls done */', 'return new Promise(() => {});'));
+    expect(ran.output).toContain('app done with 7');
+    expect(ran.code, ran.output).toBe(0);
+  });
+
+  it('when a shutdown is left open and the exporter never answers, then its periodic snapshots do not keep the process alive', async () => {
+    // The flush bound is longer than the run guard: a snapshot that held the process would end in SIGKILL.
+    const ran = await runConsumerScript(`
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { trace } from '@opentelemetry/api';
+import { TaskLifecycleProcessor, beginShutdown, runTask } from 'canceltrace/node';
+const exporter = { export() {}, shutdown: () => new Promise(() => {}) };
+const processor = new TaskLifecycleProcessor({ exporter, exportTimeoutMillis: ${EXIT_TIMEOUT_MS * 2}, flushTimeoutMillis: ${EXIT_TIMEOUT_MS * 2} });
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [processor] }));
+void runTask('stuck', () => new Promise(() => {}));
+beginShutdown('manual', { snapshotIntervalMs: 50 });
+setTimeout(() => console.log('work done'), 500);
+`);
+    expect(ran.output).toContain('work done');
+    expect(ran.signal, ran.output).toBeNull();
+    expect(ran.code, ran.output).toBe(0);
   });
 });

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './serve.js';
 
@@ -42,6 +44,35 @@ export function runNodeExample(name: string, endpoint: string, killAfter?: { lin
     child.once('exit', (code, signal) => {
       clearTimeout(guard);
       clearTimeout(killTimer);
+      resolve({ code, signal, output, ms: Date.now() - started });
+    });
+  });
+}
+
+/**
+ * Runs `source` as an app of its own in a fresh temporary project that depends on canceltrace the
+ * way a user's does (`node_modules/canceltrace` links to the repository, so `canceltrace/node`
+ * resolves through the package's `exports` to the build). A guard SIGKILLs it after EXIT_TIMEOUT_MS.
+ */
+export function runConsumerScript(source: string, env: Record<string, string> = {}): Promise<NodeRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'canceltrace-consumer-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'canceltrace'), 'dir');
+  // The app's own OpenTelemetry packages, deduplicated with canceltrace's as npm would install them.
+  symlinkSync(join(ROOT, 'node_modules', '@opentelemetry'), join(dir, 'node_modules', '@opentelemetry'), 'dir');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+  const file = join(dir, 'app.mjs');
+  writeFileSync(file, source);
+  const started = Date.now();
+  const child = spawn(process.execPath, [file], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d));
+  child.stderr.on('data', (d: Buffer) => (output += d));
+  const guard = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(guard);
+      rmSync(dir, { recursive: true, force: true });
       resolve({ code, signal, output, ms: Date.now() - started });
     });
   });

@@ -1,5 +1,5 @@
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTR, CANCELTRACE_SCOPE } from '../../../collector/contract.js';
 import { TaskLifecycleProcessor, tracesUrl } from '../../../collector/node/TaskLifecycleProcessor.js';
@@ -156,6 +156,33 @@ describe('TaskLifecycleProcessor', () => {
       await processor.shutdown();
       expect(Date.now() - started).toBeLessThan(1_500);
       expect(processor.stats().failed).toBe(1);
+    });
+
+    it('when an async export rejects instead of calling back, then the batch counts as failed and no rejection escapes', async () => {
+      const lines = captureDiag();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const exporter: SpanExporter = {
+          // an `async export()` whose body throws: the SpanExporter type allows any return value
+          export: async () => {
+            throw new Error('async export failed');
+          },
+          shutdown: async () => undefined,
+        };
+        const processor = new TaskLifecycleProcessor({ exporter });
+        const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+        provider.getTracer('app').startSpan('s').end();
+        await processor.forceFlush();
+        await new Promise((r) => setImmediate(r));
+        expect(processor.stats()).toMatchObject({ failed: 1, exported: 0, queued: 0 });
+        expect(unhandled).toEqual([]);
+        expect(lines.some((l) => l.includes('async export failed'))).toBe(true);
+        await provider.shutdown();
+      } finally {
+        process.removeListener('unhandledRejection', onUnhandled);
+      }
     });
 
     it('when the collector rejects every batch, then the spans are counted as failed and nothing throws', async () => {
