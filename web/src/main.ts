@@ -4,12 +4,12 @@
  * `#/shutdowns/<id>/tasks/<spanId>`; back and forward re-parse the hash.
  */
 import { select } from 'd3-selection';
-import { api } from './api/client.js';
+import { api, ApiError } from './api/client.js';
 import type { ApiShutdownSummary } from './api/types.js';
 import { parseRoute, type Route } from './router.js';
 import { ShutdownList } from './views/ShutdownList.js';
 import { loadShutdown, ShutdownView } from './views/ShutdownView.js';
-import { SitesView } from './views/SitesView.js';
+import { MAX_SITE_TASKS, SitesView } from './views/SitesView.js';
 import { renderCompare } from './views/CompareView.js';
 
 /** How often the list, an open shutdown and the site view are refreshed, in ms. */
@@ -97,11 +97,22 @@ async function show(route: Route): Promise<void> {
         void poll();
       });
       const poll = async () => {
-        const page = await api.tasks({ verdict: view.filter() || undefined, since, limit: TASK_PAGE_LIMIT });
-        if (gen !== generation) return;
-        view.add(page.tasks);
+        const verdict = view.filter();
+        let newest = since;
+        let cursor: string | undefined;
+        let fetched = 0;
+        // follow the cursor so that a burst of more than one page is counted in full (bounded by what the view keeps)
+        do {
+          const page = await api.tasks({ verdict: verdict || undefined, since, limit: TASK_PAGE_LIMIT, cursor });
+          // a page asked for under another filter (or view) is dropped
+          if (gen !== generation || view.filter() !== verdict) return;
+          view.add(page.tasks);
+          for (const t of page.tasks) if (newest === undefined || BigInt(t.endedAt) > BigInt(newest)) newest = t.endedAt;
+          cursor = page.nextCursor;
+          fetched += page.tasks.length;
+        } while (cursor && fetched < MAX_SITE_TASKS);
         // next polls ask only for what ended since the newest record seen
-        for (const t of page.tasks) if (since === undefined || BigInt(t.endedAt) > BigInt(since)) since = t.endedAt;
+        since = newest;
       };
       current = { key, poll, destroy: () => view.destroy() };
       await poll();
@@ -115,11 +126,30 @@ async function show(route: Route): Promise<void> {
     setStatus('live');
   } catch (err) {
     if (gen !== generation) return;
-    setStatus(`error: ${err instanceof Error ? err.message : String(err)}`, true);
+    const message = err instanceof Error ? err.message : String(err);
+    setStatus(err instanceof ApiError && err.status === 404 ? 'not found' : `error: ${message}`, true);
     app.replaceChildren();
-    select(app).append('div').attr('class', 'error').text(err instanceof Error ? err.message : String(err));
+    renderLoadError(app, route, err);
     current = { key: `error:${key}`, destroy: () => undefined };
   }
+}
+
+/**
+ * What the page says when a view cannot load: for an id the server does not know (404, or 400 for
+ * a malformed id) a plain "not found" with the id and a way back; otherwise the server's message.
+ */
+function renderLoadError(container: HTMLElement, route: Route, err: unknown): void {
+  const box = select(container).append('div').attr('class', 'not-found');
+  const notFound = err instanceof ApiError && (err.status === 404 || err.status === 400);
+  const ids = route.view === 'shutdown' ? [route.id] : route.view === 'compare' ? [route.before, route.after] : [];
+  if (notFound && ids.length) {
+    box.append('h1').text(ids.length === 1 ? 'Shutdown not found' : 'Cannot compare: a shutdown was not found');
+    box.append('p').attr('class', 'error-message').text(`No shutdown with id “${ids.join('” or “')}” is stored here. The link may be mistyped, or the shutdown was recorded by another canceltrace server or database.`);
+  } else {
+    box.append('h1').text('Could not load this view');
+    box.append('p').attr('class', 'error-message error').text(err instanceof Error ? err.message : String(err));
+  }
+  box.append('p').append('a').attr('href', '#/').text('← all shutdowns');
 }
 
 async function tick(): Promise<void> {

@@ -31,8 +31,11 @@ export interface CompactTimeline extends Omit<ApiShutdownReport, 'tasks'> {
 
 /** Lead-in shown before the signal: a fraction of the shutdown's length, at least a minimum. */
 export const LEAD_IN_FRACTION = 0.15;
-/** Smallest lead-in before the signal, in ms. */
-export const MIN_LEAD_IN_MS = 50;
+/**
+ * Smallest lead-in before the signal, in ms. Small, so that a shutdown of a few ms still fills most
+ * of the plot; tasks created earlier start at the window's edge with a clipped-start marker.
+ */
+export const MIN_LEAD_IN_MS = 2;
 
 /** The window start (ms relative to the signal) for a shutdown whose last phase mark is at `lastMarkMs`. */
 export function windowStartOf(lastMarkMs: number): number {

@@ -18,7 +18,7 @@ export function renderCompare(container: HTMLElement, before: ApiShutdownReport,
   for (const [label, r, ms] of [['before', before, c.drainBeforeMs], ['after', after, c.drainAfterMs]] as const) {
     const box = head.append('div').attr('class', `compare-side side-${label}`);
     box.append('a').attr('href', routeHash({ view: 'shutdown', id: r.shutdown.id })).text(`${label}: ${formatTime(r.shutdown.start)}`);
-    box.append('div').attr('class', 'drain').text(`drain ${formatDuration(ms)} · ${r.outcome ?? r.shutdown.outcome} · ${r.tasks.length} tasks`);
+    box.append('div').attr('class', 'drain').text(`drain ${formatDuration(ms)} · ${r.outcome ?? r.shutdown.outcome} · ${r.tasks.length} ${r.tasks.length === 1 ? "task" : "tasks"}`);
   }
   const delta = c.drainAfterMs - c.drainBeforeMs;
   head.append('div').attr('class', `compare-delta ${delta > 0 ? 'worse' : 'better'}`).text(`drain ${delta > 0 ? '+' : ''}${formatDuration(delta)}`);

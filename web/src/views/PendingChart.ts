@@ -8,6 +8,8 @@ import { nsToMs } from '../layout/nsToMs.js';
 const PENDING_HEIGHT_PX = 120;
 const GAUGE_HEIGHT_PX = 70;
 const MARGIN = { top: 8, bottom: 6 };
+/** Gives each chart's clip path a page-unique id. */
+let clipSerial = 0;
 
 interface Series {
   /** `tasks.pending` or the gauge's name */
@@ -45,7 +47,12 @@ export class PendingChart {
     label.append('div').attr('class', 'chart-name').text((d) => (d.kind === 'pending' ? 'pending tasks' : d.name));
     label.append('div').attr('class', 'chart-last').text((d) => (d.points.length ? `last ${d.points[d.points.length - 1].v} · baseline ${d.baseline}` : 'no samples'));
     label.filter((d) => d.notAtBaseline).append('div').attr('class', 'chart-finding badge bad').text((d) => (d.kind === 'pending' ? '⚠ pending_not_at_baseline' : '⚠ resource_not_released'));
-    blocks.append('svg').attr('class', 'chart-svg').attr('height', (d) => d.height);
+    const svgs = blocks.append('svg').attr('class', 'chart-svg').attr('height', (d) => d.height);
+    // lines are clipped to the plot so that a zoomed-in series never runs over the labels on the left
+    svgs.append('clipPath').attr('id', () => `ct-chart-clip-${++clipSerial}`).append('rect').attr('class', 'clip-rect').attr('x', 0).attr('y', 0).attr('height', (d) => d.height);
+    svgs.append('g').attr('class', 'plot-area').attr('clip-path', function () {
+      return `url(#${(this.parentNode as SVGSVGElement).querySelector('clipPath')!.id})`;
+    });
   }
 
   /** Redraws every series with the timeline's current x scale (its range is the plot width). */
@@ -55,17 +62,21 @@ export class PendingChart {
       const svg = select(this).attr('width', w);
       const vmax = Math.max(d.baseline, ...d.points.map((p) => p.v), 1);
       const y = scaleLinear().domain([0, vmax * 1.1]).range([d.height - MARGIN.bottom, MARGIN.top]);
+      svg.select('rect.clip-rect').attr('width', w);
+      const plot = svg.select<SVGGElement>('g.plot-area');
+      // counts are whole numbers: no 0.2-task ticks
+      const ticks = y.ticks(d.kind === 'pending' ? 4 : 2).filter((v) => Number.isInteger(v));
       svg.selectAll<SVGGElement, null>('g.y-axis').data([null]).join('g').attr('class', 'y-axis').attr('transform', 'translate(0,0)')
-        .call(axisLeft(y).ticks(d.kind === 'pending' ? 4 : 2));
+        .call(axisLeft(y).tickValues(ticks).tickFormat((v) => Number(v).toLocaleString()));
       svg.selectAll<SVGLineElement, null>('line.baseline').data([null]).join('line').attr('class', 'baseline')
         .attr('x1', 0).attr('x2', w).attr('y1', y(d.baseline)).attr('y2', y(d.baseline));
       svg.selectAll<SVGTextElement, null>('text.baseline-label').data([null]).join('text').attr('class', 'baseline-label')
         .attr('x', 4).attr('y', y(d.baseline) - 3).text(`baseline ${d.baseline}`);
       const path = line<{ t: number; v: number }>().x((p) => x(p.t)).y((p) => y(p.v)).curve(curveStepAfter);
-      svg.selectAll<SVGPathElement, null>('path.series').data([null]).join('path').attr('class', `series series-${d.kind}`).attr('d', path(d.points) ?? '');
+      plot.selectAll<SVGPathElement, null>('path.series').data([null]).join('path').attr('class', `series series-${d.kind}`).attr('d', path(d.points) ?? '');
       const last = d.points[d.points.length - 1];
-      const marker = d.notAtBaseline && last ? [last] : [];
-      svg.selectAll<SVGCircleElement, { t: number; v: number }>('circle.not-at-baseline').data(marker).join('circle')
+      const marker = d.notAtBaseline && last && x(last.t) >= 0 && x(last.t) <= w ? [last] : [];
+      plot.selectAll<SVGCircleElement, { t: number; v: number }>('circle.not-at-baseline').data(marker).join('circle')
         .attr('class', 'not-at-baseline').attr('r', 5).attr('cx', (p) => x(p.t)).attr('cy', (p) => y(p.v));
       svg.selectAll<SVGTextElement, { t: number; v: number }>('text.not-at-baseline-label').data(marker).join('text')
         .attr('class', 'not-at-baseline-label').attr('x', (p) => Math.min(w - 4, x(p.t) - 8)).attr('y', (p) => y(p.v) - 7).attr('text-anchor', 'end')

@@ -84,6 +84,8 @@ export class ShutdownView {
     this.selected = spanId;
     this.timeline?.select(spanId);
     const task = spanId ? this.report.tasks.find((t) => t.spanId === spanId) : undefined;
+    // the open panel takes room from the timeline instead of covering its right end
+    this.root.classed('panel-open', spanId !== undefined);
     if (!task) {
       this.panel.classed('hidden', true);
       this.panel.node()!.replaceChildren();

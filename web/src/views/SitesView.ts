@@ -30,6 +30,7 @@ export class SitesView {
     this.verdict.property('value', 'swallowed');
     this.verdict.on('change', () => {
       this.tasks.clear();
+      this.add([]);
       this.onFilterChange(this.filter());
     });
     this.summary = this.root.append('div').attr('class', 'muted summary');
@@ -56,7 +57,10 @@ export class SitesView {
       }
     }
     const groups = siteGroups([...this.tasks.values()]);
-    this.summary.text(`${this.tasks.size.toLocaleString()} tasks in ${groups.length} sites`);
+    const verdict = this.filter();
+    this.summary.text(groups.length
+      ? `${this.tasks.size.toLocaleString()} ${this.tasks.size === 1 ? 'task' : 'tasks'} in ${groups.length} ${groups.length === 1 ? 'site' : 'sites'}`
+      : `No ${verdict ? `${verdict} ` : ''}task recorded yet. Tasks judged inside and outside shutdowns appear here as they arrive.`);
     const rows = this.tbody.selectAll<HTMLTableRowElement, (typeof groups)[number]>('tr').data(groups, (d) => d.key).join('tr').attr('class', 'site-row');
     rows.each((d, i, nodes) => {
       const tr = select(nodes[i]);

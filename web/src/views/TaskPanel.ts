@@ -83,7 +83,9 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
   field(facts, 'final state').text(`${task.finalState ?? '–'}${task.snapshot ? ' (snapshot: still open)' : ''}`);
   field(facts, 'created').text(formatTime(task.createdAt));
   field(facts, 'cancel requested').text(task.cancelRequestedAt ? `${formatTime(task.cancelRequestedAt)} (+${formatDuration(nsToMs(task.cancelRequestedAt, originNs))} after signal)` : 'never');
-  field(facts, 'ended').text(`${formatTime(task.endedAt)}${task.cancelRequestedAt ? ` (${formatDuration(nsToMs(task.endedAt, BigInt(task.cancelRequestedAt)))} after cancel)` : ''}`);
+  // a snapshot of a task still pending has no end yet: its "end" is only when it was last seen
+  const stillOpen = task.snapshot && task.finalState === 'pending';
+  field(facts, stillOpen ? 'last seen (never ended)' : 'ended').text(`${formatTime(task.endedAt)}${task.cancelRequestedAt ? ` (${formatDuration(nsToMs(task.endedAt, BigInt(task.cancelRequestedAt)))} after cancel)` : ''}`);
   field(facts, 'service / instance').text(`${task.service} / ${task.instance}`);
   if (task.taskId) field(facts, 'task id').text(task.taskId);
   if (task.parentTaskId) field(facts, 'parent task').text(task.parentTaskId);

@@ -10,6 +10,7 @@ import { groupRows, type TimelineRow } from '../layout/groupRows.js';
 import { rowOrder, type RowOrderMode } from '../layout/rowOrder.js';
 import { viewBounds } from '../layout/viewBounds.js';
 import { phasesOf, type Phases } from '../layout/phases.js';
+import { phaseLabels, type PhaseLabel } from '../layout/phaseLabels.js';
 import { windowStartOf } from '../layout/compactTimeline.js';
 import { HIGHLIGHT_VERDICTS } from '../layout/verdicts.js';
 import { verdictColor, VERDICT_ICON } from './colors.js';
@@ -20,8 +21,6 @@ export const ROW_HEIGHT_PX = 20;
 const MAX_VIEWPORT_PX = 520;
 const MINIMAP_HEIGHT_PX = 44;
 const AXIS_HEIGHT_PX = 40;
-/** Phase labels closer than this (px) go on alternate lines so they do not overlap. */
-const LABEL_GAP_PX = 110;
 const MAX_ZOOM = 1e6;
 
 /** What the timeline tells its owner. */
@@ -106,7 +105,7 @@ export class Timeline {
     }
 
     const head = this.root.append('div').attr('class', 'tl-head');
-    head.append('div').attr('class', 'tl-label-head').text(`${this.tasks.length.toLocaleString()} tasks`);
+    head.append('div').attr('class', 'tl-label-head').text(`${this.tasks.length.toLocaleString()} ${this.tasks.length === 1 ? 'task' : 'tasks'}`);
     this.axisSvg = head.append('svg').attr('class', 'tl-axis').attr('height', AXIS_HEIGHT_PX);
 
     this.body = this.root.append('div').attr('class', 'tl-body');
@@ -116,6 +115,10 @@ export class Timeline {
     this.canvas = plot.append('canvas').attr('class', 'tl-canvas');
     this.overlay = plot.append('svg').attr('class', 'tl-overlay');
     this.spacer = this.body.append('div').attr('class', 'tl-spacer');
+    if (this.tasks.length === 0) {
+      this.sticky.append('div').attr('class', 'tl-empty muted')
+        .text('No task was in flight during this shutdown: nothing to cancel, nothing held it up.');
+    }
 
     const mini = this.root.append('div').attr('class', 'tl-minimap');
     mini.append('div').attr('class', 'tl-label-head').text('overview');
@@ -223,13 +226,23 @@ export class Timeline {
     const plotNode = this.canvas.node()!.parentElement as HTMLElement;
     const w = Math.max(100, Math.floor(plotNode.getBoundingClientRect().width));
     if (w === this.width && this.canvas.attr('data-ready')) return;
+    // the zoom transform and the brush are in px: keep the visible time window across a width change
+    const ready = this.canvas.attr('data-ready') !== null;
+    const keep = ready && this.transform.k !== 1 ? this.xScale().domain() : undefined;
+    if (ready) {
+      // clear the old px selection before the extent changes, so d3-brush never draws it at the new width
+      this.syncingBrush = true;
+      (this.brush.move as unknown as (g: Selection<SVGSVGElement, unknown, null, undefined>, s: null) => void)(this.brushSvg, null);
+      this.syncingBrush = false;
+    }
     this.width = w;
     this.canvas.attr('data-ready', '1');
     this.zoomBehavior.extent([[0, 0], [w, this.viewportHeight]]).translateExtent([[0, -Infinity], [w, Infinity]]);
     this.brush.extent([[0, 0], [w, MINIMAP_HEIGHT_PX]]);
     this.brushSvg.attr('width', w).call(this.brush as unknown as (s: Selection<SVGSVGElement, unknown, null, undefined>) => void);
     this.drawMinimap();
-    this.syncBrush();
+    if (keep) this.zoomTo(keep[0], keep[1]);
+    else this.syncBrush();
     this.requestFrame();
   }
 
@@ -407,16 +420,10 @@ export class Timeline {
     const fmt = inSeconds ? scaleLinear().domain([a / 1000, b / 1000]).tickFormat(count) : x.tickFormat(count);
     g.call(axisTop(x).ticks(count).tickFormat((d) => (inSeconds ? `${fmt(Number(d) / 1000)} s` : `${fmt(Number(d))} ms`)));
     const visibleMarks = this.phases.marks.filter((m) => x(m.t) >= 0 && x(m.t) <= w);
-    const lineOf = new Map<string, number>();
-    let lastX = -Infinity;
-    let line = 1;
-    for (const m of visibleMarks) {
-      line = x(m.t) - lastX < LABEL_GAP_PX ? 1 - line : 0;
-      lineOf.set(m.kind, line);
-      lastX = x(m.t);
-    }
-    this.axisSvg.selectAll<SVGTextElement, (typeof visibleMarks)[number]>('text.phase-label').data(visibleMarks, (d) => d.kind).join('text')
-      .attr('class', (d) => `phase-label phase-${d.kind}`).attr('x', (d) => x(d.t) + 3).attr('y', (d) => 9 + 10 * (lineOf.get(d.kind) ?? 0)).text((d) => d.label);
+    const labels = phaseLabels(visibleMarks.map((m) => ({ key: m.kind, label: m.label, x: x(m.t) })), w);
+    this.axisSvg.selectAll<SVGTextElement, PhaseLabel>('text.phase-label').data(labels, (d) => d.keys[0]).join('text')
+      .attr('class', (d) => `phase-label phase-${d.keys[0]}${d.keys.includes('deadline') ? ' phase-deadline' : ''}`)
+      .attr('x', (d) => d.x).attr('y', (d) => 9 + 10 * d.line).attr('text-anchor', (d) => d.anchor).text((d) => d.text);
     this.overlay.attr('width', w).attr('height', h);
     this.overlay.selectAll<SVGLineElement, (typeof visibleMarks)[number]>('line.phase').data(visibleMarks, (d) => d.kind).join('line')
       .attr('class', (d) => `phase phase-${d.kind}`).attr('x1', (d) => x(d.t)).attr('x2', (d) => x(d.t)).attr('y1', 0).attr('y2', h);
