@@ -18,6 +18,8 @@ const IDLE_WAIT_MS = 1_000;
 /** Handle kinds sampled from the start, so each gauge has a baseline even when it starts at 0. */
 const COMMON_RESOURCES = ['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPServerWrap', 'PipeWrap', 'FSReqCallback'];
 const TOTAL_GAUGE = 'active.total';
+/** Immediates awaited before the last sample: two, so one close phase of the loop has run. */
+const LOOP_TURNS_BEFORE_LAST_SAMPLE = 2;
 
 /** Options of {@link beginShutdown}. */
 export interface ShutdownOptions {
@@ -119,8 +121,10 @@ class ShutdownWatch implements ShutdownHandle {
       clearInterval(this.snapshotter);
       // An export in flight holds a socket; waiting for it keeps our own traffic out of the last gauge.
       if (this.processor) await this.processor.idle(IDLE_WAIT_MS);
-      // One turn of the loop lets requests that just completed (a connect, a write) release their handles.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Handles the app closed just before end() (socket.destroy(), server.close()) leave the
+      // active list only in the loop's close phase, which comes after the check phase: the first
+      // immediate runs before it, the second after it, so they are not counted as leaks.
+      for (let turn = 0; turn < LOOP_TURNS_BEFORE_LAST_SAMPLE; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
       this.sample('last');
       const pending = this.pendingCount();
       const timedOut = this.drainTimeoutMs !== undefined && Date.now() - this.startedAt > this.drainTimeoutMs;

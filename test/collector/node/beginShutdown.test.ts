@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,6 +57,27 @@ describe('beginShutdown', () => {
     expect(final.attributes[ATTR.shutdownOutcome]).toBe('survivors');
     expect(samples(final, EVENT.pending, 'tasks.pending.count').at(-1)).toBe(1);
     expect(final.events.some((e) => e.name === EVENT.drained)).toBe(false);
+  });
+
+  it('when the app closes its server and socket just before end(), then the last gauges no longer count them', async () => {
+    const accepted: Socket[] = [];
+    const server: Server = createNetServer((socket) => void accepted.push(socket)).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(client, 'connect');
+    while (accepted.length === 0) await sleep(1);
+    const shutdown = beginShutdown('manual', { processor: h.processor, tracer: h.tracer });
+    // closed without waiting for their 'close' events, as a drain often does before ending the shutdown
+    client.destroy();
+    server.close();
+    for (const socket of [...accepted]) socket.destroy();
+    await shutdown.end();
+    const span = (await h.finished()).find((s) => s.attributes[ATTR.shutdownReason] === 'manual')!;
+    const last = (name: string): number | undefined =>
+      samples(span, EVENT.gauge, 'resource.value', (a) => a['resource.name'] === name).at(-1);
+    expect(samples(span, EVENT.gauge, 'resource.value', (a) => a['resource.name'] === 'active.TCPServerWrap')[0]).toBe(1);
+    expect(last('active.TCPServerWrap')).toBe(0);
+    expect(last('active.TCPSocketWrap')).toBe(0);
   });
 
   it('when timers are left running during the drain, then the Timeout gauge ends above its baseline', async () => {
