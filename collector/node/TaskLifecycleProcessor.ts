@@ -1,4 +1,4 @@
-import { context, type Context } from '@opentelemetry/api';
+import { context, type Context, type HrTime } from '@opentelemetry/api';
 import { ExportResultCode, hrTime, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { Resource } from '@opentelemetry/resources';
@@ -81,6 +81,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
   private shutdownPromise: Promise<void> | undefined;
   private counts = { exported: 0, dropped: 0, failed: 0, untracked: 0, snapshots: 0 };
   private dropWarned = false;
+  private latestTaskEnd: HrTime | undefined;
 
   /** Creates the processor; the newest one becomes the default of `beginShutdown`. */
   constructor(options: TaskLifecycleProcessorOptions = {}) {
@@ -115,7 +116,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
   /** Queues an ended span for export and stops tracking it. */
   onEnd(span: ReadableSpan): void {
     try {
-      this.open.delete(span as Span);
+      if (this.open.delete(span as Span) && span.attributes[ATTR.shutdownReason] === undefined) this.noteTaskEnd(span.endTime);
       if (this.closing) return;
       this.enqueue(span);
     } catch (error) {
@@ -171,9 +172,23 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     await withBound(this.exporting, timeoutMs, true);
   }
 
+  /**
+   * The latest end time of the task spans tracked so far, by their own clocks. Each span's clock is
+   * anchored to `Date.now()` (whole ms) when it starts, so a task that ended just before the
+   * shutdown can carry an end up to a millisecond (more after clock drift) past the shutdown's.
+   */
+  lastTaskEnd(): HrTime | undefined {
+    return this.latestTaskEnd;
+  }
+
   /** The processor's counters. */
   stats(): TaskLifecycleProcessorStats {
     return { ...this.counts, queued: this.queue.length, open: this.open.size };
+  }
+
+  private noteTaskEnd(end: HrTime): void {
+    const latest = this.latestTaskEnd;
+    if (!latest || end[0] > latest[0] || (end[0] === latest[0] && end[1] > latest[1])) this.latestTaskEnd = end;
   }
 
   private async snapshotAndFlush(hold: boolean): Promise<void> {

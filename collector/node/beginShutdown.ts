@@ -1,4 +1,6 @@
-import { trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { trace, type Attributes, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
+import { addHrTimes, millisToHrTime } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../contract.js';
 import { reportError } from './reportError.js';
 import { liveTaskCount } from './taskContext.js';
@@ -84,6 +86,8 @@ class ShutdownWatch implements ShutdownHandle {
   private sampler: NodeJS.Timeout | undefined;
   private snapshotter: NodeJS.Timeout | undefined;
   private ending: Promise<void> | undefined;
+  /** performance.now() when the span started: its clock's zero, as the SDK measures durations */
+  private readonly perfStart: number;
 
   constructor(reason: string, options: ShutdownOptions) {
     this.processor = options.processor ?? currentProcessor();
@@ -95,6 +99,7 @@ class ShutdownWatch implements ShutdownHandle {
     const tracer = options.tracer ?? trace.getTracer(CANCELTRACE_SCOPE);
     // A root span: the shutdown is its own picture, whatever request happened to trigger it.
     this.span = tracer.startSpan('shutdown', { attributes, root: true });
+    this.perfStart = performance.now();
     for (const name of COMMON_RESOURCES) this.gauges.set(`active.${name}`, 0);
     this.sample('first');
     this.sampler = setInterval(() => this.sample('change'), options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS);
@@ -130,7 +135,7 @@ class ShutdownWatch implements ShutdownHandle {
       const timedOut = this.drainTimeoutMs !== undefined && Date.now() - this.startedAt > this.drainTimeoutMs;
       const result = outcome ?? (pending <= this.baseline ? 'clean' : timedOut ? 'timeout' : 'survivors');
       this.span.setAttribute(ATTR.shutdownOutcome, result);
-      this.span.end();
+      this.span.end(this.endTime());
     } catch (error) {
       reportError('shutdown could not end its span', error);
     }
@@ -139,6 +144,20 @@ class ShutdownWatch implements ShutdownHandle {
   }
 
   /** `awaited`: the app waits for it (end), so it may hold the process up to the flush bound. */
+  /**
+   * Now by the shutdown span's own clock, moved past the last task end the processor saw: every
+   * span's clock starts from a whole-millisecond `Date.now()`, so a task that really ended before
+   * the shutdown could otherwise appear to end after it, and be judged a survivor.
+   */
+  private endTime(): HrTime | undefined {
+    const start = (this.span as Partial<ReadableSpan>).startTime;
+    if (!start) return undefined; // not an SDK span (no provider): let the span pick its end
+    const now = addHrTimes(start, millisToHrTime(performance.now() - this.perfStart));
+    const lastTask = this.processor?.lastTaskEnd();
+    if (!lastTask || lastTask[0] < now[0] || (lastTask[0] === now[0] && lastTask[1] < now[1])) return now;
+    return addHrTimes(lastTask, [0, 1]);
+  }
+
   private async snapshot(awaited: boolean): Promise<void> {
     try {
       if (awaited) await this.processor?.snapshot();

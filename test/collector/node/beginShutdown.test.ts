@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { addHrTimes, hrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ATTR, EVENT } from '../../../collector/contract.js';
@@ -57,6 +58,18 @@ describe('beginShutdown', () => {
     expect(final.attributes[ATTR.shutdownOutcome]).toBe('survivors');
     expect(samples(final, EVENT.pending, 'tasks.pending.count').at(-1)).toBe(1);
     expect(final.events.some((e) => e.name === EVENT.drained)).toBe(false);
+  });
+
+  it('when a task span ends with a clock ahead of the shutdown span, then the shutdown still ends after it', async () => {
+    // Each span's clock starts from a whole-ms Date.now(): a task that ended first can carry the later time.
+    const shutdown = beginShutdown('manual', { processor: h.processor, tracer: h.tracer });
+    const task = h.tracer.startSpan('skewed', { attributes: { [ATTR.taskKind]: 'node' } });
+    const ahead = addHrTimes(hrTime(), millisToHrTime(50));
+    task.end(ahead);
+    await shutdown.end();
+    const span = (await h.finished()).find((s) => s.attributes[ATTR.shutdownReason] === 'manual')!;
+    const ns = (t: [number, number]): bigint => BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]);
+    expect(ns(span.endTime)).toBeGreaterThan(ns(ahead));
   });
 
   it('when the app closes its server and socket just before end(), then the last gauges no longer count them', async () => {
