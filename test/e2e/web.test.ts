@@ -17,6 +17,8 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'web');
 /** A task name an attacker could choose: it must render as text and never run. */
 const HOSTILE_NAME = 'swallower <img src=x onerror=alert(1)>';
 const SERVICE = 'web-e2e';
+/** A second service whose one shutdown had no task in flight. */
+const IDLE_SERVICE = 'web-e2e-idle';
 
 function task(tracer: Tracer, t0: bigint, name: string, o: { endMs: number; state: string; events?: [string, number, Attributes?][]; attributes?: Attributes }): void {
   const span = tracer.startSpan(name, {
@@ -36,13 +38,21 @@ function task(tracer: Tracer, t0: bigint, name: string, o: { endMs: number; stat
   span.end(at(t0 + BigInt(o.endMs) * MS));
 }
 
-/** Sends one shutdown of `instance` through the official OTLP protobuf exporter. */
-async function sendShutdown(served: Served, instance: string, t0: bigint): Promise<void> {
+/** A tracer exporting as `service`/`instance` through the official OTLP protobuf exporter. */
+function tracerFor(served: Served, service: string, instance: string): { tracer: Tracer; provider: NodeTracerProvider } {
   const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': SERVICE, 'service.instance.id': instance }),
+    resource: resourceFromAttributes({ 'service.name': service, 'service.instance.id': instance }),
     spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${served.otlpUrl}/v1/traces` }))],
   });
-  const tracer = provider.getTracer('canceltrace', '0.1.0');
+  return { tracer: provider.getTracer('canceltrace', '0.1.0'), provider };
+}
+
+/**
+ * Sends one shutdown of `instance`: a polite task, a swallower (with a hostile name) and a zombie.
+ * With `fixed`, the swallower re-raises (ends cancelled) and the drain is shorter: the "after" of a fix.
+ */
+async function sendShutdown(served: Served, instance: string, t0: bigint, opts: { fixed?: boolean } = {}): Promise<void> {
+  const { tracer, provider } = tracerFor(served, SERVICE, instance);
   const shutdown = tracer.startSpan('shutdown', {
     startTime: at(t0),
     attributes: { 'shutdown.reason': 'SIGTERM', 'shutdown.drain_timeout_ms': 1500, 'shutdown.outcome': 'survivors', 'shutdown.pending_baseline': 0 },
@@ -51,9 +61,21 @@ async function sendShutdown(served: Served, instance: string, t0: bigint): Promi
   for (const [ms, count] of [[0, 3], [100, 2], [200, 1], [1900, 1]] as const) shutdown.addEvent('tasks.pending', { 'tasks.pending.count': count }, at(t0 + BigInt(ms) * MS));
   const cancel = (ms: number): [string, number, Attributes] => ['task.cancel_requested', ms, { 'cancel.count': 1, 'cancel.message': '<b>shutdown</b>', 'code.filepath': '/srv/app/main.ts', 'code.lineno': 77, 'code.function': 'onSigterm' }];
   task(tracer, t0, 'polite', { endMs: 60, state: 'cancelled', events: [cancel(5), ['task.cleanup.start', 10, { 'cleanup.name': 'close-db' }], ['task.cleanup.end', 40, { 'cleanup.name': 'close-db', 'cleanup.outcome': 'ok' }]] });
-  task(tracer, t0, HOSTILE_NAME, { endMs: 150, state: 'completed', events: [cancel(5)], attributes: { 'task.swallow_site': '/srv/app/swallower.ts:42 in loop' } });
-  task(tracer, t0, 'zombie', { endMs: 2000, state: 'pending', events: [cancel(5), ['task.stack', 2000, { 'task.stack': 'at poll (/srv/app/zombie.ts:12)' }]], attributes: { 'task.snapshot': true } });
-  shutdown.end(at(t0 + 2000n * MS));
+  if (opts.fixed) task(tracer, t0, HOSTILE_NAME, { endMs: 150, state: 'cancelled', events: [cancel(5)] });
+  else task(tracer, t0, HOSTILE_NAME, { endMs: 150, state: 'completed', events: [cancel(5)], attributes: { 'task.swallow_site': '/srv/app/swallower.ts:42 in loop' } });
+  const endMs = opts.fixed ? 1950 : 2000;
+  task(tracer, t0, 'zombie', { endMs, state: 'pending', events: [cancel(5), ['task.stack', endMs, { 'task.stack': 'at poll (/srv/app/zombie.ts:12)' }]], attributes: { 'task.snapshot': true } });
+  shutdown.end(at(t0 + BigInt(endMs) * MS));
+  await provider.forceFlush();
+  await provider.shutdown();
+}
+
+/** Sends a shutdown of another service during which no task was in flight. */
+async function sendIdleShutdown(served: Served, service: string, instance: string, t0: bigint): Promise<void> {
+  const { tracer, provider } = tracerFor(served, service, instance);
+  const shutdown = tracer.startSpan('shutdown', { startTime: at(t0), attributes: { 'shutdown.reason': 'main_returned', 'shutdown.outcome': 'clean', 'shutdown.pending_baseline': 0 } });
+  shutdown.addEvent('tasks.pending', { 'tasks.pending.count': 0 }, at(t0));
+  shutdown.end(at(t0 + 3n * MS));
   await provider.forceFlush();
   await provider.shutdown();
 }
@@ -78,6 +100,7 @@ if (!hasChromium()) {
     let page: Page;
     let shutdownId: string;
     let swallowedSpanId: string;
+    let idleId: string;
     const instance = randomUUID();
     const consoleErrors: string[] = [];
     const dialogs: string[] = [];
@@ -197,6 +220,110 @@ if (!hasChromium()) {
       expect(await row.locator('td.site').textContent()).toBe('/srv/app/swallower.ts:42');
       expect(await row.locator('td.num').first().textContent()).toBe('2');
       await shot('sites');
+    });
+
+    it('when the site view is switched to survivors, then only the survivor\'s site is listed', async () => {
+      await page.selectOption('.filter-verdict', 'survivor');
+      await page.locator('tr.site-row', { hasText: 'run_zombie' }).waitFor({ timeout: 15_000 });
+      expect(await page.locator('tr.site-row td.coroutine').allTextContents()).toEqual(['run_zombie']);
+      expect(await page.locator('tr.site-row td.site').first().textContent()).toBe('/srv/app/zombie.ts:10');
+    });
+
+    it('when the list is filtered by service, outcome and search, then only matching rows remain and the URL keeps the filters', async () => {
+      const idleInstance = randomUUID();
+      await sendIdleShutdown(served, IDLE_SERVICE, idleInstance, t0 + 30_000n * MS);
+      idleId = (await waitFor(async () => (await getJson<any[]>(served, `/api/shutdowns?service=${IDLE_SERVICE}`))[0], 15_000, 'the idle shutdown')).id;
+      await page.goto(`${served.uiUrl}/#/`);
+      await page.locator(`tr.shutdown-row[data-id="${idleId}"]`).waitFor({ timeout: 15_000 });
+      const services = () => page.locator('tr.shutdown-row td.service').allTextContents();
+      const ids = () => page.locator('tr.shutdown-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+
+      await page.selectOption('.filter-service', IDLE_SERVICE);
+      expect(await ids()).toEqual([idleId]);
+      await page.selectOption('.filter-service', '');
+      await page.selectOption('.filter-outcome', 'survivors');
+      expect(await services()).toEqual([SERVICE, SERVICE]);
+      await page.selectOption('.filter-outcome', '');
+      const part = instance.slice(0, 13);
+      await page.fill('.filter-search', part);
+      expect(await ids()).toEqual([shutdownId]);
+      expect(new URL(page.url()).hash).toBe(`#/?q=${part}`);
+
+      // the filtered list is a link: a reload (or a colleague) gets the same rows
+      await page.reload();
+      await page.locator(`tr.shutdown-row[data-id="${shutdownId}"]`).waitFor({ timeout: 15_000 });
+      expect(await page.locator('.filter-search').inputValue()).toBe(part);
+      expect(await ids()).toEqual([shutdownId]);
+
+      await page.fill('.filter-search', 'no-such-shutdown');
+      expect(await ids()).toEqual([]);
+      expect(await page.locator('.shutdown-list .empty').textContent()).toBe('No shutdown matches the filters.');
+      expect(await page.locator('.shutdown-list .empty').isVisible()).toBe(true);
+      await shot('list-filtered');
+    });
+
+    it('when a shutdown had no task in flight, then its timeline says so instead of staying blank', async () => {
+      await page.goto(`${served.uiUrl}/#/shutdowns/${idleId}`);
+      await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 15_000 });
+      expect(await page.locator('.tl-head .tl-label-head').textContent()).toBe('0 tasks');
+      expect(await page.locator('.tl-empty').textContent()).toMatch(/^No task was in flight during this shutdown/);
+      await shot('empty-shutdown');
+    });
+
+    it('when a shutdown is compared with a fixed run of its service, then the swallower shows as fixed and the drain as faster', async () => {
+      const fixedInstance = randomUUID();
+      await sendShutdown(served, fixedInstance, t0 + 90_000n * MS, { fixed: true });
+      const fixed = await waitFor(async () => (await getJson<any[]>(served, `/api/shutdowns?service=${SERVICE}`)).find((r) => r.instance === fixedInstance), 15_000, 'the fixed shutdown');
+      await page.goto(`${served.uiUrl}/#/?service=${SERVICE}`);
+      await page.locator(`tr.shutdown-row[data-id="${fixed.id}"]`).waitFor({ timeout: 15_000 });
+      expect(await page.locator('.compare-btn').isDisabled()).toBe(true);
+      await page.locator(`tr.shutdown-row[data-id="${fixed.id}"] input[type=checkbox]`).check();
+      await page.locator(`tr.shutdown-row[data-id="${shutdownId}"] input[type=checkbox]`).check();
+      await page.click('.compare-btn');
+      await page.locator('tr.compare-row').first().waitFor({ timeout: 15_000 });
+      // the older shutdown is "before", whatever the order of the ticks
+      expect(new URL(page.url()).hash).toBe(`#/compare/${shutdownId}/${fixed.id}`);
+      const row = (coroutine: string) => page.locator('tr.compare-row', { hasText: coroutine });
+      expect(await row('run_swallower').getAttribute('class')).toContain('status-fixed');
+      expect(await row('run_swallower').locator('td').allTextContents()).toEqual(['fixed', 'run_swallower', '/srv/app/swallower.ts:10', 'swallowed 1', 'cancelled 1']);
+      expect(await row('run_zombie').getAttribute('class')).toContain('status-same');
+      expect(await page.locator('.side-before .drain').textContent()).toMatch(/^drain 2\.00 s · /);
+      expect(await page.locator('.side-after .drain').textContent()).toMatch(/^drain 1\.95 s · /);
+      expect(await page.locator('.compare-delta').getAttribute('class')).toContain('better');
+      expect(await page.locator('.compare-delta').textContent()).toBe('drain -50 ms faster');
+      await shot('compare');
+    });
+
+    it('when the URL names an unknown shutdown, then the page says it was not found, names the id and links back', async () => {
+      const fresh = await browser.context.newPage();
+      fresh.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+      const unknown = `${'0'.repeat(32)}-${'0'.repeat(16)}`;
+      await fresh.goto(`${served.uiUrl}/#/shutdowns/${unknown}`);
+      await fresh.locator('.not-found').waitFor({ timeout: 15_000 });
+      expect(await fresh.locator('.not-found h1').textContent()).toBe('Shutdown not found');
+      expect(await fresh.locator('.not-found .error-message').textContent()).toContain(unknown);
+      // a mangled id (cut off when pasted) gets the same plain message, not a blank page
+      await fresh.goto(`${served.uiUrl}/#/shutdowns/${shutdownId.slice(0, 20)}`);
+      await fresh.waitForFunction((id) => document.querySelector('.not-found .error-message')?.textContent?.includes(id), shutdownId.slice(0, 20), { timeout: 15_000 });
+      await fresh.screenshot({ path: join(ARTIFACTS, 'not-found.png') });
+      await fresh.locator('.not-found a').click();
+      await fresh.locator(`tr.shutdown-row[data-id="${shutdownId}"]`).waitFor({ timeout: 15_000 });
+      await fresh.close();
+    });
+
+    it('when the window is 1000 px wide and a task is open, then the panel sits beside the timeline and the zoom survives the resize', async () => {
+      await page.setViewportSize({ width: 1000, height: 800 });
+      await page.goto(`${served.uiUrl}/#/shutdowns/${shutdownId}`);
+      await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 15_000 });
+      await page.evaluate(() => (window as any).__canceltrace.view.timelineView.zoomTo(0, 200));
+      await page.locator('.tl-label[data-verdict=swallowed]').click();
+      await page.locator('.task-panel .swallow-site').waitFor();
+      await page.waitForFunction(() => document.querySelector('.timeline')!.getBoundingClientRect().right <= document.querySelector('aside.panel')!.getBoundingClientRect().left, undefined, { timeout: 5_000 });
+      const domain = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.xScale().domain() as number[]);
+      expect(domain[0]).toBeCloseTo(0, 3);
+      expect(domain[1]).toBeCloseTo(200, 3);
+      await shot('narrow-with-panel');
+      await page.setViewportSize({ width: 1400, height: 950 });
     });
 
     it('when telemetry holds markup, then no element was injected, no dialog fired and the console stayed clean', async () => {

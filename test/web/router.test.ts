@@ -13,6 +13,18 @@ describe('parseRoute', () => {
     expect(parseRoute('#/nope')).toEqual({ view: 'list' });
   });
 
+  it('when the list hash carries filters, then they are read and unknown keys ignored', () => {
+    expect(parseRoute('#/?service=api%20gw&outcome=timeout&q=SIGTERM&x=1')).toEqual({ view: 'list', service: 'api gw', outcome: 'timeout', q: 'SIGTERM' });
+  });
+
+  test.prop([fc.record({ service: fc.string({ minLength: 1 }), outcome: fc.string({ minLength: 1 }), q: fc.string({ minLength: 1 }) }, { requiredKeys: [] })])(
+    'routeHash and parseRoute are inverse for the filtered list',
+    (filters) => {
+      const route = { view: 'list' as const, ...filters };
+      expect(parseRoute(routeHash(route))).toEqual(route);
+    },
+  );
+
   test.prop([fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined })])('routeHash and parseRoute are inverse for shutdown routes', (id, taskId) => {
     const route = taskId === undefined ? { view: 'shutdown' as const, id } : { view: 'shutdown' as const, id, taskId };
     expect(parseRoute(routeHash(route))).toEqual(route);

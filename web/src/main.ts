@@ -6,7 +6,7 @@
 import { select } from 'd3-selection';
 import { api, ApiError } from './api/client.js';
 import type { ApiShutdownSummary } from './api/types.js';
-import { parseRoute, type Route } from './router.js';
+import { parseRoute, routeHash, type Route } from './router.js';
 import { ShutdownList } from './views/ShutdownList.js';
 import { loadShutdown, ShutdownView } from './views/ShutdownView.js';
 import { MAX_SITE_TASKS, SitesView } from './views/SitesView.js';
@@ -61,7 +61,9 @@ async function show(route: Route): Promise<void> {
   app.replaceChildren();
   try {
     if (route.view === 'list') {
-      const list = new ShutdownList(app);
+      const { view: _view, ...filters } = route;
+      // the URL follows the filters without adding history entries (back still leaves the list)
+      const list = new ShutdownList(app, filters, (f) => history.replaceState(null, '', routeHash({ view: 'list', ...f })));
       const poll = async () => {
         shutdownsCache = await api.shutdowns({ limit: 500 });
         if (gen === generation) list.update(shutdownsCache);

@@ -1,6 +1,15 @@
+/** The shutdown list's filters, kept in the URL (`#/?service=&outcome=&q=`) so a filtered list can be linked. */
+export interface ListFilters {
+  service?: string;
+  outcome?: string;
+  q?: string;
+}
+
+const LIST_FILTER_KEYS = ['service', 'outcome', 'q'] as const;
+
 /** A dashboard location, parsed from the URL hash. */
 export type Route =
-  | { view: 'list' }
+  | ({ view: 'list' } & ListFilters)
   | { view: 'shutdown'; id: string; taskId?: string }
   | { view: 'sites' }
   | { view: 'compare'; before: string; after: string };
@@ -18,14 +27,25 @@ function dec(s: string): string {
  * is the shutdown list. Pure, so back/forward simply re-parse `location.hash`.
  */
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter((p) => p !== '').map(dec);
+  const rest = hash.replace(/^#\/?/, '');
+  const qAt = rest.indexOf('?');
+  const path = qAt < 0 ? rest : rest.slice(0, qAt);
+  const parts = path.split('/').filter((p) => p !== '').map(dec);
   if (parts[0] === 'shutdowns' && parts[1]) {
     if (parts[2] === 'tasks' && parts[3]) return { view: 'shutdown', id: parts[1], taskId: parts[3] };
     return { view: 'shutdown', id: parts[1] };
   }
   if (parts[0] === 'sites') return { view: 'sites' };
   if (parts[0] === 'compare' && parts[1] && parts[2]) return { view: 'compare', before: parts[1], after: parts[2] };
-  return { view: 'list' };
+  const route: Route = { view: 'list' };
+  if (qAt >= 0) {
+    const params = new URLSearchParams(rest.slice(qAt + 1));
+    for (const key of LIST_FILTER_KEYS) {
+      const value = params.get(key);
+      if (value) route[key] = value;
+    }
+  }
+  return route;
 }
 
 /** The hash of a route: the inverse of {@link parseRoute}. */
@@ -38,7 +58,14 @@ export function routeHash(route: Route): string {
       return '#/sites';
     case 'compare':
       return `#/compare/${e(route.before)}/${e(route.after)}`;
-    default:
-      return '#/';
+    default: {
+      const params = new URLSearchParams();
+      for (const key of LIST_FILTER_KEYS) {
+        const value = route[key];
+        if (value) params.set(key, value);
+      }
+      const q = params.toString();
+      return q ? `#/?${q}` : '#/';
+    }
   }
 }

@@ -21,7 +21,8 @@ export function renderCompare(container: HTMLElement, before: ApiShutdownReport,
     box.append('div').attr('class', 'drain').text(`drain ${formatDuration(ms)} · ${r.outcome ?? r.shutdown.outcome} · ${r.tasks.length} ${r.tasks.length === 1 ? "task" : "tasks"}`);
   }
   const delta = c.drainAfterMs - c.drainBeforeMs;
-  head.append('div').attr('class', `compare-delta ${delta > 0 ? 'worse' : 'better'}`).text(`drain ${delta > 0 ? '+' : ''}${formatDuration(delta)}`);
+  head.append('div').attr('class', `compare-delta ${delta > 0 ? 'worse' : delta < 0 ? 'better' : 'same'}`)
+    .text(delta === 0 ? 'drain unchanged' : `drain ${delta > 0 ? '+' : ''}${formatDuration(delta)} ${delta > 0 ? 'slower' : 'faster'}`);
   const table = root.append('table').attr('class', 'compare');
   const tr = table.append('thead').append('tr');
   for (const h of ['status', 'coroutine', 'creation site', 'before', 'after']) tr.append('th').text(h);

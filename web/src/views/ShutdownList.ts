@@ -1,7 +1,7 @@
 import { select, type Selection } from 'd3-selection';
 import type { ApiShutdownSummary } from '../api/types.js';
 import { nsToMs, parseNs } from '../layout/nsToMs.js';
-import { routeHash } from '../router.js';
+import { routeHash, type ListFilters } from '../router.js';
 import { verdictBadges } from './badges.js';
 import { formatDuration, formatTime } from './format.js';
 
@@ -23,13 +23,30 @@ export class ShutdownList {
   private readonly tbody: Selection<HTMLTableSectionElement, unknown, null, undefined>;
   private readonly empty: Div;
 
-  constructor(container: HTMLElement) {
+  private filters: ListFilters;
+
+  /**
+   * @param initial filters read from the URL
+   * @param onFiltersChange told of every filter change, so that the URL can follow (a filtered list is linkable)
+   */
+  constructor(container: HTMLElement, initial: ListFilters = {}, private readonly onFiltersChange: (filters: ListFilters) => void = () => undefined) {
+    this.filters = { ...initial };
     this.root = select(container).append('div').attr('class', 'shutdown-list');
     const bar = this.root.append('div').attr('class', 'filters');
     bar.append('h1').text('Shutdowns');
-    this.service = bar.append('select').attr('class', 'filter-service').attr('aria-label', 'service').on('change', () => this.render());
-    this.outcome = bar.append('select').attr('class', 'filter-outcome').attr('aria-label', 'outcome').on('change', () => this.render());
-    this.search = bar.append('input').attr('type', 'search').attr('class', 'filter-search').attr('placeholder', 'search service, instance, reason, id').on('input', () => this.render());
+    const changed = () => {
+      this.filters = {
+        service: (this.service.property('value') as string) || undefined,
+        outcome: (this.outcome.property('value') as string) || undefined,
+        q: (this.search.property('value') as string) || undefined,
+      };
+      this.onFiltersChange(this.filters);
+      this.render();
+    };
+    this.service = bar.append('select').attr('class', 'filter-service').attr('aria-label', 'service').on('change', changed);
+    this.outcome = bar.append('select').attr('class', 'filter-outcome').attr('aria-label', 'outcome').on('change', changed);
+    this.search = bar.append('input').attr('type', 'search').attr('class', 'filter-search').attr('aria-label', 'search')
+      .attr('placeholder', 'search service, instance, reason, id').property('value', this.filters.q ?? '').on('input', changed);
     this.compare = bar.append('button').attr('type', 'button').attr('class', 'compare-btn').attr('disabled', '').text('Compare 2 selected').on('click', () => this.goCompare());
     const table = this.root.append('table').attr('class', 'shutdowns');
     const head = table.append('thead').append('tr');
@@ -41,13 +58,14 @@ export class ShutdownList {
   /** Replaces the data (newest first, as the API sends it) and re-renders. */
   update(data: ApiShutdownSummary[]): void {
     this.data = data;
-    const fill = (sel: Selection<HTMLSelectElement, unknown, null, undefined>, all: string, values: string[]) => {
-      const current = sel.property('value') as string;
-      sel.selectAll('option').data([all, ...values]).join('option').attr('value', (d, i) => (i === 0 ? '' : d)).text((d) => d);
-      sel.property('value', values.includes(current) ? current : '');
+    // the chosen value stays an option even with no shutdown of it (yet): a linked filter is not lost
+    const fill = (sel: Selection<HTMLSelectElement, unknown, null, undefined>, all: string, values: string[], current: string | undefined) => {
+      const options = current && !values.includes(current) ? [...values, current].sort() : values;
+      sel.selectAll('option').data([all, ...options]).join('option').attr('value', (d, i) => (i === 0 ? '' : d)).text((d) => d);
+      sel.property('value', current ?? '');
     };
-    fill(this.service, 'all services', [...new Set(data.map((d) => d.service))].sort());
-    fill(this.outcome, 'all outcomes', [...new Set(data.map((d) => d.outcome))].sort());
+    fill(this.service, 'all services', [...new Set(data.map((d) => d.service))].sort(), this.filters.service);
+    fill(this.outcome, 'all outcomes', [...new Set(data.map((d) => d.outcome))].sort(), this.filters.outcome);
     this.render();
   }
 
@@ -57,9 +75,8 @@ export class ShutdownList {
   }
 
   private render(): void {
-    const service = this.service.property('value') as string;
-    const outcome = this.outcome.property('value') as string;
-    const q = (this.search.property('value') as string).trim().toLowerCase();
+    const { service, outcome } = this.filters;
+    const q = (this.filters.q ?? '').trim().toLowerCase();
     const rows = this.data.filter((d) =>
       (!service || d.service === service) && (!outcome || d.outcome === outcome) &&
       (!q || [d.service, d.instance, d.reason, d.id, d.outcome].some((s) => String(s ?? '').toLowerCase().includes(q))));
