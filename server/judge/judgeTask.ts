@@ -33,7 +33,7 @@ export function judgeTask(task: TaskRecord, window?: TaskWindow, options?: Parti
   const account = cancelAccount(events);
   const state = finalStateOf(task);
   const wasCancelled = account.outstanding > 0;
-  const verdict = verdictOf(task, state, wasCancelled, events, window);
+  const verdict = verdictOf(task, state, wasCancelled, events, window, opts.clockToleranceNs);
 
   // A pending snapshot may still close its cleanup later, unless its shutdown is already over.
   const openStartsCount = !(task.snapshot && state === 'pending') || (window !== undefined && !window.open);
@@ -60,9 +60,10 @@ function verdictOf(
   wasCancelled: boolean,
   events: readonly EventRecord[],
   window: TaskWindow | undefined,
+  clockToleranceNs: bigint,
 ): Verdict {
   if (state === 'destroyed') return 'destroyed';
-  const pendingAtEnd = state === 'pending' || (window !== undefined && !window.open && task.endTime > window.end);
+  const pendingAtEnd = state === 'pending' || (window !== undefined && !window.open && task.endTime > window.end + clockToleranceNs);
   if (!wasCancelled) return pendingAtEnd ? 'orphan' : 'finished';
   if (pendingAtEnd) return 'survivor';
   if (state === 'cancelled') return 'cancelled';

@@ -72,6 +72,13 @@ describe('judgeTask', () => {
       expect(judgeTask(cancelledLate, closed).verdict).toBe('destroyed');
     });
 
+    it('when a task ended within the clock tolerance after a closed window, then it ended within the shutdown', () => {
+      const t = task({ finalState: 'cancelled', end: 2n * SEC + 28_000n, events: [e.cancel(100n * MS)] });
+      expect(judgeTask(t, closed).verdict).toBe('cancelled');
+      expect(judgeTask(t, closed, { clockToleranceNs: 0n }).verdict).toBe('survivor');
+      expect(judgeTask(task({ finalState: 'cancelled', end: 2n * SEC + 6n * MS, events: [e.cancel(100n * MS)] }), closed).verdict).toBe('survivor');
+    });
+
     it('when nobody cancelled a task that is pending at the end, then it is an orphan', () => {
       expect(judgeTask(task({ snapshot: true }), closed).verdict).toBe('orphan');
       expect(judgeTask(task({ finalState: 'completed', end: 3n * SEC }), closed).verdict).toBe('orphan');
