@@ -11,6 +11,11 @@ import { runNodeExample, type NodeRun } from './runNodeExample.js';
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'web-programs');
 const P1_FILE = 'p01_swallow_return.py';
 const P8_FILE = 'p08_survivor_loop.py';
+/** P14 registers a `db.pool.in_use` gauge and leaks one connection per swallowed cancel. */
+const P14_FILE = 'p14_pool_leak.py';
+/** P15: 1,000 identical, well-behaved workers. */
+const P15_FILE = 'p15_clean_1000.py';
+const P15_WORKERS = 1000;
 /** The built Node example and the service name it gives itself. */
 const N1_NAME = 'n1-swallow';
 const N1_SERVICE = 'example-n1-swallow';
@@ -78,12 +83,16 @@ if (!hasChromium()) {
     let served: Served;
     let browser: Awaited<ReturnType<typeof launchChromium>>;
     let page: Page;
-    let runs: { p1: PythonRun; p8: PythonRun; n1: NodeRun };
+    let runs: { p1: PythonRun; p8: PythonRun; n1: NodeRun; p14: PythonRun; p15: PythonRun };
     let p1: Recorded;
     let p8: Recorded;
     let n1: Recorded;
+    let p14: Recorded;
+    let p15: Recorded;
     const p1Service = `web-p1-${randomUUID().slice(0, 8)}`;
     const p8Service = `web-p8-${randomUUID().slice(0, 8)}`;
+    const p14Service = `web-p14-${randomUUID().slice(0, 8)}`;
+    const p15Service = `web-p15-${randomUUID().slice(0, 8)}`;
     const consoleErrors: string[] = [];
     // the catch site, read from the example itself: the line of its `except asyncio.CancelledError` clause
     const p1CatchLine = pythonExampleLine(P1_FILE, /^\s*except asyncio\.CancelledError\b/);
@@ -98,16 +107,20 @@ if (!hasChromium()) {
     beforeAll(async () => {
       mkdirSync(ARTIFACTS, { recursive: true });
       served = await startServe();
-      const [p1Run, p8Run, n1Run] = await Promise.all([
+      const [p1Run, p8Run, n1Run, p14Run, p15Run] = await Promise.all([
         runPythonExample(P1_FILE, { endpoint: served.otlpUrl, service: p1Service }),
         runPythonExample(P8_FILE, { endpoint: served.otlpUrl, service: p8Service, sigterm: true }),
         runNodeExample(N1_NAME, served.otlpUrl),
+        runPythonExample(P14_FILE, { endpoint: served.otlpUrl, service: p14Service }),
+        runPythonExample(P15_FILE, { endpoint: served.otlpUrl, service: p15Service, sigterm: true }),
       ]);
-      runs = { p1: p1Run, p8: p8Run, n1: n1Run };
-      [p1, p8, n1] = await Promise.all([
+      runs = { p1: p1Run, p8: p8Run, n1: n1Run, p14: p14Run, p15: p15Run };
+      [p1, p8, n1, p14, p15] = await Promise.all([
         recordedShutdown(served, p1Service, 'queue-worker', 'swallowed'),
         recordedShutdown(served, p8Service, 'poller', 'survivor'),
         recordedShutdown(served, N1_SERVICE, 'queue-poller', 'swallowed'),
+        recordedShutdown(served, p14Service, 'leaky-0', 'swallowed'),
+        recordedShutdown(served, p15Service, 'worker-999', 'cancelled'),
       ]);
       browser = await launchChromium();
       page = await browser.context.newPage();
@@ -214,6 +227,41 @@ if (!hasChromium()) {
       expect(await page.locator('.tl-label[data-verdict=swallowed] .name').textContent()).toBe('queue-poller');
       await page.locator('.chart-pending').waitFor();
       await shot('n1-timeline');
+    });
+
+    it("when P14's shutdown opens, then the pool gauge chart shows resource_not_released where the line stays above its baseline", async () => {
+      expect(runs.p14.code, runs.p14.stderr).toBe(0);
+      await openShutdown(p14.shutdownId);
+      const gauge = page.locator('.chart-gauge', { has: page.locator('.chart-name', { hasText: 'db.pool.in_use' }) });
+      await gauge.waitFor();
+      expect(await gauge.locator('.chart-finding').textContent()).toContain('resource_not_released');
+      expect(await gauge.locator('.chart-last').textContent()).toBe('last 3 · baseline 0');
+      expect(await gauge.locator('text.not-at-baseline-label').textContent()).toBe('3 > baseline 0');
+      expect(await gauge.locator('circle.not-at-baseline').count()).toBe(1);
+      // the leaking handlers are one collapsed row of three, on top
+      const top = page.locator('.tl-label').first();
+      expect(await top.getAttribute('data-verdict')).toBe('swallowed');
+      expect(await top.locator('.count').textContent()).toBe('×3');
+      await shot('p14-pool-gauge');
+    });
+
+    it("when P15's 1,000 workers are shown, then they collapse into one row that expands on click and collapses again", async () => {
+      expect(runs.p15.code, runs.p15.stderr).toBe(0);
+      await openShutdown(p15.shutdownId);
+      expect(p15.view.tasks.filter((t) => t.verdict === 'cancelled')).toHaveLength(P15_WORKERS);
+      const group = page.locator('.tl-label.kind-group', { hasText: 'worker' });
+      expect(await group.locator('.count').textContent()).toBe(`×${P15_WORKERS.toLocaleString()}`);
+      expect(await page.locator('.tl-label').count()).toBeLessThan(5);
+      await group.click();
+      await page.locator('.tl-label.kind-member').first().waitFor();
+      // only the rows in view are in the DOM, not 1,000
+      const members = await page.locator('.tl-label.kind-member').count();
+      expect(members).toBeGreaterThan(10);
+      expect(members).toBeLessThan(60);
+      expect(await page.evaluate(() => (window as any).__canceltrace.view.timelineView.currentRows().length)).toBe(P15_WORKERS + 2);
+      await shot('p15-expanded');
+      await page.click('.tl-collapse');
+      await page.waitForFunction(() => document.querySelectorAll('.tl-label.kind-member').length === 0);
     });
 
     it('when every view has been shown, then the console stayed clean', () => {

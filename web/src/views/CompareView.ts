@@ -3,6 +3,7 @@ import type { ApiShutdownReport } from '../api/types.js';
 import { compareShutdowns } from '../layout/compareShutdowns.js';
 import { routeHash } from '../router.js';
 import { formatDuration, formatTime } from './format.js';
+import { verdictBadges } from './badges.js';
 
 /**
  * Two shutdowns of one service side by side: tasks matched by coroutine + creation site, what
@@ -22,7 +23,7 @@ export function renderCompare(container: HTMLElement, before: ApiShutdownReport,
   }
   const delta = c.drainAfterMs - c.drainBeforeMs;
   head.append('div').attr('class', `compare-delta ${delta > 0 ? 'worse' : delta < 0 ? 'better' : 'same'}`)
-    .text(delta === 0 ? 'drain unchanged' : `drain ${delta > 0 ? '+' : ''}${formatDuration(delta)} ${delta > 0 ? 'slower' : 'faster'}`);
+    .text(delta === 0 ? 'drain unchanged' : `drain ${formatDuration(Math.abs(delta))} ${delta > 0 ? 'slower' : 'faster'}`);
   const table = root.append('table').attr('class', 'compare');
   const tr = table.append('thead').append('tr');
   for (const h of ['status', 'coroutine', 'creation site', 'before', 'after']) tr.append('th').text(h);
@@ -31,7 +32,13 @@ export function renderCompare(container: HTMLElement, before: ApiShutdownReport,
   rows.append('td').append('span').attr('class', (d) => `badge ${d.status === 'regressed' ? 'bad' : d.status === 'fixed' ? 'ok' : 'neutral'}`).text((d) => d.status);
   rows.append('td').text((d) => d.coroutine);
   rows.append('td').text((d) => d.site || '–');
-  rows.append('td').text((d) => fmt(d.before));
-  rows.append('td').text((d) => fmt(d.after));
+  // the same red badges as the list, so a regression stands out
+  const counts = (pick: (l: (typeof c.lines)[number]) => Record<string, number>) => function (this: HTMLTableCellElement, d: (typeof c.lines)[number]) {
+    const n = pick(d);
+    if (Object.values(n).some((v) => v > 0)) verdictBadges(select<HTMLElement, unknown>(this), n);
+    else select(this).text(fmt(n));
+  };
+  rows.append('td').attr('class', 'before').each(counts((d) => d.before));
+  rows.append('td').attr('class', 'after').each(counts((d) => d.after));
   return () => root.remove();
 }
