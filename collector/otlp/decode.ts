@@ -13,8 +13,10 @@ import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentel
 import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { DetectedResourceAttributes, Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import type { AttrValue, Attrs } from '../records.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { AttrValue, Attrs, EventRecord, LinkRecord } from '../records.js';
+import { attachDecodedParts } from './decodedParts.js';
+import type { DecodedParts } from './decodedParts.js';
 import { OtlpDecodeError } from './OtlpDecodeError.js';
 import { parseJsonExact } from './parseJsonExact.js';
 import { OtlpTypes, SPAN_FLAGS, longToBigInt } from './schema.js';
@@ -92,11 +94,23 @@ interface SpanParts {
   end: bigint;
   attributes: Attrs;
   droppedAttributesCount: number;
-  events: TimedEvent[];
+  /** exact times; the ReadableSpan's HrTime events are made from these */
+  events: DecodedEvent[];
   droppedEventsCount: number;
-  links: Link[];
+  links: DecodedLink[];
   droppedLinksCount: number;
   status: SpanStatus;
+}
+
+/** An event as read, before its ReadableSpan form. */
+interface DecodedEvent extends EventRecord {
+  droppedAttributesCount: number;
+}
+
+/** A link in both forms: the ReadableSpan's and the record's (sharing the attributes). */
+interface DecodedLink {
+  link: Link;
+  record: LinkRecord;
 }
 
 interface ScopeParts {
@@ -138,6 +152,7 @@ function remoteBit(flags: number): boolean | undefined {
 function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): ReadableSpan {
   if (p.start === 0n) throw new SpanRejected('startTimeUnixNano is missing');
   if (p.end < p.start) throw new SpanRejected(`ends before it starts (start ${p.start}, end ${p.end})`);
+  const kind = apiKind(p.kind);
   const state = traceState(p.traceState);
   const context: SpanContext = { traceId: p.traceId, spanId: p.spanId, traceFlags: p.flags & SPAN_FLAGS.traceFlagsMask };
   if (state) context.traceState = state;
@@ -152,7 +167,7 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
   if (scope.schemaUrl) instrumentationScope.schemaUrl = scope.schemaUrl;
   const span: ReadableSpan = {
     name: p.name,
-    kind: apiKind(p.kind),
+    kind,
     spanContext: () => context,
     parentSpanContext,
     startTime: hrTime(p.start),
@@ -162,8 +177,8 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
     // Values stay exact (bigint for large int64, plain objects for kvlists): wider than the
     // API's Attributes type, as records.ts's AttrValue documents.
     attributes: p.attributes as Attributes,
-    links: p.links,
-    events: p.events,
+    links: p.links.map((l) => l.link),
+    events: p.events.map((e) => ({ name: e.name, time: hrTime(e.time), attributes: e.attributes as Attributes, droppedAttributesCount: e.droppedAttributesCount })),
     ended: true,
     resource,
     instrumentationScope,
@@ -171,7 +186,29 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
     droppedEventsCount: p.droppedEventsCount,
     droppedLinksCount: p.droppedLinksCount,
   };
-  return span;
+  // The same values in record form, as toSpanRecord would read them back from the span above.
+  const parts: DecodedParts = {
+    traceId: p.traceId,
+    spanId: p.spanId,
+    name: p.name,
+    kind: kind + 1,
+    startTime: p.start,
+    endTime: p.end,
+    attributes: p.attributes,
+    events: p.events.map((e) => ({ name: e.name, time: e.time, attributes: e.attributes })),
+    links: p.links.map((l) => l.record),
+    status: p.status.message ? { code: p.status.code, message: p.status.message } : { code: p.status.code },
+    scope: scope.version ? { name: scope.name, version: scope.version } : { name: scope.name },
+  };
+  if (p.parentSpanId !== undefined) parts.parentSpanId = p.parentSpanId;
+  return attachDecodedParts(span, parts);
+}
+
+function linkOf(context: SpanContext, attributes: Attrs, droppedAttributesCount: number): DecodedLink {
+  return {
+    link: { context, attributes: attributes as Attributes, droppedAttributesCount },
+    record: { traceId: context.traceId, spanId: context.spanId, attributes },
+  };
 }
 
 function describeSpan(where: string, name: unknown): string {
@@ -204,8 +241,10 @@ function int64Value(value: bigint): AttrValue {
 }
 
 function setAttribute(target: Attrs, key: string, value: AttrValue): void {
-  // Object.defineProperty keeps a key such as "__proto__" an ordinary attribute.
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Object.defineProperty keeps the key "__proto__" an ordinary attribute. Only that key needs it:
+  // defining every key that way turns the objects into slow dictionaries.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /**
@@ -313,13 +352,13 @@ function pbAttrs(list: readonly PbKeyValue[], depth = 0): Attrs {
 function pbSpan(s: PbSpan, resource: Resource, scope: ScopeParts): ReadableSpan {
   const traceId = checkId(toHex(s.traceId), TRACE_ID_BYTES, 'traceId');
   const spanId = checkId(toHex(s.spanId), SPAN_ID_BYTES, 'spanId');
-  const events: TimedEvent[] = s.events.map((e) => ({
+  const events: DecodedEvent[] = s.events.map((e) => ({
     name: e.name,
-    time: hrTime(longToBigInt(e.timeUnixNano, false)),
-    attributes: pbAttrs(e.attributes) as Attributes,
+    time: longToBigInt(e.timeUnixNano, false),
+    attributes: pbAttrs(e.attributes),
     droppedAttributesCount: e.droppedAttributesCount,
   }));
-  const links: Link[] = s.links.map((l, i) => {
+  const links: DecodedLink[] = s.links.map((l, i) => {
     const context: SpanContext = {
       traceId: checkId(toHex(l.traceId), TRACE_ID_BYTES, `links[${i}].traceId`),
       spanId: checkId(toHex(l.spanId), SPAN_ID_BYTES, `links[${i}].spanId`),
@@ -329,7 +368,7 @@ function pbSpan(s: PbSpan, resource: Resource, scope: ScopeParts): ReadableSpan 
     if (remote !== undefined) context.isRemote = remote;
     const state = traceState(l.traceState);
     if (state) context.traceState = state;
-    return { context, attributes: pbAttrs(l.attributes) as Attributes, droppedAttributesCount: l.droppedAttributesCount };
+    return linkOf(context, pbAttrs(l.attributes), l.droppedAttributesCount);
   });
   const status: SpanStatus = { code: statusCode(s.status?.code ?? 0) };
   if (s.status?.message) status.message = s.status.message;
@@ -563,16 +602,16 @@ function jsonSpan(s: Json, resource: Resource, scope: ScopeParts): ReadableSpan 
   if (!isObject(s)) spanLevel('span must be an object');
   const traceId = checkId(jsonId(s, 'traceId'), TRACE_ID_BYTES, 'traceId');
   const spanId = checkId(jsonId(s, 'spanId'), SPAN_ID_BYTES, 'spanId');
-  const events: TimedEvent[] = jsonArray(s, 'events', 'span', spanLevel).map((e, i) => {
+  const events: DecodedEvent[] = jsonArray(s, 'events', 'span', spanLevel).map((e, i) => {
     if (!isObject(e)) spanLevel(`events[${i}] must be an object`);
     return {
       name: jsonString(e, 'name'),
-      time: hrTime(jsonUint64(e, 'timeUnixNano')),
-      attributes: jsonAttrsOf(e) as Attributes,
+      time: jsonUint64(e, 'timeUnixNano'),
+      attributes: jsonAttrsOf(e),
       droppedAttributesCount: jsonUint32(e, 'droppedAttributesCount'),
     };
   });
-  const links: Link[] = jsonArray(s, 'links', 'span', spanLevel).map((l, i) => {
+  const links: DecodedLink[] = jsonArray(s, 'links', 'span', spanLevel).map((l, i) => {
     if (!isObject(l)) spanLevel(`links[${i}] must be an object`);
     const flags = jsonUint32(l, 'flags');
     const context: SpanContext = {
@@ -584,7 +623,7 @@ function jsonSpan(s: Json, resource: Resource, scope: ScopeParts): ReadableSpan 
     if (remote !== undefined) context.isRemote = remote;
     const state = traceState(jsonString(l, 'traceState'));
     if (state) context.traceState = state;
-    return { context, attributes: jsonAttrsOf(l) as Attributes, droppedAttributesCount: jsonUint32(l, 'droppedAttributesCount') };
+    return linkOf(context, jsonAttrsOf(l), jsonUint32(l, 'droppedAttributesCount'));
   });
   const rawStatus = field(s, 'status');
   const status: SpanStatus = { code: SpanStatusCode.UNSET };

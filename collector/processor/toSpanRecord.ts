@@ -1,6 +1,7 @@
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ATTR, bool, instanceOf, roleOf, serviceOf } from '../contract.js';
+import { decodedPartsOf } from '../otlp/decodedParts.js';
 import type { AttrValue, Attrs, SpanRecord } from '../records.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -38,14 +39,65 @@ export function toAttrs(attributes: Record<string, unknown> | undefined): Attrs 
   return out;
 }
 
+/** What a record takes from its resource. */
+interface ResourceParts {
+  resource: Attrs;
+  service: string;
+  instance: string;
+}
+
+/**
+ * Resource parts by the resource's attributes object. Every span of an SDK provider, and every span
+ * of one OTLP resourceSpans, shares one Resource, whose settled attributes object is memoized: one
+ * copy then serves all those records (and lets the store recognise it cheaply). An object that is
+ * not memoized (async attributes still pending) is a new one on each read, so it simply misses.
+ */
+const resourceParts = new WeakMap<object, ResourceParts>();
+
+function resourcePartsOf(span: ReadableSpan): ResourceParts {
+  const attributes = span.resource?.attributes as Record<string, unknown> | undefined;
+  const hit = attributes ? resourceParts.get(attributes) : undefined;
+  if (hit) return hit;
+  const resource = toAttrs(attributes);
+  const parts = { resource, service: serviceOf(resource), instance: instanceOf(resource) };
+  if (attributes) resourceParts.set(attributes, parts);
+  return parts;
+}
+
 /**
  * Turns a finished (or snapshot) ReadableSpan into the stored {@link SpanRecord}: exact ns times,
  * lower-case ids, the contract role, and the service/instance it belongs to.
+ *
+ * Records of one resource share its attributes object: records are never mutated once built.
  */
 export function toSpanRecord(span: ReadableSpan): SpanRecord {
+  const { resource, service, instance } = resourcePartsOf(span);
+  const decoded = decodedPartsOf(span);
+  if (decoded) {
+    // Read by decodeTraceRequest in record form already: exact times, validated lower-case ids.
+    const record: SpanRecord = {
+      traceId: decoded.traceId,
+      spanId: decoded.spanId,
+      name: decoded.name,
+      kind: decoded.kind,
+      startTime: decoded.startTime,
+      endTime: decoded.endTime,
+      attributes: decoded.attributes,
+      events: decoded.events,
+      links: decoded.links,
+      status: decoded.status,
+      resource,
+      scope: decoded.scope,
+      role: roleOf(decoded.attributes, decoded.scope.name),
+      snapshot: bool(decoded.attributes, ATTR.snapshot),
+      service,
+      instance,
+    };
+    if (decoded.parentSpanId !== undefined) record.parentSpanId = decoded.parentSpanId;
+    return record;
+  }
   const ctx = span.spanContext();
   const attributes = toAttrs(span.attributes as Record<string, unknown>);
-  const resource = toAttrs(span.resource?.attributes as Record<string, unknown> | undefined);
   const scope = span.instrumentationScope ?? { name: '' };
   const record: SpanRecord = {
     traceId: ctx.traceId.toLowerCase(),
@@ -67,8 +119,8 @@ export function toSpanRecord(span: ReadableSpan): SpanRecord {
     scope: scope.version ? { name: scope.name, version: scope.version } : { name: scope.name },
     role: roleOf(attributes, scope.name),
     snapshot: bool(attributes, ATTR.snapshot),
-    service: serviceOf(resource),
-    instance: instanceOf(resource),
+    service,
+    instance,
   };
   const parent = span.parentSpanContext?.spanId;
   if (parent) record.parentSpanId = parent.toLowerCase();
