@@ -3,12 +3,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { newerRecord, readShutdown, readTask } from '../../collector/contract.js';
 import { VERDICTS } from '../../collector/records.js';
-import type { ShutdownRecord, SpanRecord, TaskRecord, Verdict } from '../../collector/records.js';
-import { decodeSpanRecord, encodeSpanRecord } from './codec.js';
+import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
+import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
+import { resourceKey } from './resourceKey.js';
 import { migrate } from './migrations.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreQueryError } from './StoreQueryError.js';
 
+/** SQLite page cache per connection, in KiB: the indices of a large store stay in memory while it ingests. */
+export const DEFAULT_CACHE_KIB = 64 * 1024;
 /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /** Largest page {@link SqliteStore.queryTasks} returns (the {@link TaskQuery} contract). */
@@ -46,15 +49,29 @@ type Row = [
   createdNs: bigint,
   snapshot: number,
   verdict: string | null,
+  resourceId: number | bigint,
   record: string,
 ];
 
-interface TaskRow {
-  id: bigint;
-  end_ns: bigint;
-  verdict: Verdict;
-  record: string;
-}
+/** The columns a record is read from, in this order (see {@link ROW_COLUMNS}); integers as bigint. */
+type StoredRow = [
+  traceId: string,
+  spanId: string,
+  role: SpanRole,
+  service: string,
+  instance: string,
+  startNs: bigint,
+  endNs: bigint,
+  snapshot: bigint,
+  resourceId: bigint | null,
+  record: string,
+];
+
+/** What every read selects to rebuild a record (a {@link StoredRow}). */
+const ROW_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, record';
+
+/** A queryTasks row: the paging key and verdict, then a {@link StoredRow}. */
+type TaskRow = [id: bigint, endNs: bigint, verdict: Verdict, ...row: StoredRow];
 
 /**
  * The embedded {@link Store}: one SQLite file in WAL mode, one row per (trace id, span id) holding
@@ -68,6 +85,15 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<typeof prepareStatements>;
   /** queryTasks statements, one per combination of filters, each prepared on first use. */
   private readonly taskQueries = new Map<string, Database.Statement>();
+  /** Decoded resources by row id; a resource row never changes once written. */
+  private readonly resources = new Map<number, Attrs>();
+  /** Resource row ids by hash, for writing; cleared when a batch rolls back (its new rows are gone). */
+  private readonly resourceIds = new Map<string, number | bigint>();
+  /**
+   * Encoded resources by the attributes object: the records of one resource usually share it
+   * (toSpanRecord), so it is hashed once. Records are never mutated once handed to a stage.
+   */
+  private readonly resourceKeys = new WeakMap<Attrs, { hash: string; text: string }>();
 
   private constructor(db: Database.Database, verdictOf: (task: TaskRecord) => Verdict) {
     this.db = db;
@@ -89,6 +115,9 @@ export class SqliteStore implements Store {
       // the exporters' retries cover far better than an fsync per batch would.
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
+      // Negative: KiB rather than pages. A page cache of the default 2 MiB makes every insert into the
+      // (random-order) id index of a large store a read from disk.
+      db.pragma(`cache_size = -${DEFAULT_CACHE_KIB}`);
       // No foreign keys yet; on so that a future migration that adds one gets it enforced.
       db.pragma('foreign_keys = ON');
       migrate(db, undefined, `SqliteStore ${path}`);
@@ -103,7 +132,13 @@ export class SqliteStore implements Store {
   async consume(batch: SpanRecord[]): Promise<void> {
     this.live();
     if (batch.length === 0) return;
-    this.storeBatch.immediate(batch);
+    try {
+      this.storeBatch.immediate(batch);
+    } catch (error) {
+      // Resource rows this batch inserted were rolled back with it.
+      this.resourceIds.clear();
+      throw error;
+    }
   }
 
   /** Shutdowns, newest start first. */
@@ -112,9 +147,9 @@ export class SqliteStore implements Store {
     const limit = query.limit === undefined ? -1 : checkLimit(query.limit, Number.MAX_SAFE_INTEGER, 'limit');
     const records =
       query.service === undefined
-        ? (this.stmt.shutdowns.all(limit) as string[])
-        : (this.stmt.shutdownsOfService.all(query.service, limit) as string[]);
-    return records.map((json) => readShutdown(decodeSpanRecord(json)));
+        ? (this.stmt.shutdowns.all(limit) as StoredRow[])
+        : (this.stmt.shutdownsOfService.all(query.service, limit) as StoredRow[]);
+    return records.map((row) => readShutdown(this.decode(row)));
   }
 
   /** One shutdown by its id (`<traceId>-<spanId>`), or undefined; a malformed id is a {@link StoreQueryError}. */
@@ -124,8 +159,8 @@ export class SqliteStore implements Store {
     if (!match) {
       throw new StoreQueryError(`invalid shutdown id ${JSON.stringify(id)}: expected <32 hex trace id>-<16 hex span id>`);
     }
-    const json = this.stmt.shutdown.get(match[1], match[2]) as string | undefined;
-    return json === undefined ? undefined : readShutdown(decodeSpanRecord(json));
+    const row = this.stmt.shutdown.get(match[1], match[2]) as StoredRow | undefined;
+    return row === undefined ? undefined : readShutdown(this.decode(row));
   }
 
   /** Tasks of `instance` alive at `start` (or still pending at a snapshot) and created up to `end`, in no set order. */
@@ -135,8 +170,10 @@ export class SqliteStore implements Store {
       instance,
       start: clampInt64(start),
       end: end === undefined ? INT64_MAX : clampInt64(end),
-    }) as string[];
-    return rows.map((json) => readTask(decodeSpanRecord(json)));
+    }) as StoredRow[];
+    const tasks: TaskRecord[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) tasks[i] = readTask(this.decode(rows[i]));
+    return tasks;
   }
 
   /**
@@ -176,9 +213,10 @@ export class SqliteStore implements Store {
     if (!statement) {
       statement = db
         .prepare(
-          `SELECT id, end_ns, verdict, record FROM spans WHERE role = 'task'${filters.map((f) => ` AND ${f}`).join('')}
+          `SELECT id, end_ns, verdict, ${ROW_COLUMNS} FROM spans WHERE role = 'task'${filters.map((f) => ` AND ${f}`).join('')}
            ORDER BY end_ns DESC, id DESC LIMIT @limit`,
         )
+        .raw()
         .safeIntegers(true);
       this.taskQueries.set(key, statement);
     }
@@ -186,11 +224,11 @@ export class SqliteStore implements Store {
     const more = rows.length > limit;
     const shown = more ? rows.slice(0, limit) : rows;
     const page: TaskPage = {
-      tasks: shown.map((row) => ({ task: readTask(decodeSpanRecord(row.record)), verdict: row.verdict })),
+      tasks: shown.map(([, , verdict, ...row]) => ({ task: readTask(this.decode(row)), verdict })),
     };
     if (more) {
       const last = shown[shown.length - 1];
-      page.nextCursor = encodeCursor(last.end_ns, last.id);
+      page.nextCursor = encodeCursor(last[1], last[0]);
     }
     return page;
   }
@@ -198,7 +236,7 @@ export class SqliteStore implements Store {
   /** Every stored span of one trace, in start order. */
   async spansOfTrace(traceId: string): Promise<SpanRecord[]> {
     this.live();
-    return (this.stmt.trace.all(String(traceId).toLowerCase()) as string[]).map(decodeSpanRecord);
+    return (this.stmt.trace.all(String(traceId).toLowerCase()) as StoredRow[]).map((row) => this.decode(row));
   }
 
   /** Counts for /api/health. */
@@ -230,15 +268,60 @@ export class SqliteStore implements Store {
     const row = this.rowOf(span);
     // Most records are new: try the insert first and read the stored record only on a conflict.
     if (this.stmt.insert.run(...row).changes === 1) return;
-    const stored = this.stmt.stored.get(span.traceId, span.spanId) as string;
-    if (newerRecord(decodeSpanRecord(stored), span) !== span) return;
+    const stored = this.stmt.stored.get(span.traceId, span.spanId) as StoredRow;
+    if (newerRecord(this.decode(stored), span) !== span) return;
     const [traceId, spanId, ...rest] = row;
     this.stmt.update.run(...rest, traceId, spanId);
   }
 
+  /** A record from its row; the resource comes from the resources table (cached). */
+  private decode(row: StoredRow): SpanRecord {
+    const resourceId = row[8];
+    let resource: Attrs | undefined;
+    if (resourceId !== null) {
+      const id = Number(resourceId);
+      resource = this.resources.get(id);
+      if (resource === undefined) {
+        const text = this.stmt.resource.get(resourceId) as string | undefined;
+        if (text !== undefined) {
+          resource = decodeResource(text);
+          this.resources.set(id, resource);
+        }
+      }
+    }
+    const columns = {
+      traceId: row[0],
+      spanId: row[1],
+      role: row[2],
+      service: row[3],
+      instance: row[4],
+      startTime: row[5],
+      endTime: row[6],
+      snapshot: row[7] === 1n,
+    };
+    return decodeSpanRow(columns, row[9], resource);
+  }
+
+  /** The row id of the span's resource, inserting the resource on first sight. */
+  private resourceIdOf(resource: Attrs): number | bigint {
+    let key = this.resourceKeys.get(resource);
+    if (key === undefined) {
+      key = resourceKey(resource);
+      if (resource !== null && typeof resource === 'object') this.resourceKeys.set(resource, key);
+    }
+    let id = this.resourceIds.get(key.hash);
+    if (id === undefined) {
+      this.stmt.addResource.run(key.hash, key.text);
+      id = this.stmt.resourceId.get(key.hash) as number | bigint;
+      this.resourceIds.set(key.hash, id);
+    }
+    return id;
+  }
+
   private rowOf(span: SpanRecord): Row {
     // Encode first: it validates ids and times, so nothing below sees a malformed record.
-    const record = encodeSpanRecord(span);
+    const record = encodeSpanBody(span);
+    const resourceId = this.resourceIdOf(span.resource);
     let created = span.startTime;
     let verdict: string | null = null;
     if (span.role === 'task') {
@@ -261,6 +344,7 @@ export class SqliteStore implements Store {
       created,
       span.snapshot ? 1 : 0,
       verdict,
+      resourceId,
       record,
     ];
   }
@@ -269,36 +353,34 @@ export class SqliteStore implements Store {
 /** Every fixed statement, prepared once when the store opens. */
 function prepareStatements(db: Database.Database) {
   return {
-    stored: db.prepare('SELECT record FROM spans WHERE trace_id = ? AND span_id = ?').pluck(),
+    stored: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ?`),
     insert: db.prepare(
-      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (trace_id, span_id) DO NOTHING`,
     ),
     update: db.prepare(
       `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
-       verdict = ?, record = ? WHERE trace_id = ? AND span_id = ?`,
+       verdict = ?, resource_id = ?, record = ? WHERE trace_id = ? AND span_id = ?`,
     ),
-    shutdowns: db
-      .prepare(`SELECT record FROM spans WHERE role = 'shutdown' ORDER BY start_ns DESC, id DESC LIMIT ?`)
-      .pluck(),
-    shutdownsOfService: db
-      .prepare(`SELECT record FROM spans WHERE role = 'shutdown' AND service = ? ORDER BY start_ns DESC, id DESC LIMIT ?`)
-      .pluck(),
-    shutdown: db.prepare(`SELECT record FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'shutdown'`).pluck(),
+    addResource: db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
+    resourceId: db.prepare('SELECT id FROM resources WHERE hash = ?').pluck(),
+    resource: db.prepare('SELECT attributes FROM resources WHERE id = ?').pluck(),
+    shutdowns: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' ORDER BY start_ns DESC, id DESC LIMIT ?`),
+    shutdownsOfService: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' AND service = ? ORDER BY start_ns DESC, id DESC LIMIT ?`),
+    shutdown: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'shutdown'`),
     // Two index reads instead of one OR, so that each half uses its own partial index: tasks that
     // ended at or after the start, and pending snapshots that (as copies of open spans) ended before it.
     // No ORDER BY: sorting the whole result in a temp B-tree cost more than everything else together.
-    window: db
-      .prepare(
-        `SELECT record FROM spans
-           WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
-         UNION ALL
-         SELECT record FROM spans
-           WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
-      )
-      .pluck(),
-    trace: db.prepare('SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id').pluck(),
+    window: rows(
+      db,
+      `SELECT ${ROW_COLUMNS} FROM spans
+         WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
+       UNION ALL
+       SELECT ${ROW_COLUMNS} FROM spans
+         WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
+    ),
+    trace: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
     // Each count is answered from the smallest covering index (the partial ones for tasks and shutdowns).
     counts: db.prepare(
       `SELECT (SELECT count(*) FROM spans) AS spans,
@@ -306,6 +388,11 @@ function prepareStatements(db: Database.Database) {
               (SELECT count(*) FROM spans WHERE role = 'shutdown') AS shutdowns`,
     ),
   };
+}
+
+/** A statement that returns {@link StoredRow}s: arrays, integers as bigint (exact ns). */
+function rows(db: Database.Database, sql: string): Database.Statement {
+  return db.prepare(sql).raw().safeIntegers(true);
 }
 
 function checkLimit(limit: unknown, max: number, what: string): number {

@@ -1,4 +1,7 @@
 import type Database from 'better-sqlite3';
+import type { SpanRecord } from '../../collector/records.js';
+import { decodeSpanRecord, encodeSpanBody } from './codec.js';
+import { resourceKey } from './resourceKey.js';
 
 /** One schema step: brings a database from version `index` to `index + 1` of {@link MIGRATIONS}. */
 export interface Migration {
@@ -54,7 +57,55 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'resource attributes once per resource, and row bodies without what the columns hold',
+    up(db) {
+      db.exec(`
+        CREATE TABLE resources (
+          id         INTEGER PRIMARY KEY,
+          hash       TEXT    NOT NULL UNIQUE,
+          attributes TEXT    NOT NULL
+        );
+        ALTER TABLE spans ADD COLUMN resource_id INTEGER REFERENCES resources (id);
+      `);
+      // Rows written before carry the whole record (and its resource) as JSON: move each resource
+      // into the table and shrink the row to the body layout. Pages of rows by id, oldest first.
+      const page = db.prepare('SELECT id, record FROM spans WHERE id > ? ORDER BY id LIMIT ?').raw();
+      const addResource = db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING');
+      const resourceId = db.prepare('SELECT id FROM resources WHERE hash = ?').pluck();
+      const update = db.prepare('UPDATE spans SET record = ?, resource_id = ? WHERE id = ?');
+      const ids = new Map<string, number | bigint>();
+      let last: number | bigint = -1;
+      for (;;) {
+        const rows = page.all(last, MIGRATION_PAGE_ROWS) as [number | bigint, string][];
+        if (rows.length === 0) break;
+        for (const [id, json] of rows) {
+          last = id;
+          if (json.charCodeAt(0) !== 0x7b /* { */) continue;
+          let span: SpanRecord;
+          try {
+            span = decodeSpanRecord(json);
+          } catch {
+            // A row that cannot be read stays as it was: readers handle whole-record rows, and it
+            // fails only its own reads, as before.
+            continue;
+          }
+          const { hash, text } = resourceKey(span.resource);
+          let rid = ids.get(hash);
+          if (rid === undefined) {
+            addResource.run(hash, text);
+            rid = resourceId.get(hash) as number | bigint;
+            ids.set(hash, rid);
+          }
+          update.run(encodeSpanBody(span), rid, id);
+        }
+      }
+    },
+  },
 ];
+
+/** Rows read per page while migration 3 rewrites them. */
+const MIGRATION_PAGE_ROWS = 1_000;
 
 /** The schema version of a database (`PRAGMA user_version`). */
 export function schemaVersion(db: Database.Database): number {

@@ -174,6 +174,55 @@ describe('SqliteStore', () => {
     });
   });
 
+  describe('resources', () => {
+    /** Reads the file through a second connection. */
+    const peek = <T>(path: string, read: (db: Database.Database) => T): T => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return read(db);
+      } finally {
+        db.close();
+      }
+    };
+
+    it('when many spans share a few resources, then each resource is stored once and every record reads back with its own', async ({
+      dir,
+      openStore,
+    }) => {
+      const spans = Array.from({ length: 40 }, (_, n) =>
+        n % 2 === 0 ? taskSpan({ trace: 6, span: n + 1, instance: 'svc-a' }) : otherSpan({ trace: 6, span: n + 1, instance: 'svc-b', attributes: { n } }),
+      );
+      const store = openStore();
+      await store.consume(spans.slice(0, 25));
+      await store.consume(spans.slice(25));
+      expect(await store.spansOfTrace(traceId(6))).toEqual(spans);
+      const path = join(dir, 'store.db');
+      expect(peek(path, (db) => db.prepare('SELECT count(*) FROM resources').pluck().get())).toBe(2);
+      const bodies = peek(path, (db) => db.prepare('SELECT record FROM spans').pluck().all() as string[]);
+      expect(bodies.filter((b) => b.includes('service.instance.id'))).toEqual([]);
+      await store.close();
+      const again = SqliteStore.open({ path, verdictOf: verdictAlone });
+      try {
+        expect((await again.tasksInWindow('svc-a', 0n, undefined)).map((t) => t.span)).toEqual(spans.filter((s) => s.instance === 'svc-a'));
+      } finally {
+        await again.close();
+      }
+    });
+
+    it('when a batch that brought a new resource is rolled back, then a later batch of that resource still stores it', async ({
+      dir,
+      openStore,
+    }) => {
+      const store = openStore();
+      const bad = otherSpan({ trace: 7, span: 2, instance: 'svc-new', attributes: { f: (() => 0) as never } });
+      await expect(store.consume([taskSpan({ trace: 7, span: 1, instance: 'svc-new' }), bad])).rejects.toThrow(SpanCodecError);
+      const good = taskSpan({ trace: 7, span: 3, instance: 'svc-new' });
+      await store.consume([good]);
+      expect(await store.spansOfTrace(traceId(7))).toEqual([good]);
+      expect(peek(join(dir, 'store.db'), (db) => db.prepare('SELECT count(*) FROM resources').pluck().get())).toBe(1);
+    });
+  });
+
   describe('tasksInWindow', () => {
     it('when tasks of several traces and instances exist, then it picks those of the instance alive at start or created in the window', async ({
       openStore,
@@ -447,6 +496,62 @@ describe('SqliteStore', () => {
         expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
         const indices = check.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).pluck().all();
         expect(indices).toContain('spans_task_verdict_end');
+      } finally {
+        check.close();
+      }
+    });
+
+    /** Version 2 added these to version 1; never change this text. */
+    const VERSION_2_STEP = `
+      CREATE INDEX spans_task_verdict_end ON spans (verdict, end_ns) WHERE role = 'task';
+      CREATE INDEX spans_task_service_end ON spans (service, end_ns) WHERE role = 'task';
+      PRAGMA user_version = 2;`;
+
+    it('when a version-2 database holding records is opened, then resources move to their table and every record reads back equal', async ({
+      dir,
+      openStore,
+    }) => {
+      const path = join(dir, 'store.db');
+      const old = new Database(path);
+      old.exec(VERSION_1_SCHEMA);
+      old.exec(VERSION_2_STEP);
+      const snapshot = taskSpan({ trace: 1, span: 1, snapshot: true, cancelled: true, end: 1700000000123456789n });
+      const spans = [
+        snapshot,
+        taskSpan({ trace: 1, span: 2, state: 'cancelled', cancelled: true, attributes: { big: 2n ** 70n, tagLike: '\u0001s', nan: NaN } }),
+        shutdownSpan({ trace: 1, span: 3, outcome: 'clean', instance: 'svc-2' }),
+        otherSpan({ trace: 1, span: 4, attributes: { 'http.route': '/x' } }),
+      ];
+      spans[1].resource = { ...spans[1].resource, 'process.pid': 2n ** 64n };
+      const insert = old.prepare(
+        `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const s of spans) {
+        const verdict = s.role === 'task' ? verdictAlone({ span: s, finalState: s.snapshot ? 'pending' : 'cancelled' } as TaskRecord) : null;
+        insert.run(s.traceId, s.spanId, s.role, s.service, s.instance, s.startTime, s.endTime, s.startTime, s.snapshot ? 1 : 0, verdict, encodeSpanRecord(s));
+      }
+      // a row no version could read: it must not stop the migration nor the reads of other traces
+      insert.run(traceId(2), spanId(9), 'other', 'svc', 'svc-1', 1n, 2n, 1n, 0, null, '{"v": 1, "broken');
+      old.close();
+
+      const store = openStore();
+      expect(await store.spansOfTrace(traceId(1))).toEqual(spans);
+      expect((await store.tasksInWindow('svc-1', 0n, undefined)).map((t) => t.span)).toEqual(expect.arrayContaining(spans.slice(0, 2)));
+      await expect(store.spansOfTrace(traceId(2))).rejects.toThrow();
+      // the replace rule holds across migrated rows
+      const final = taskSpan({ trace: 1, span: 1, state: 'completed', cancelled: true, end: 1700000000223456789n });
+      await store.consume([final]);
+      expect((await store.spansOfTrace(traceId(1)))[0]).toEqual(final);
+      await store.close();
+
+      const check = new Database(path, { readonly: true });
+      try {
+        expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+        expect(check.prepare('SELECT count(*) FROM resources').pluck().get()).toBe(3);
+        const rows = check.prepare('SELECT trace_id, resource_id, record FROM spans ORDER BY id').raw().all() as [string, number | null, string][];
+        expect(rows.filter(([t]) => t === traceId(1)).every(([, rid, record]) => rid !== null && record.startsWith('['))).toBe(true);
+        expect(rows.find(([t]) => t === traceId(2))).toEqual([traceId(2), null, '{"v": 1, "broken']);
       } finally {
         check.close();
       }

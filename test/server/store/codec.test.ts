@@ -1,7 +1,9 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { AttrValue, Attrs } from '../../../collector/records.js';
-import { SpanCodecError, decodeSpanRecord, encodeSpanRecord } from '../../../server/store/codec.js';
+import { SpanCodecError, decodeResource, decodeSpanRecord, decodeSpanRow, encodeResource, encodeSpanBody, encodeSpanRecord } from '../../../server/store/codec.js';
+import type { SpanRowColumns } from '../../../server/store/codec.js';
+import type { SpanRecord } from '../../../collector/records.js';
 import { otherSpan, taskSpan } from './spanBuilder.js';
 
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
@@ -89,6 +91,86 @@ describe('codec', () => {
       const loop: { [key: string]: AttrValue } = {};
       loop.self = loop;
       expect(() => encodeSpanRecord(otherSpan({ attributes: { loop } }))).toThrow(/nested deeper/);
+    });
+  });
+
+  describe('decodeSpanRow(columns, encodeSpanBody(span), resource)', () => {
+    /** What the store keeps in columns for a span. */
+    const columnsOf = (span: SpanRecord): SpanRowColumns => ({
+      traceId: span.traceId,
+      spanId: span.spanId,
+      role: span.role,
+      service: span.service,
+      instance: span.instance,
+      startTime: span.startTime,
+      endTime: span.endTime,
+      snapshot: span.snapshot,
+    });
+
+    test.prop([attrs, attrs, attrs, int64, int64, int64, fc.option(fc.string(), { nil: undefined }), fc.option(fc.string(), { nil: undefined })])(
+      'when a span carries any attribute values, 64-bit times, a status message and a scope version, then it decodes to an equal span',
+      (attributes, eventAttributes, resource, start, end, eventTime, message, version) => {
+        const span: SpanRecord = {
+          ...taskSpan({ start, end, attributes, snapshot: false }),
+          events: [{ name: 'e', time: eventTime, attributes: eventAttributes }],
+          links: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), attributes }],
+          parentSpanId: 'ef'.repeat(8),
+          status: message === undefined ? { code: 1 } : { code: 2, message },
+          scope: version === undefined ? { name: 'canceltrace' } : { name: 'canceltrace', version },
+          resource,
+        };
+        const storedResource = decodeResource(encodeResource(resource));
+        expect(storedResource).toEqual(resource);
+        expect(decodeSpanRow(columnsOf(span), encodeSpanBody(span), storedResource)).toEqual(span);
+      },
+    );
+
+    it('when the body is smaller than the whole record, then it holds neither the resource nor the ids', () => {
+      const span = taskSpan({ attributes: { 'task.id': '7' } });
+      span.resource = { 'service.name': 'a-rather-long-service-name', 'host.name': 'a-host' };
+      const body = encodeSpanBody(span);
+      expect(body.length).toBeLessThan(encodeSpanRecord(span).length / 2);
+      expect(body).not.toContain('a-rather-long-service-name');
+      expect(body).not.toContain(span.spanId);
+    });
+
+    it('when a row holds a whole record of an older version, then that record is read and the columns ignored', () => {
+      const span = otherSpan({ attributes: { big: 2n ** 70n } });
+      expect(decodeSpanRow({ ...columnsOf(span), service: 'ignored' }, encodeSpanRecord(span), undefined)).toEqual(span);
+    });
+
+    it('when an attribute is named __proto__, then it stays an ordinary key', () => {
+      const attributes = JSON.parse('{"__proto__": "x"}') as Attrs;
+      const span = otherSpan({ attributes });
+      const back = decodeSpanRow(columnsOf(span), encodeSpanBody(span), span.resource).attributes;
+      expect(Object.keys(back)).toEqual(['__proto__']);
+      expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    });
+
+    it('when the body has an unknown layout version or the row no resource, then it throws a SpanCodecError', () => {
+      const span = otherSpan();
+      expect(() => decodeSpanRow(columnsOf(span), '[9]', {})).toThrow(/unknown layout version 9/);
+      expect(() => decodeSpanRow(columnsOf(span), encodeSpanBody(span), undefined)).toThrow(SpanCodecError);
+    });
+
+    const bad: [string, () => unknown][] = [
+      ['a trace id that is not 32 lower-case hex digits', () => ({ ...otherSpan(), traceId: 'ABC' })],
+      ['a time beyond 64 bits', () => ({ ...otherSpan(), startTime: 2n ** 63n })],
+      ['an event time that is a number', () => ({ ...otherSpan(), events: [{ name: 'e', time: 5, attributes: {} }] })],
+      ['an attribute that is a function', () => otherSpan({ attributes: { f: (() => 1) as unknown as AttrValue } })],
+      ['an attribute that is undefined', () => otherSpan({ attributes: { u: undefined as unknown as AttrValue } })],
+      ['an unknown role', () => ({ ...otherSpan(), role: 'nope' })],
+    ];
+    for (const [what, make] of bad) {
+      it(`when the span has ${what}, then encodeSpanBody throws a SpanCodecError`, () => {
+        expect(() => encodeSpanBody(make() as never)).toThrow(SpanCodecError);
+      });
+    }
+
+    it('when an attribute map refers to itself, then encodeSpanBody throws instead of overflowing the stack', () => {
+      const loop: { [key: string]: AttrValue } = {};
+      loop.self = loop;
+      expect(() => encodeSpanBody(otherSpan({ attributes: { loop } }))).toThrow(/nested deeper/);
     });
   });
 });

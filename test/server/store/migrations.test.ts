@@ -22,7 +22,9 @@ describe('migrate', () => {
     const db = memoryDb();
     expect(migrate(db)).toBe(0);
     expect(schemaVersion(db)).toBe(MIGRATIONS.length);
-    expect(tables(db)).toContain('spans');
+    expect(tables(db)).toEqual(expect.arrayContaining(['resources', 'spans']));
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('spans')`).pluck().all();
+    expect(columns).toContain('resource_id');
   });
 
   it('when run again on a migrated database, then it changes nothing', () => {
