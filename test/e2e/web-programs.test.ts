@@ -262,6 +262,12 @@ if (!hasChromium()) {
       await shot('p15-expanded');
       await page.click('.tl-collapse');
       await page.waitForFunction(() => document.querySelectorAll('.tl-label.kind-member').length === 0);
+      // and from the keyboard: the group row is a button
+      expect(await group.getAttribute('aria-expanded')).toBe('false');
+      await group.focus();
+      await page.keyboard.press('Enter');
+      await page.locator('.tl-label.kind-member').first().waitFor();
+      expect(await group.getAttribute('aria-expanded')).toBe('true');
     });
 
     it('when every view has been shown, then the console stayed clean', () => {

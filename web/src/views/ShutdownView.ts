@@ -107,7 +107,8 @@ export class ShutdownView {
 
   /** Replaces the report with a fresher one, keeping zoom, scroll and selection. */
   update(loaded: LoadedShutdown): void {
-    const domain = this.timeline?.xScale().domain();
+    // keep the user's zoom; an unzoomed view follows the shutdown as it grows
+    const domain = this.timeline?.zoomed ? this.timeline.xScale().domain() : undefined;
     const body = this.main.select<HTMLDivElement>('.tl-body').node();
     const scroll = body?.scrollTop ?? 0;
     this.report = loaded.report;

@@ -115,10 +115,7 @@ export class Timeline {
     this.canvas = plot.append('canvas').attr('class', 'tl-canvas');
     this.overlay = plot.append('svg').attr('class', 'tl-overlay');
     this.spacer = this.body.append('div').attr('class', 'tl-spacer');
-    if (this.tasks.length === 0) {
-      this.sticky.append('div').attr('class', 'tl-empty muted')
-        .text('No task was in flight during this shutdown: nothing to cancel, nothing held it up.');
-    }
+    if (this.tasks.length === 0) this.sticky.append('div').attr('class', 'tl-empty muted').text(emptyMessage(report));
 
     const mini = this.root.append('div').attr('class', 'tl-minimap');
     mini.append('div').attr('class', 'tl-label-head').text('overview');
@@ -151,6 +148,11 @@ export class Timeline {
     this.resizeObserver.observe(this.root.node()!);
     this.rebuildRows();
     this.resize();
+  }
+
+  /** True when the user has zoomed in (a live refresh then keeps the window; otherwise it shows the whole, grown shutdown). */
+  get zoomed(): boolean {
+    return this.transform.k !== 1;
   }
 
   /** The current x scale (ms relative to the signal → px in the plot). */
@@ -432,8 +434,14 @@ export class Timeline {
   private drawLabels(first: number, last: number, top: number): void {
     const visible = this.rows.slice(first, last);
     this.labels.selectAll<HTMLDivElement, TimelineRow>('div.tl-label').data(visible, (d) => d.id).join((enter) => {
-      const div = enter.append('div');
+      // rows are buttons for the keyboard too: Tab to a row, Enter or Space opens the task or the group
+      const div = enter.append('div').attr('tabindex', 0).attr('role', 'button');
       div.on('click', (_ev: MouseEvent, d: TimelineRow) => this.activate(d));
+      div.on('keydown', (ev: KeyboardEvent, d: TimelineRow) => {
+        if (ev.key !== 'Enter' && ev.key !== ' ') return;
+        ev.preventDefault();
+        this.activate(d);
+      });
       div.append('span').attr('class', 'caret');
       div.append('span').attr('class', 'verdict-flag');
       div.append('span').attr('class', 'name');
@@ -443,6 +451,7 @@ export class Timeline {
       .attr('class', (d) => `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}`)
       .attr('data-verdict', (d) => d.verdict)
       .attr('data-span-id', (d) => (d.kind === 'group' ? null : d.tasks[0].id))
+      .attr('aria-expanded', (d) => (d.kind === 'group' ? String(d.expanded) : null))
       .attr('title', (d) => `${d.label}${d.site ? ` — ${d.site}` : ''} (${d.verdict})`)
       .style('transform', (_d, i) => `translateY(${(first + i) * ROW_HEIGHT_PX - top}px)`)
       .call((s) => {
@@ -518,4 +527,12 @@ export class Timeline {
     else this.zoomTo(base.invert(sel[0]), base.invert(sel[1]));
     this.syncingBrush = false;
   }
+}
+
+/** Why a shutdown shows no task: still open, tasks lost on the way, or really none in flight. */
+function emptyMessage(report: ApiShutdownReport): string {
+  if (report.shutdown.open) return 'No task reported yet: this shutdown is still open, and its tasks appear here as the program reports them.';
+  const last = report.pending?.[report.pending.length - 1]?.count ?? 0;
+  if (last > (report.pendingBaseline ?? 0)) return 'No task span arrived for this shutdown, though its pending count says tasks were in flight: were they exported?';
+  return 'No task was in flight during this shutdown: nothing to cancel, nothing held it up.';
 }
