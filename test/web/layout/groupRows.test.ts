@@ -26,6 +26,14 @@ const spec = fc.record({
 });
 
 describe('groupRows', () => {
+  it('when an expanded group\'s members were all created before the window, then they follow their creation order', () => {
+    // created at -5000 … -4990 ms, window from -1000 ms: every bar is cut to the same start
+    const input = tasks(Array.from({ length: 10 }, (_, i) => ({ coroutine: 'worker', line: 5, verdict: 'cancelled', start: -5000 + (9 - i) })));
+    const members = groupRows(input, new Set([input[0].groupKey])).filter((r) => r.kind === 'member');
+    expect(members.map((m) => m.start)).toEqual(Array(10).fill(-1000));
+    expect(members.map((m) => m.tasks[0].id)).toEqual(['s9', 's8', 's7', 's6', 's5', 's4', 's3', 's2', 's1', 's0']);
+  });
+
   it('when 1,000 identical workers and one swallowing task are given, then they make one group row and one task row', () => {
     const input = tasks([
       ...Array.from({ length: 1000 }, (_, i) => ({ coroutine: 'worker', line: 5, verdict: 'cancelled', start: i })),

@@ -60,6 +60,12 @@ function rowOf(kind: TimelineRow['kind'], tasks: TimelineTask[], expanded: boole
   };
 }
 
+/** Orders two unix-ns decimal strings without BigInt (a shorter string is a smaller number). */
+function compareNs(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
  * Collapses tasks with the same coroutine, creation site and verdict into one group row, so a
  * shutdown of 100,000 identical workers reads as a handful of rows. A key with fewer than
@@ -83,7 +89,8 @@ export function groupRows(tasks: readonly TimelineTask[], expanded: ReadonlySet<
     const isOpen = expanded.has(key);
     rows.push(rowOf('group', list, isOpen));
     if (isOpen) {
-      const members = [...list].sort((a, b) => a.start - b.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // bars cut at the window start all start there: the real creation time keeps them in spawn order
+      const members = [...list].sort((a, b) => a.start - b.start || compareNs(a.task.createdAt, b.task.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       for (const t of members) rows.push(rowOf('member', [t], false));
     }
   }
