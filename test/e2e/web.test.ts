@@ -226,7 +226,8 @@ if (!hasChromium()) {
       await page.selectOption('.filter-verdict', 'survivor');
       await page.locator('tr.site-row', { hasText: 'run_zombie' }).waitFor({ timeout: 15_000 });
       expect(await page.locator('tr.site-row td.coroutine').allTextContents()).toEqual(['run_zombie']);
-      expect(await page.locator('tr.site-row td.site').first().textContent()).toBe('/srv/app/zombie.ts:10');
+      // the site is a link that copies file:line
+      expect(await page.locator('tr.site-row td.site a.copy-site').first().textContent()).toBe('/srv/app/zombie.ts:10');
     });
 
     it('when the list is filtered by service, outcome and search, then only matching rows remain and the URL keeps the filters', async () => {

@@ -3,6 +3,8 @@ import type { ApiTask } from '../api/types.js';
 import { siteGroups } from '../layout/siteGroups.js';
 import { BAD_VERDICTS } from '../layout/verdicts.js';
 import { formatTime } from './format.js';
+import { copySite } from './TaskPanel.js';
+import { siteLabel } from '../layout/timelineTask.js';
 
 type Div = Selection<HTMLDivElement, unknown, null, undefined>;
 
@@ -66,7 +68,10 @@ export class SitesView {
       const tr = select(nodes[i]);
       tr.selectAll('*').remove();
       tr.append('td').attr('class', 'coroutine').text(d.coroutine);
-      tr.append('td').attr('class', 'site').text(d.site || '–');
+      // the site copies itself as file:line, like the task panel's links
+      const where = siteLabel(d.example.swallowSite) ? d.example.swallowSite : d.example.code;
+      if (where?.filepath) copySite(tr.append('td').attr('class', 'site') as unknown as Parameters<typeof copySite>[0], { filepath: where?.filepath, lineno: where?.lineno }, 'site-link');
+      else tr.append('td').attr('class', 'site').text('–');
       tr.append('td').attr('class', 'num').append('span').attr('class', d.swallowed ? 'badge bad' : 'muted').text(String(d.swallowed));
       tr.append('td').attr('class', 'num').text(String(d.count));
       tr.append('td').text(Object.entries(d.verdicts).map(([v, n]) => `${v} ${n}`).join(', '));
