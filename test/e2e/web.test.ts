@@ -204,6 +204,14 @@ if (!hasChromium()) {
       await page.locator('.task-panel .swallow-site').waitFor();
     });
 
+    it('when Escape is pressed, then the panel closes and the URL names the shutdown again', async () => {
+      await page.keyboard.press('Escape');
+      await page.waitForFunction(() => document.querySelector('aside.panel')?.classList.contains('hidden'));
+      expect(new URL(page.url()).hash).toBe(`#/shutdowns/${shutdownId}`);
+      await page.goBack();
+      await page.locator('.task-panel .swallow-site').waitFor();
+    });
+
     it('when a task deep link is opened in a fresh page, then the panel shows that task', async () => {
       const fresh = await browser.context.newPage();
       fresh.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));

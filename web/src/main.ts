@@ -168,4 +168,9 @@ async function tick(): Promise<void> {
 }
 
 window.addEventListener('hashchange', () => void show(parseRoute(location.hash)));
+// Escape closes the task panel (back to the shutdown's own URL)
+window.addEventListener('keydown', (ev) => {
+  const route = parseRoute(location.hash);
+  if (ev.key === 'Escape' && route.view === 'shutdown' && route.taskId) location.hash = routeHash({ view: 'shutdown', id: route.id });
+});
 void show(parseRoute(location.hash)).then(() => setTimeout(() => void tick(), POLL_INTERVAL_MS));
