@@ -212,6 +212,26 @@ if (!hasChromium()) {
       await page.locator('.task-panel .swallow-site').waitFor();
     });
 
+    it('when the polite task is clicked, then the panel lists its cleanup step with its outcome and the timeline draws it as a sub-bar', async () => {
+      await page.locator('.tl-label[data-verdict=cancelled]').click();
+      const step = page.locator('.task-panel .steps .step');
+      await step.first().waitFor();
+      expect(await step.count()).toBe(1);
+      expect(await step.locator('.badge').textContent()).toBe('ok');
+      expect(await step.textContent()).toMatch(/cleanup “close-db” 30 ms from \+10 ms/);
+      expect(await page.locator('.task-panel .verdict-box .fix').textContent()).toBe('Fix: Nothing to fix.');
+      // the cleanup sub-bar is drawn in its own colour (#1f4e79) inside the polite task's row
+      const stepPixels = await page.evaluate(() => {
+        const c = document.querySelector<HTMLCanvasElement>('.tl-canvas')!;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] === 0x1f && d[i + 1] === 0x4e && d[i + 2] === 0x79) n++;
+        return n;
+      });
+      expect(stepPixels).toBeGreaterThan(10);
+      await page.goBack();
+    });
+
     it('when a task deep link is opened in a fresh page, then the panel shows that task', async () => {
       const fresh = await browser.context.newPage();
       fresh.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));

@@ -60,7 +60,11 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
   const verdict = root.append('section').attr('class', `verdict-box verdict-${task.verdict}`);
   verdict.append('span').attr('class', `badge ${isBad(task.verdict) ? 'bad' : 'ok'} verdict-${task.verdict}`).text(task.verdict);
   verdict.append('p').attr('class', 'what').text(v.what);
-  verdict.append('p').attr('class', 'fix').text(`Fix: ${v.fix}`);
+  // a good verdict with findings (an interrupted cleanup) still has something to fix: say where
+  const findingCount = task.findings?.length ?? 0;
+  verdict.append('p').attr('class', 'fix').text(!isBad(task.verdict) && findingCount > 0
+    ? `The verdict is fine, but ${findingCount === 1 ? 'one finding below needs' : `${findingCount} findings below need`} a fix.`
+    : `Fix: ${v.fix}`);
 
   if (task.findings?.length) {
     const f = root.append('section').attr('class', 'findings');
