@@ -268,6 +268,17 @@ if (!hasChromium()) {
       await page.keyboard.press('Enter');
       await page.locator('.tl-label.kind-member').first().waitFor();
       expect(await group.getAttribute('aria-expanded')).toBe('true');
+      // a live refresh (as polling does for an open shutdown) keeps the expanded group and the zoom
+      await page.evaluate(() => (window as any).__canceltrace.view.timelineView.zoomTo(1, 5));
+      await page.evaluate(async (id) => {
+        const report = await (await fetch(`api/shutdowns/${id}`)).json();
+        (window as any).__canceltrace.view.update({ report });
+      }, p15.shutdownId);
+      await page.locator('.tl-label.kind-member').first().waitFor({ timeout: 5_000 });
+      expect(await page.locator('.tl-label.kind-group').getAttribute('aria-expanded')).toBe('true');
+      const domain = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.xScale().domain() as number[]);
+      expect(domain[0]).toBeCloseTo(1, 3);
+      expect(domain[1]).toBeCloseTo(5, 3);
     });
 
     it('when every view has been shown, then the console stayed clean', () => {

@@ -109,6 +109,7 @@ export class ShutdownView {
   update(loaded: LoadedShutdown): void {
     // keep the user's zoom; an unzoomed view follows the shutdown as it grows
     const domain = this.timeline?.zoomed ? this.timeline.xScale().domain() : undefined;
+    const choices = this.timeline?.choices;
     const body = this.main.select<HTMLDivElement>('.tl-body').node();
     const scroll = body?.scrollTop ?? 0;
     this.report = loaded.report;
@@ -117,6 +118,7 @@ export class ShutdownView {
     this.chart?.destroy();
     this.header.node()!.replaceChildren();
     this.build();
+    if (choices) this.timeline?.restore(choices);
     if (domain) this.timeline?.zoomTo(domain[0], domain[1]);
     const nb = this.main.select<HTMLDivElement>('.tl-body').node();
     if (nb) nb.scrollTop = scroll;

@@ -150,6 +150,19 @@ export class Timeline {
     this.resize();
   }
 
+  /** What the user chose (expanded groups, sort order), to carry over to a refreshed timeline. */
+  get choices(): { expanded: ReadonlySet<string>; order: RowOrderMode } {
+    return { expanded: new Set(this.expanded), order: this.order };
+  }
+
+  /** Applies choices taken from an older timeline of the same shutdown (see {@link Timeline.choices}). */
+  restore(choices: { expanded: ReadonlySet<string>; order: RowOrderMode }): void {
+    this.expanded = new Set(choices.expanded);
+    this.order = choices.order;
+    this.root.select<HTMLSelectElement>('select.tl-sort').property('value', choices.order);
+    this.rebuildRows();
+  }
+
   /** True when the user has zoomed in (a live refresh then keeps the window; otherwise it shows the whole, grown shutdown). */
   get zoomed(): boolean {
     return this.transform.k !== 1;
