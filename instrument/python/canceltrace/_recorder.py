@@ -240,6 +240,8 @@ class Recorder:
         except Exception as e:
             _report("on_done: %r" % (e,))
 
+    _on_done._ct_hidden = True  # not shown in the task's repr (see Task._callbacks)
+
     def on_task_del(self, task):
         """A task is being collected: a pending one is destroyed; a failed one is exported if not yet."""
         rec = task._ct_rec
@@ -543,8 +545,12 @@ class Recorder:
     def _start_sampler(self):
         if self._sampler is not None and self._sampler.is_alive():
             return
-        self._sampler = threading.Thread(target=self._sample_loop, name="canceltrace-sampler", daemon=True)
-        self._sampler.start()
+        try:
+            sampler = threading.Thread(target=self._sample_loop, name="canceltrace-sampler", daemon=True)
+            sampler.start()  # refused at interpreter shutdown (3.12+): the shutdown is still recorded
+            self._sampler = sampler
+        except RuntimeError as e:
+            _report("sampler: %r" % (e,))
 
     def _sample_loop(self):
         while True:
@@ -566,6 +572,23 @@ class Recorder:
                     _report("sampler: %r" % (e,))
 
     # ----- process end -----
+    def _exit_unclosed_loops(self):
+        """A loop the program never closed (new_event_loop + run_until_complete, then exit) still holds
+        its pending tasks at exit; they die unseen with the interpreter. Close them out as a
+        `process_exit` shutdown so they are exported (as snapshots: orphans or survivors)."""
+        try:
+            loops = list(self.loops.keys())
+        except Exception:
+            return
+        for loop in loops:
+            try:
+                if loop.is_closed() or self.loops[loop].shutdown is not None:
+                    continue
+                if any(isinstance(t, Task) for t in _pending_tasks(loop)):
+                    self.end_shutdown(self.start_shutdown(loop, "process_exit"))
+            except Exception as e:
+                _report("at_exit loop: %r" % (e,))
+
     def at_exit(self, timeout=EXIT_FLUSH_TIMEOUT_S):
         """Ends open shutdowns, snapshots survivors and flushes, all within a bounded time."""
         if self._closed:
@@ -581,6 +604,7 @@ class Recorder:
                 self.end_shutdown(sd)
         except Exception as e:
             _report("at_exit: %r" % (e,))
+        self._exit_unclosed_loops()
         self._closed = True
         self.exporter.close(timeout)
         hooks.recorder = None

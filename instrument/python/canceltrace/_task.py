@@ -94,6 +94,7 @@ _task_cancel = asyncio.Task.cancel
 _task_uncancel = asyncio.Task.uncancel
 _task_del = asyncio.Task.__del__
 _task_done = asyncio.Task.done
+_callbacks_of = asyncio.Task._callbacks.__get__
 
 
 class Task(asyncio.Task):
@@ -129,6 +130,15 @@ class Task(asyncio.Task):
     @property
     def _ct_main(self):
         return self._ct[6]
+
+    @property
+    def _callbacks(self):
+        # asyncio's repr ("Task was destroyed but it is pending!", print(task)) lists the done callbacks:
+        # the recorder's own is left out so that every line reads as it does without canceltrace.
+        cbs = _callbacks_of(self)
+        if cbs:
+            cbs = [item for item in cbs if not getattr(item[0], "_ct_hidden", False)]
+        return cbs or None
 
     def cancel(self, msg=None):
         rec = hooks.recorder

@@ -8,7 +8,7 @@ import sys
 import time
 import unittest
 
-from .helpers import Dump, env_with_package, events, line_of, run_recorded, write_program
+from .helpers import Dump, env_with_package, events, line_of, run_plain, run_recorded, write_program
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
@@ -323,6 +323,30 @@ class Shutdowns(unittest.TestCase):
         self.assertEqual(h["task.final_state"], "completed")
         ends = [e["cleanup.outcome"] for _, e in events(span, "task.cleanup.end")]
         self.assertEqual(ends, ["ok"])
+
+
+class ProcessExit(unittest.TestCase):
+    def test_when_a_loop_is_never_closed_then_its_pending_task_is_exported_at_exit_and_stderr_matches(self):
+        path = write_program("""
+            import asyncio
+            async def forever():
+                await asyncio.sleep(100)
+            async def main():
+                asyncio.create_task(forever(), name="left-pending")
+                await asyncio.sleep(0.01)
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(main())
+            print("end")
+        """)
+        plain = run_plain(path)
+        proc, dump = run_recorded(path)
+        self.assertIn("Task was destroyed but it is pending!", plain.stderr)
+        self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (plain.returncode, plain.stdout, plain.stderr),
+                         "the recorder's done callback does not show in asyncio's task repr")
+        _, a = dump.task("left-pending")
+        self.assertEqual((a["task.final_state"], a["task.snapshot"]), ("pending", True))
+        (_, sd), = dump.shutdowns()
+        self.assertEqual((sd["shutdown.reason"], sd["shutdown.outcome"]), ("process_exit", "survivors"))
 
 
 class HangThenKill(unittest.TestCase):
