@@ -19,6 +19,8 @@ import { attachDecodedParts } from './decodedParts.js';
 import type { DecodedParts } from './decodedParts.js';
 import { OtlpDecodeError } from './OtlpDecodeError.js';
 import { parseJsonExact } from './parseJsonExact.js';
+import { readWireRequest } from './readWireRequest.js';
+import type { WireSpan } from './readWireRequest.js';
 import { OtlpTypes, SPAN_FLAGS, longToBigInt } from './schema.js';
 import type { LongLike } from './schema.js';
 
@@ -35,6 +37,15 @@ export interface DecodedRequest {
   rejected: number;
   /** Why, one line per refused span (at most {@link MAX_ERROR_MESSAGES}). */
   errors: string[];
+}
+
+/** Options of {@link decodeTraceRequest}. */
+export interface DecodeOptions {
+  /**
+   * Read canonical protobuf bodies with the direct wire reader (default true). false reads every
+   * body through protobufjs: the reference the direct reader is tested against.
+   */
+  directWireReader?: boolean;
 }
 
 /** At most this many rejection messages are kept; `rejected` still counts them all. */
@@ -54,11 +65,12 @@ const MAX_NAME_IN_MESSAGE = 80;
  *
  * @param body the raw (already decompressed) request body
  * @param encoding `protobuf` for application/x-protobuf, `json` for application/json
+ * @param options see {@link DecodeOptions}
  * @throws {@link OtlpDecodeError} when the body as a whole cannot be read
  */
-export function decodeTraceRequest(body: Uint8Array, encoding: OtlpEncoding): DecodedRequest {
+export function decodeTraceRequest(body: Uint8Array, encoding: OtlpEncoding, options: DecodeOptions = {}): DecodedRequest {
   const out = new Collector();
-  if (encoding === 'protobuf') readProtobuf(body, out);
+  if (encoding === 'protobuf') readProtobuf(body, out, options.directWireReader ?? true);
   else readJson(body, out);
   return { spans: out.spans, rejected: out.rejected, errors: out.errors };
 }
@@ -399,12 +411,64 @@ function statusCode(code: number): SpanStatusCode {
   return SpanStatusCode.UNSET;
 }
 
-function readProtobuf(body: Uint8Array, out: Collector): void {
+ /** Converts a span of the direct wire reader; the same checks, in the same order, as {@link pbSpan}. */
+function wireSpan(s: WireSpan, resource: Resource, scope: ScopeParts): ReadableSpan {
+  const traceId = checkId(s.traceId, TRACE_ID_BYTES, 'traceId');
+  const spanId = checkId(s.spanId, SPAN_ID_BYTES, 'spanId');
+  const events: DecodedEvent[] = s.events;
+  const links: DecodedLink[] = s.links.map((l, i) => {
+    const context: SpanContext = {
+      traceId: checkId(l.traceId, TRACE_ID_BYTES, `links[${i}].traceId`),
+      spanId: checkId(l.spanId, SPAN_ID_BYTES, `links[${i}].spanId`),
+      traceFlags: l.flags & SPAN_FLAGS.traceFlagsMask,
+    };
+    const remote = remoteBit(l.flags);
+    if (remote !== undefined) context.isRemote = remote;
+    const state = traceState(l.traceState);
+    if (state) context.traceState = state;
+    return linkOf(context, l.attributes, l.droppedAttributesCount);
+  });
+  const status: SpanStatus = { code: statusCode(s.statusCode) };
+  if (s.statusMessage) status.message = s.statusMessage;
+  const parts: SpanParts = {
+    traceId,
+    spanId,
+    traceState: s.traceState,
+    flags: s.flags,
+    name: s.name,
+    kind: s.kind,
+    start: s.start,
+    end: s.end,
+    attributes: s.attributes,
+    droppedAttributesCount: s.droppedAttributesCount,
+    events,
+    droppedEventsCount: s.droppedEventsCount,
+    links,
+    droppedLinksCount: s.droppedLinksCount,
+    status,
+  };
+  const parent = optionalParent(s.parentSpanId);
+  if (parent !== undefined) parts.parentSpanId = parent;
+  return buildSpan(parts, resource, scope);
+}
+
+function readProtobuf(body: Uint8Array, out: Collector, direct: boolean): void {
+  // A Buffer view (no copy): protobufjs then uses its BufferReader, whose strings come from
+  // Node's native UTF-8 decoder instead of a JavaScript loop; the wire reader needs one too.
+  const view = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const wire = direct ? readWireRequest(view) : undefined;
+  if (wire !== undefined) {
+    wire.forEach((rs, r) => {
+      const resource = makeResource(rs.attributes, rs.schemaUrl);
+      rs.scopeSpans.forEach((ss, k) => {
+        const scope: ScopeParts = { name: ss.name, version: ss.version, schemaUrl: ss.schemaUrl };
+        takeSpans(ss.spans, `resourceSpans[${r}].scopeSpans[${k}]`, out, (s) => s.name, (s) => wireSpan(s, resource, scope));
+      });
+    });
+    return;
+  }
   let request: { resourceSpans: PbResourceSpans[] };
   try {
-    // A Buffer view (no copy) makes protobufjs use its BufferReader, whose strings come from
-    // Node's native UTF-8 decoder instead of a JavaScript loop.
-    const view = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     request = OtlpTypes.ExportTraceServiceRequest.decode(view) as unknown as { resourceSpans: PbResourceSpans[] };
   } catch (err) {
     throw new OtlpDecodeError(`body is not a valid protobuf ExportTraceServiceRequest: ${(err as Error).message}`, { cause: err });
