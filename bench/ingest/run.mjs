@@ -161,6 +161,7 @@ async function loadBuild(root) {
     compactReportJson: json.compactReportJson,
     reportJson: json.reportJson,
     bigintReplacer: json.bigintReplacer,
+    toJsonText: json.toJsonText,
     cli: join(root, 'dist', 'server', 'cli', 'main.js'),
   };
 }
@@ -207,6 +208,11 @@ async function inProcess(build, data, dir) {
   ms['cold read+judge'] = readMs;
   [ms['compact JSON encode']] = await time(() => JSON.stringify(build.compactReportJson(report), build.bigintReplacer).length);
   [ms['full JSON encode']] = await time(() => JSON.stringify(build.reportJson(report), build.bigintReplacer).length);
+  // toJsonText: the same text without a replacer function (builds that have it)
+  if (build.toJsonText) {
+    [ms['compact JSON toJsonText']] = await time(() => build.toJsonText(build.compactReportJson(report)).length);
+    [ms['full JSON toJsonText']] = await time(() => build.toJsonText(build.reportJson(report)).length);
+  }
   ms.tasks = report.tasks.length;
   await store.close();
   return { ms, spans: spans / 2 };
@@ -290,6 +296,8 @@ const STAGE_ORDER = [
   'cold read+judge',
   'compact JSON encode',
   'full JSON encode',
+  'compact JSON toJsonText',
+  'full JSON toJsonText',
   'HTTP GET compact',
   'HTTP GET full',
 ];

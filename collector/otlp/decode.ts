@@ -510,8 +510,17 @@ const isObject = (v: Json): v is JsonObject => typeof v === 'object' && v !== nu
 function field(o: JsonObject, camel: string): Json {
   const v = o[camel];
   if (v !== undefined) return v;
-  return o[camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
+  let snake = SNAKE_NAMES.get(camel);
+  if (snake === undefined) {
+    // Optional fields are absent from most spans: the snake_case name is made once per field name.
+    snake = camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    SNAKE_NAMES.set(camel, snake);
+  }
+  return o[snake];
 }
+
+/** snake_case twins of the camelCase field names read so far (a fixed, small set). */
+const SNAKE_NAMES = new Map<string, string>();
 
 function jsonArray(o: JsonObject, camel: string, where: string, onError: (m: string) => never): Json[] {
   const v = field(o, camel);
