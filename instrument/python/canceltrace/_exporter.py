@@ -24,6 +24,8 @@ DEFAULT_RETRY_BUDGET_S = 30.0
 MAX_RETRY_AFTER_S = 5.0
 MAX_BACKOFF_S = 2.0
 RETRYABLE_STATUS = (429, 502, 503, 504)
+# at exit, with the collector known down, only the time to give up the batch in hand and count it
+UNREACHABLE_EXIT_WAIT_S = 0.2
 
 
 def _debug(msg):
@@ -57,6 +59,8 @@ class Exporter:
         self._thread = None
         self._idle = threading.Event()
         self._idle.set()
+        self._wake = threading.Event()  # cuts a retry's back-off short when the process exits
+        self.unreachable = False  # the last attempt could not reach the collector (refused, timed out)
 
     def submit(self, span):
         """Queues one span (an encoded dict, or a callable that encodes it on the exporter thread);
@@ -90,8 +94,13 @@ class Exporter:
         return self._queue.empty() and self._idle.is_set()
 
     def close(self, timeout):
-        """Sends what it can within `timeout` seconds, one attempt per batch, then drops the rest (counted)."""
+        """Sends what it can within `timeout` seconds, one attempt per batch, then drops the rest (counted).
+
+        A collector already known to be unreachable gets only the moment it takes to count the drops."""
         self._deadline = time.monotonic() + timeout
+        self._wake.set()
+        if self.unreachable and not self.output:
+            timeout = min(timeout, UNREACHABLE_EXIT_WAIT_S)
         self.flush(timeout)
         self._closing = True
         while True:
@@ -113,6 +122,7 @@ class Exporter:
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._wake = threading.Event()
         self._file = None
 
     def _run(self):
@@ -170,6 +180,8 @@ class Exporter:
         started = time.monotonic()
         backoff = 0.25
         while True:
+            if self._deadline is not None and self.unreachable:
+                return False  # exiting and the collector is down: no attempt that could hold the exit
             wait = None
             try:
                 req = urllib.request.Request(self.endpoint, data=body, method="POST",
@@ -179,14 +191,17 @@ class Exporter:
                     timeout = max(0.05, min(timeout, self._deadline - time.monotonic()))
                 with urllib.request.urlopen(req, timeout=timeout) as resp:
                     resp.read()
+                self.unreachable = False
                 return True
             except urllib.error.HTTPError as e:
+                self.unreachable = False
                 if e.code not in RETRYABLE_STATUS:
                     _debug("collector refused a batch: HTTP %d" % e.code)
                     return False
                 wait = _retry_after(e.headers.get("Retry-After"), backoff)
             except Exception as e:  # unreachable, reset, timeout
                 _debug("collector unreachable: %r" % (e,))
+                self.unreachable = True
                 wait = backoff
             backoff = min(backoff * 2, MAX_BACKOFF_S)
             now = time.monotonic()
@@ -195,7 +210,7 @@ class Exporter:
                 return False
             if now + wait - started > self.retry_budget:
                 return False
-            time.sleep(wait)
+            self._wake.wait(wait)
 
 
 def _retry_after(header, default):

@@ -117,11 +117,17 @@ class Shutdown:
             "shutdown.pending_baseline": self.baseline,
             "shutdown.outcome": None if snapshot else self.outcome,
             "task.snapshot": True if snapshot else None,
-            "canceltrace.spans_dropped": self.recorder.exporter.dropped,
         }
         end = _time_ns() if snapshot else self.end_ns
-        return _otlp.span(self.recorder.trace_id, self.span_id, "shutdown", self.start_ns, end, attrs,
-                          list(self.events))
+        args = (self.recorder.trace_id, self.span_id, "shutdown", self.start_ns, end, attrs, list(self.events))
+        exporter = self.recorder.exporter
+
+        def encode():
+            # encoded on the exporter thread, so the drop count includes the batches that failed before it
+            attrs["canceltrace.spans_dropped"] = exporter.dropped
+            return _otlp.span(*args)
+
+        return encode
 
 
 class Recorder:

@@ -109,6 +109,15 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(exporter.sent, 0)
         self.assertEqual(exporter.dropped, 1000)
 
+    def test_when_the_process_exits_while_retrying_a_refused_collector_then_close_does_not_wait_out_the_backoff(self):
+        exporter = Exporter(RESOURCE, endpoint="http://127.0.0.1:%d/v1/traces" % free_port())
+        exporter.submit(a_span(0))
+        time.sleep(1.0)  # refused at 0, 0.25 and 0.75 s: now backing off until about 1.75 s
+        started = time.monotonic()
+        exporter.close(5.0)
+        self.assertLess(time.monotonic() - started, 0.5, "an unreachable collector holds the exit")
+        self.assertEqual((exporter.sent, exporter.dropped), (0, 1))
+
     def test_when_the_collector_comes_back_then_what_was_buffered_is_sent(self):
         port = free_port()
         exporter = Exporter(RESOURCE, endpoint="http://127.0.0.1:%d/v1/traces" % port)

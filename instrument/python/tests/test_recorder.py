@@ -349,6 +349,33 @@ class ProcessExit(unittest.TestCase):
         self.assertEqual((sd["shutdown.reason"], sd["shutdown.outcome"]), ("process_exit", "survivors"))
 
 
+class CollectorDown(unittest.TestCase):
+    def test_when_batches_were_dropped_before_the_shutdown_span_is_written_then_it_carries_their_count(self):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        path = write_program("""
+            import asyncio
+            async def victim():
+                await asyncio.sleep(10)
+            async def main():
+                tasks = [asyncio.create_task(victim()) for _ in range(5)]
+                await asyncio.sleep(0)
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.sleep(0.4)  # the exporter is now retrying the refused first batch
+            asyncio.run(main())
+        """)
+        proc, dump = run_recorded(path, extra_flags=["--endpoint", "http://127.0.0.1:%d" % port])
+        self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+        self.assertEqual(len(dump.tasks()), 5, "the output file still receives every span")
+        (_, sd), = dump.shutdowns()
+        self.assertGreaterEqual(int(sd["canceltrace.spans_dropped"]), 5)
+
+
 class HangThenKill(unittest.TestCase):
     def test_when_a_hung_shutdown_is_killed_then_snapshots_already_hold_the_survivor_and_its_stack(self):
         path = write_program("""
