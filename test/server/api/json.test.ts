@@ -44,7 +44,7 @@ describe('json', () => {
       const body = reportJson(report({ big: 2n ** 63n - 1n }));
       const text = toJsonText(body);
       expect(text).toBe(JSON.stringify(body, bigintReplacer));
-      expect(JSON.parse(text).tasks.find((t: { spanId: string }) => t.attributes.big !== undefined).attributes.big).toBe('9223372036854775807');
+      expect(JSON.parse(text).tasks.find((t: { attributes: Attrs }) => t.attributes.big !== undefined).attributes.big).toBe('9223372036854775807');
     });
   });
 
