@@ -336,8 +336,39 @@ def _on_default_sigterm(signum, frame):
     except Exception:
         pass
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _real_signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _real_signal(signalnum, handler):
+    """signal.signal as the signal module defines it (ours may be wrapped by _patch_signal_module)."""
+    entry = _originals.get("signal")
+    return (entry[2] if entry is not None else signal.signal)(signalnum, handler)
+
+
+def _patch_signal_module():
+    """The program sees SIGTERM's default action where our recording stand-in is installed: getsignal()
+    and signal() report SIG_DFL for it, and setting SIG_DFL back keeps the stand-in (which ends the
+    process by SIGTERM exactly as the default action does)."""
+    orig_get = signal.getsignal
+    orig_set = signal.signal
+    _originals["getsignal"] = (signal, "getsignal", orig_get)
+    _originals["signal"] = (signal, "signal", orig_set)
+
+    def getsignal(signalnum):
+        handler = orig_get(signalnum)
+        return signal.SIG_DFL if handler is _on_default_sigterm else handler
+
+    def set_signal(signalnum, handler):
+        if signalnum == signal.SIGTERM and handler == signal.SIG_DFL and hooks.recorder is not None:
+            handler = _on_default_sigterm
+        previous = orig_set(signalnum, handler)
+        return signal.SIG_DFL if previous is _on_default_sigterm else previous
+
+    functools.update_wrapper(getsignal, orig_get)
+    functools.update_wrapper(set_signal, orig_set)
+    signal.getsignal = getsignal
+    signal.signal = set_signal
 
 
 def install_hooks(handle_sigterm=True):
@@ -352,6 +383,7 @@ def install_hooks(handle_sigterm=True):
         try:
             if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
                 signal.signal(signal.SIGTERM, _on_default_sigterm)
+                _patch_signal_module()
         except (ValueError, OSError):
             pass
     running = asyncio.events._get_running_loop()

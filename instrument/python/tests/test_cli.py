@@ -188,6 +188,22 @@ class SameBehaviour(unittest.TestCase):
             self.assertNotEqual(plain[0], 0)
             self.assertEqual(recorded, plain, args)
 
+    def test_when_the_program_inspects_or_resets_sigterm_then_it_sees_the_default_action_and_still_dies_by_it(self):
+        path = write_program("""
+            import os, signal, sys
+            print(signal.getsignal(signal.SIGTERM))
+            def mine(*args):
+                pass
+            old = signal.signal(signal.SIGTERM, mine)
+            print(old, signal.signal(signal.SIGTERM, old) is mine, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pause()
+        """)
+        plain, recorded = self._both([path], os.path.dirname(path))
+        self.assertEqual(plain, (-signal.SIGTERM, "0\n0 True True\n", ""))
+        self.assertEqual(recorded, plain)
+
     def test_when_arguments_are_wrong_then_usage_is_printed_with_exit_2(self):
         proc = subprocess.run([sys.executable, "-m", "canceltrace", "--endpoint"], capture_output=True, text=True,
                               env=env_with_package(), timeout=30)
