@@ -11,7 +11,7 @@
 // Figures, not assertions: nothing here fails on a number.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -198,6 +198,7 @@ async function inProcess(build, data, dir) {
     for (const batch of batches) await store.consume(batch);
   });
   await store.close();
+  ms['store file bytes/span'] = statSync(path).size / (spans / 2);
   batches.length = 0;
   gc();
   // Cold: a freshly opened store and an empty report cache, as after a restart.
@@ -298,6 +299,7 @@ const STAGE_ORDER = [
   'full JSON encode',
   'compact JSON toJsonText',
   'full JSON toJsonText',
+  'store file bytes/span',
   'HTTP GET compact',
   'HTTP GET full',
 ];
@@ -315,10 +317,11 @@ function printTable(n, results) {
   console.log(header);
   for (const stage of STAGE_ORDER) {
     if (!labels.some((l) => results[l][stage] !== undefined)) continue;
-    let line = stage.padEnd(30);
+    const bytes = stage.includes('bytes');
+    let line = (bytes ? stage : `${stage}`).padEnd(30);
     const values = labels.map((l) => results[l][stage]);
     for (const v of values) {
-      line += pad(v === undefined ? '-' : v.toFixed(0), 14);
+      line += pad(v === undefined ? '-' : `${v.toFixed(0)}${bytes ? ' B' : ''}`, 14);
       line += pad(v === undefined || !PER_SPAN.has(stage) ? '' : Math.round(((n + 1) / v) * 1000).toLocaleString('en-US'), 18);
     }
     if (values.length === 2 && values[0] && values[1]) line += pad(`${(values[0] / values[1]).toFixed(1)}x`, 10);
