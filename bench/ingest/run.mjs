@@ -203,6 +203,13 @@ async function inProcess(build, data, dir) {
   gc();
   // Cold: a freshly opened store and an empty report cache, as after a restart.
   store = build.SqliteStore.open({ path, verdictOf: build.judgeTaskAlone });
+  {
+    const shutdown = await store.getShutdown(data.shutdownId);
+    [ms['cold store read (window)']] = await time(() => store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.end));
+    await store.close();
+  }
+  gc();
+  store = build.SqliteStore.open({ path, verdictOf: build.judgeTaskAlone });
   const views = new build.ShutdownViews(store);
   const shutdown = await store.getShutdown(data.shutdownId);
   const [readMs, report] = await time(() => views.report(shutdown));
@@ -294,6 +301,7 @@ const STAGE_ORDER = [
   'store consume',
   'HTTP POST protobuf',
   'HTTP POST json',
+  'cold store read (window)',
   'cold read+judge',
   'compact JSON encode',
   'full JSON encode',
