@@ -75,7 +75,8 @@ type TaskRow = [id: bigint, endNs: bigint, verdict: Verdict, ...row: StoredRow];
 
 /**
  * The embedded {@link Store}: one SQLite file in WAL mode, one row per (trace id, span id) holding
- * the whole record as JSON plus the columns the reads filter and sort on. better-sqlite3 is
+ * the columns the reads filter and sort on, plus the rest of the record as a compact JSON body
+ * (codec.ts); each distinct resource is stored once, in the resources table. better-sqlite3 is
  * synchronous; the methods are async only to fit the interface, and errors come back as rejections.
  */
 export class SqliteStore implements Store {
@@ -118,7 +119,7 @@ export class SqliteStore implements Store {
       // Negative: KiB rather than pages. A page cache of the default 2 MiB makes every insert into the
       // (random-order) id index of a large store a read from disk.
       db.pragma(`cache_size = -${DEFAULT_CACHE_KIB}`);
-      // No foreign keys yet; on so that a future migration that adds one gets it enforced.
+      // Enforces spans.resource_id → resources (a row id cached across a rolled-back batch would show here).
       db.pragma('foreign_keys = ON');
       migrate(db, undefined, `SqliteStore ${path}`);
       return new SqliteStore(db, options.verdictOf);

@@ -70,6 +70,8 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
       // Rows written before carry the whole record (and its resource) as JSON: move each resource
       // into the table and shrink the row to the body layout. Pages of rows by id, oldest first.
+      // It writes bodies of layout 2 (SPAN_BODY_VERSION): a later layout needs its own step, and
+      // the codec must keep reading layout 2 and whole records.
       const page = db.prepare('SELECT id, record FROM spans WHERE id > ? ORDER BY id LIMIT ?').raw();
       const addResource = db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING');
       const resourceId = db.prepare('SELECT id FROM resources WHERE hash = ?').pluck();
