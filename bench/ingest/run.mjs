@@ -133,6 +133,7 @@ function syntheticShutdown(n) {
   for (let i = 0; i < spans.length; i += SPANS_PER_REQUEST) batches.push(spans.slice(i, i + SPANS_PER_REQUEST));
   return {
     shutdownId: `${traceId}-${shutdownSpanId}`,
+    tasks: n,
     protobuf: batches.map((b) => ProtobufTraceSerializer.serializeRequest(b)),
     json: batches.map((b) => JsonTraceSerializer.serializeRequest(b)),
   };
@@ -278,11 +279,14 @@ async function overHttp(build, data, dir) {
       for (const form of ['compact', 'full']) {
         await served.stop();
         served = await startServe(build, dir, served.db);
-        [ms[`HTTP GET ${form}`]] = await time(async () => {
+        let text;
+        [ms[`HTTP GET ${form}`], text] = await time(async () => {
           const res = await fetch(`${served.ui}/api/shutdowns/${data.shutdownId}${form === 'compact' ? '?tasks=compact' : ''}`);
           if (res.status !== 200) throw new Error(`GET: ${res.status} ${await res.text()}`);
-          return (await res.text()).length;
+          return res.text();
         });
+        const got = JSON.parse(text).tasks.length;
+        if (got !== data.tasks) throw new Error(`GET ${form}: ${got} tasks, expected ${data.tasks}`);
       }
     } finally {
       await served.stop();
