@@ -5,7 +5,6 @@ import { fromCompact, windowStartOf, type CompactTimeline } from '../layout/comp
 import { phasesOf } from '../layout/phases.js';
 import type { TimelineTask } from '../layout/timelineTask.js';
 import { nsToMs, parseNs } from '../layout/nsToMs.js';
-import { explainFinding } from '../layout/explain.js';
 import { routeHash } from '../router.js';
 import { Timeline } from './Timeline.js';
 import { PendingChart } from './PendingChart.js';
@@ -167,8 +166,8 @@ export class ShutdownView {
       for (const finding of r.findings ?? []) {
         const item = f.append('div').attr('class', 'finding');
         item.append('span').attr('class', 'badge bad').text(finding.kind);
-        item.append('span').attr('class', 'message').text(` ${finding.message} `);
-        item.append('span').attr('class', 'fix muted').text(`Fix: ${explainFinding(finding.kind).fix}`);
+        // the server's message already says what happened and the fix
+        item.append('span').attr('class', 'message').text(` ${finding.message}`);
       }
       for (const w of r.warnings ?? []) {
         const item = f.append('div').attr('class', 'warning');

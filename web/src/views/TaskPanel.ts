@@ -71,9 +71,9 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
     f.append('h3').text('Findings');
     const items = f.selectAll('div.finding').data(task.findings).join('div').attr('class', 'finding');
     items.append('span').attr('class', 'badge warn').text((d) => d.kind);
+    // the server's message says what happened and the fix; the explanation says why it matters
     items.append('p').attr('class', 'message').text((d) => d.message);
     items.append('p').attr('class', 'what').text((d) => explainFinding(d.kind).what);
-    items.append('p').attr('class', 'fix').text((d) => `Fix: ${explainFinding(d.kind).fix}`);
   }
 
   const facts = root.append('section').attr('class', 'facts') as unknown as Div;
