@@ -11,7 +11,7 @@
 // Figures, not assertions: nothing here fails on a number.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -227,6 +227,24 @@ async function inProcess(build, data, dir) {
   return { ms, spans: spans / 2 };
 }
 
+/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system, ms) a process has used so far; undefined where /proc is missing. On a
+ * shared machine this is steadier than the wall time, which also counts waiting for a core.
+ */
+function cpuMillis(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11], fields[12]: utime and stime (fields 14 and 15 of proc(5), counted from the state field)
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Spawns `canceltrace serve` of a build on free ports and a fresh file. */
 async function startServe(build, dir, db = join(dir, `serve-${Math.random().toString(36).slice(2)}.db`)) {
   const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS ? process.env.BENCH_SERVE_NODE_ARGS.split(' ') : [];
@@ -253,6 +271,7 @@ async function startServe(build, dir, db = join(dir, `serve-${Math.random().toSt
   return {
     ...urls,
     db,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await exited;
@@ -267,6 +286,7 @@ async function overHttp(build, data, dir) {
   for (const encoding of ['protobuf', 'json']) {
     let served = await startServe(build, dir);
     try {
+      const cpuBefore = cpuMillis(served.pid);
       [ms[`HTTP POST ${encoding}`]] = await time(async () => {
         for (const body of data[encoding]) {
           const res = await fetch(`${served.otlp}/v1/traces`, { method: 'POST', headers: { 'content-type': MEDIA[encoding] }, body });
@@ -274,17 +294,22 @@ async function overHttp(build, data, dir) {
           await res.arrayBuffer();
         }
       });
+      const cpuAfter = cpuMillis(served.pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) ms[`HTTP POST ${encoding} serve CPU`] = cpuAfter - cpuBefore;
       if (encoding !== 'protobuf') continue;
       // Each GET on a freshly started serve: an empty report cache, a cold read + judge + encode + transfer.
       for (const form of ['compact', 'full']) {
         await served.stop();
         served = await startServe(build, dir, served.db);
         let text;
+        const cpuBefore = cpuMillis(served.pid);
         [ms[`HTTP GET ${form}`], text] = await time(async () => {
           const res = await fetch(`${served.ui}/api/shutdowns/${data.shutdownId}${form === 'compact' ? '?tasks=compact' : ''}`);
           if (res.status !== 200) throw new Error(`GET: ${res.status} ${await res.text()}`);
           return res.text();
         });
+        const cpuAfter = cpuMillis(served.pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) ms[`HTTP GET ${form} serve CPU`] = cpuAfter - cpuBefore;
         const got = JSON.parse(text).tasks.length;
         if (got !== data.tasks) throw new Error(`GET ${form}: ${got} tasks, expected ${data.tasks}`);
       }
@@ -305,6 +330,8 @@ const STAGE_ORDER = [
   'store consume',
   'HTTP POST protobuf',
   'HTTP POST json',
+  'HTTP POST protobuf serve CPU',
+  'HTTP POST json serve CPU',
   'cold store read (window)',
   'cold read+judge',
   'compact JSON encode',
@@ -314,9 +341,11 @@ const STAGE_ORDER = [
   'store file bytes/span',
   'HTTP GET compact',
   'HTTP GET full',
+  'HTTP GET compact serve CPU',
+  'HTTP GET full serve CPU',
 ];
 /** Stages that handle every span (spans/s is meaningful). */
-const PER_SPAN = new Set(STAGE_ORDER.slice(0, 7));
+const PER_SPAN = new Set(STAGE_ORDER.slice(0, 9));
 
 const pad = (s, n) => String(s).padStart(n);
 
