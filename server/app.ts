@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { VERDICTS } from '../collector/records.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { judgeTask } from './judge/index.js';
-import { bigintReplacer, compactReportJson, reportJson, shutdownJson, taskJson } from './api/json.js';
+import { compactReportJson, reportJson, shutdownJson, taskJson, toJsonText } from './api/json.js';
 import {
   DEFAULT_SHUTDOWN_LIMIT,
   DEFAULT_TASK_LIMIT,
@@ -32,7 +32,7 @@ export interface AppDeps {
 type Handler = (req: Request, res: Response) => Promise<unknown>;
 
 function sendJson(res: Response, body: unknown, status = 200): void {
-  res.status(status).type('application/json').send(JSON.stringify(body, bigintReplacer));
+  res.status(status).type('application/json').send(toJsonText(body));
 }
 
 /**
