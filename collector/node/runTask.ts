@@ -80,7 +80,7 @@ export function startTask<T>(
     const span = tracer.startSpan(name, { attributes }, parentContext);
     const running: RunningTask = { id, span, signal };
     task = running;
-    addLiveTask(running);
+    addLiveTask();
     if (parentSignal && controller) {
       if (parentSignal.aborted) {
         recordCancel(running, parentSignal.reason);
@@ -99,7 +99,8 @@ export function startTask<T>(
     } catch (error) {
       result = Promise.reject(error);
     }
-    return Promise.resolve(result).then(
+    // a thenable is chained directly; a plain value gets the one promise the caller expects
+    return (result instanceof Promise ? result : Promise.resolve(result)).then(
       (value) => {
         finish(running, 'completed', undefined, unfollow);
         return value;
@@ -174,7 +175,7 @@ function finish(
   unfollow: (() => void) | undefined,
 ): void {
   try {
-    removeLiveTask(task);
+    removeLiveTask();
     unfollow?.();
     const span = task.span;
     span.setAttribute(ATTR.finalState, state);

@@ -16,19 +16,20 @@ export function currentTask(): RunningTask | undefined {
   return context.active().getValue(TASK_KEY) as RunningTask | undefined;
 }
 
-const live = new Set<RunningTask>();
+// Only the number is ever read, so a counter (runTask settles each task exactly once) is enough.
+let live = 0;
 
-/** Registers a task as running (used for `tasks.pending` when no processor counts open spans). */
-export function addLiveTask(task: RunningTask): void {
-  live.add(task);
+/** Counts a task as running (used for `tasks.pending` when no processor counts open spans). */
+export function addLiveTask(): void {
+  live++;
 }
 
-/** Unregisters a settled task. */
-export function removeLiveTask(task: RunningTask): void {
-  live.delete(task);
+/** Counts a task as settled. */
+export function removeLiveTask(): void {
+  live--;
 }
 
 /** Number of tasks started by runTask that have not settled. */
 export function liveTaskCount(): number {
-  return live.size;
+  return live;
 }
