@@ -12,6 +12,11 @@ export const MAX_SHUTDOWN_LIMIT = 1_000;
 
 const SHUTDOWN_ID = /^[0-9a-f]{32}-[0-9a-f]{16}$/;
 const NS_PER_MS = 1_000_000n;
+/**
+ * An ISO 8601 date or date-time (`2026-11-26`, `2026-11-26T06:35`, `…T06:35:00.123Z`, `…+01:00`).
+ * Checked before Date.parse, which also reads free text such as `foo 1` or `-5` as dates in 2001.
+ */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 function one(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
@@ -44,7 +49,7 @@ export function parseSince(value: unknown): bigint | undefined {
   const raw = one(value, 'since');
   if (raw === undefined || raw === '') return undefined;
   if (/^\d+$/.test(raw)) return BigInt(raw);
-  const ms = Date.parse(raw);
+  const ms = ISO_DATE.test(raw) ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(ms)) throw new BadRequestError(`since must be unix nanoseconds or an ISO 8601 date, got '${raw}'`);
   return BigInt(ms) * NS_PER_MS;
 }

@@ -119,9 +119,25 @@ describe('createApp', () => {
     expect(pages).toBeLessThanOrEqual(4);
   });
 
+  it('when /api/tasks?since= is given as nanoseconds or as an ISO date, then both cut at the same time', async () => {
+    const spans = [0n, 10n, 20n].map((s) => taskSpan({ start: s * SEC, end: s * SEC + MS }));
+    await views.consume(spans);
+    const cut = T0 + 10n * SEC;
+    const iso = new Date(Number(cut / 1_000_000n)).toISOString();
+    const byNs = await request(app).get('/api/tasks').query({ since: cut.toString() });
+    const byIso = await request(app).get('/api/tasks').query({ since: iso });
+    expect(byNs.status).toBe(200);
+    expect(byNs.body.tasks).toHaveLength(2);
+    expect(byIso.body.tasks.map((t: any) => t.spanId)).toEqual(byNs.body.tasks.map((t: any) => t.spanId));
+  });
+
   it.each([
     ['/api/tasks?limit=0', 400, /limit must be/],
     ['/api/tasks?since=yesterday-ish', 400, /since must be/],
+    // Date.parse alone would read these as dates in 2001.
+    ['/api/tasks?since=foo%201', 400, /since must be/],
+    ['/api/tasks?since=-5', 400, /since must be/],
+    ['/api/tasks?since=Tue%203', 400, /since must be/],
     ['/api/tasks?verdict=fine', 400, /verdict must be one of/],
     ['/api/tasks?service=a&service=b', 400, /given once/],
     ['/api/shutdowns/xyz', 400, /bad shutdown id/],
