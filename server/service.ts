@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,9 +44,21 @@ export function defaultWebRoot(): string {
   return join(top, 'web', 'dist');
 }
 
+/** Responses still being produced, per server, so a stop can ask their connections to close. */
+const inFlight = new WeakMap<Server, Set<ServerResponse>>();
+/** Servers that are stopping: their new responses close their connections too. */
+const closing = new WeakSet<Server>();
+
 async function listen(app: (req: never, res: never) => void, host: string, port: number): Promise<Server> {
   const { createServer } = await import('node:http');
   const server = createServer(app as never);
+  const active = new Set<ServerResponse>();
+  inFlight.set(server, active);
+  server.on('request', (_req, res: ServerResponse) => {
+    if (closing.has(server)) res.setHeader('Connection', 'close');
+    active.add(res);
+    res.once('close', () => active.delete(res));
+  });
   server.listen(port, host);
   await once(server, 'listening');
   return server;
@@ -60,6 +72,10 @@ function urlOf(server: Server, host: string): string {
 }
 
 async function close(server: Server): Promise<void> {
+  closing.add(server);
+  // A keep-alive connection (every OTLP exporter uses one) whose request is in flight would otherwise
+  // stay open after its answer until the grace period ends; `Connection: close` ends it with the answer.
+  for (const res of inFlight.get(server) ?? []) if (!res.headersSent) res.setHeader('Connection', 'close');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MILLIS);
