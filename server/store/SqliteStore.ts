@@ -6,8 +6,9 @@ import { VERDICTS } from '../../collector/records.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { resourceKey } from './resourceKey.js';
-import { migrate } from './migrations.js';
+import { migrate, StoreSchemaError } from './migrations.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
+import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
 
 /** SQLite page cache per connection, in KiB: the indices of a large store stay in memory while it ingests. */
@@ -108,8 +109,13 @@ export class SqliteStore implements Store {
   /** Opens (creating or migrating as needed) the database at `options.path`. */
   static open(options: SqliteStoreOptions): SqliteStore {
     const { path } = options;
-    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    let db: Database.Database;
+    try {
+      if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path);
+    } catch (error) {
+      throw new StoreOpenError(path, error);
+    }
     try {
       db.pragma('journal_mode = WAL');
       // In WAL mode NORMAL never corrupts the file; an OS crash may lose the last commits, which
@@ -125,7 +131,8 @@ export class SqliteStore implements Store {
       return new SqliteStore(db, options.verdictOf);
     } catch (error) {
       db.close();
-      throw error;
+      // A schema from a newer version says so itself; what SQLite says (read-only file or folder) lacks the path.
+      throw error instanceof StoreSchemaError ? error : new StoreOpenError(path, error);
     }
   }
 
@@ -428,3 +435,4 @@ function decodeCursor(cursor: string): [bigint, bigint] {
 
 /** Re-exported so that callers of the store can catch what its reads throw. */
 export { StoreQueryError } from './StoreQueryError.js';
+export { StoreOpenError } from './StoreOpenError.js';

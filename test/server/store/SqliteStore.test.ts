@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test as base, describe, expect } from 'vitest';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../collector/records.js';
-import { SqliteStore, StoreQueryError } from '../../../server/store/SqliteStore.js';
+import { SqliteStore, StoreOpenError, StoreQueryError } from '../../../server/store/SqliteStore.js';
 import { SpanCodecError, encodeSpanRecord } from '../../../server/store/codec.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';
 import { otherSpan, shutdownSpan, spanId, taskSpan, traceId, verdictAlone } from './spanBuilder.js';
@@ -57,6 +57,17 @@ describe('SqliteStore', () => {
         expect((await again.queryTasks({ limit: 10, verdict: 'cancelled' })).tasks.map((t) => t.task.spanId)).toEqual([spanId(1)]);
       } finally {
         await again.close();
+      }
+    });
+
+    it('when the path cannot hold a database (a folder, a file where a folder should be), then the error names the path', ({ dir }) => {
+      const asFolder = join(dir, 'a-folder');
+      mkdirSync(asFolder);
+      const underFile = join(dir, 'plain-file', 'store.db');
+      writeFileSync(join(dir, 'plain-file'), 'not a folder');
+      for (const path of [asFolder, underFile]) {
+        expect(() => SqliteStore.open({ path, verdictOf: verdictAlone }), path).toThrow(StoreOpenError);
+        expect(() => SqliteStore.open({ path, verdictOf: verdictAlone }), path).toThrow(`cannot open the database ${path}: `);
       }
     });
 
