@@ -8,6 +8,8 @@ const BAR_WIDTH = 30;
 export class ProgressBar {
   private done_ = 0;
   private readonly enabled: boolean;
+  /** The bar as last drawn, to draw again below a message. */
+  private line = '';
 
   constructor(
     private readonly stream: NodeJS.WriteStream,
@@ -24,7 +26,20 @@ export class ProgressBar {
     const filled = Math.round((this.done_ / this.total) * BAR_WIDTH);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}`;
     const name = item.length > 40 ? `…${item.slice(-39)}` : item;
-    this.stream.write(`\r${this.label} [${bar}] ${this.done_}/${this.total} ${name}\x1b[K`);
+    this.line = `${this.label} [${bar}] ${this.done_}/${this.total} ${name}`;
+    this.stream.write(`\r${this.line}\x1b[K`);
+  }
+
+  /**
+   * Prints one message line (e.g. a file that failed) on its own line: the bar is erased first and
+   * drawn again below it, so the message is not glued to the bar.
+   */
+  note(message: string): void {
+    if (!this.enabled || this.line === '') {
+      this.stream.write(`${message}\n`);
+      return;
+    }
+    this.stream.write(`\r\x1b[K${message}\n${this.line}\x1b[K`);
   }
 
   /** Ends the bar's line. */

@@ -20,7 +20,13 @@ const USAGE = `usage:
 serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded SQLite file
 import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
 check   judge dumps without a server; exit 1 when a task has a failing verdict
-        (default: ${['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'].join(', ')})`;
+        (default: ${['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'].join(', ')})
+
+exit codes:
+  0  done (check: no task with a failing verdict)
+  1  check: a task has a failing verdict; import: a file was not imported (nothing of it is stored);
+     serve: it could not start (port in use, database cannot be opened)
+  2  bad usage, or check could not read a FILE (missing, empty, not an OTLP dump)`;
 
 /** A mistake in how the command was called: printed with the usage, exit 2. */
 class UsageError extends Error {}
@@ -65,7 +71,7 @@ async function serve(argv: string[]): Promise<number> {
 }
 
 /** Reads every file; returns its spans or prints a one-line error naming it. */
-function readFiles(files: string[], onFile?: (file: string) => void): { spans: Map<string, SpanRecord[]>; failed: number } {
+function readFiles(files: string[], report: (line: string) => void = (line) => console.error(line)): { spans: Map<string, SpanRecord[]>; failed: number } {
   const spans = new Map<string, SpanRecord[]>();
   let failed = 0;
   for (const file of files) {
@@ -76,9 +82,8 @@ function readFiles(files: string[], onFile?: (file: string) => void): { spans: M
       failed++;
       const code = (error as NodeJS.ErrnoException).code;
       const message = code === 'ENOENT' ? `${file}: no such file` : code === 'EISDIR' ? `${file}: is a directory` : error instanceof Error ? error.message : String(error);
-      console.error(`canceltrace: ${message.includes(basename(file)) ? message : `${file}: ${message}`}`.split('\n')[0]);
+      report(`canceltrace: ${message.includes(basename(file)) ? message : `${file}: ${message}`}`.split('\n')[0]);
     }
-    onFile?.(file);
   }
   return { spans, failed };
 }
@@ -93,7 +98,7 @@ async function importCommand(argv: string[]): Promise<number> {
   let failed = 0;
   try {
     for (const file of positionals) {
-      const result = readFiles([file]);
+      const result = readFiles([file], (line) => bar.note(line));
       failed += result.failed;
       const spans = result.spans.get(file);
       if (spans) {
@@ -103,7 +108,7 @@ async function importCommand(argv: string[]): Promise<number> {
           spanCount += spans.length;
         } catch (error) {
           failed++;
-          console.error(`canceltrace: ${file}: not imported: ${error instanceof Error ? error.message : String(error)}`);
+          bar.note(`canceltrace: ${file}: not imported: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
       bar.tick(file);

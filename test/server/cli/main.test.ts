@@ -136,4 +136,11 @@ describe('canceltrace CLI', () => {
       expect(check.stdout.trim()).toBe('6');
     });
   });
+
+  it('when help is asked, then it lists the exit codes each command returns', () => {
+    const help = run('help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/exit codes:\n\s+0 .*\n\s+1 .*check.*import/);
+    expect(help.stdout).toMatch(/\n\s+2 +bad usage/);
+  });
 });
