@@ -54,7 +54,8 @@ export function judgeShutdown(shutdown: ShutdownRecord, tasks: readonly TaskReco
   const findings: Finding<ShutdownFindingKind>[] = [];
   const events = sortEvents(shutdown.span.events);
   const pending = pendingSamples(events);
-  const pendingBaseline = num(shutdown.span.attributes, ATTR.pendingBaseline) ?? baselineFromSamples(events) ?? 0;
+  const pendingBaseline =
+    num(shutdown.span.attributes, ATTR.pendingBaseline) ?? baselineFromSamples(events) ?? countBeforeStart(pending, shutdown.start) ?? 0;
   const lastPending = pending[pending.length - 1];
   if (lastPending !== undefined && lastPending.value > pendingBaseline) {
     findings.push({
@@ -115,6 +116,16 @@ function pendingSamples(events: readonly EventRecord[]): Sample[] {
     if (value !== undefined) samples.push({ t: e.time, value });
   }
   return samples;
+}
+
+/**
+ * The contract's own rule, for senders that give no baseline: the count before the shutdown began,
+ * i.e. the last sample taken strictly before its start.
+ */
+function countBeforeStart(pending: readonly Sample[], start: bigint): number | undefined {
+  let before: number | undefined;
+  for (const s of pending) if (s.t < start) before = s.value;
+  return before;
 }
 
 function baselineFromSamples(events: readonly EventRecord[]): number | undefined {

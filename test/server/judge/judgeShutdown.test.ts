@@ -93,6 +93,15 @@ describe('judgeShutdown', () => {
       expect(report.findings.map((f) => f.kind)).toEqual(['pending_not_at_baseline']);
     });
 
+    it('when no baseline is sent, then the last sample before the shutdown began is the baseline (the contract rule)', () => {
+      const before = closedShutdown({ start: SEC, events: [e.pending(SEC / 2n, 2), e.pending(SEC, 9), e.pending(2n * SEC, 2)] });
+      const report = judgeShutdown(before, []);
+      expect(report.pendingBaseline).toBe(2);
+      expect(report.findings).toEqual([]);
+      const stuck = judgeShutdown(closedShutdown({ start: SEC, events: [e.pending(SEC / 2n, 2), e.pending(2n * SEC, 3)] }), []);
+      expect(stuck.findings.map((f) => f.kind)).toEqual(['pending_not_at_baseline']);
+    });
+
     it('when the samples carry the baseline, then it is used; when none does, it is 0', () => {
       const withSampleBaseline = closedShutdown({ events: [e.pending(SEC, 3, { 'tasks.pending.baseline': 2 }), e.pending(2n * SEC, 2)] });
       const r1 = judgeShutdown(withSampleBaseline, []);
