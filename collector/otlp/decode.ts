@@ -370,18 +370,9 @@ function pbSpan(s: PbSpan, resource: Resource, scope: ScopeParts): ReadableSpan 
     attributes: pbAttrs(e.attributes),
     droppedAttributesCount: e.droppedAttributesCount,
   }));
-  const links: DecodedLink[] = s.links.map((l, i) => {
-    const context: SpanContext = {
-      traceId: checkId(toHex(l.traceId), TRACE_ID_BYTES, `links[${i}].traceId`),
-      spanId: checkId(toHex(l.spanId), SPAN_ID_BYTES, `links[${i}].spanId`),
-      traceFlags: l.flags & SPAN_FLAGS.traceFlagsMask,
-    };
-    const remote = remoteBit(l.flags);
-    if (remote !== undefined) context.isRemote = remote;
-    const state = traceState(l.traceState);
-    if (state) context.traceState = state;
-    return linkOf(context, pbAttrs(l.attributes), l.droppedAttributesCount);
-  });
+  const links: DecodedLink[] = s.links.map((l, i) =>
+    checkedLink(toHex(l.traceId), toHex(l.spanId), l.flags, l.traceState, pbAttrs(l.attributes), l.droppedAttributesCount, i),
+  );
   const status: SpanStatus = { code: statusCode(s.status?.code ?? 0) };
   if (s.status?.message) status.message = s.status.message;
   const parts: SpanParts = {
@@ -406,6 +397,28 @@ function pbSpan(s: PbSpan, resource: Resource, scope: ScopeParts): ReadableSpan 
   return buildSpan(parts, resource, scope);
 }
 
+/** Link `i` of a span from its hex ids (validated), flags and trace state. */
+function checkedLink(
+  traceIdHex: string,
+  spanIdHex: string,
+  flags: number,
+  rawTraceState: string,
+  attributes: Attrs,
+  droppedAttributesCount: number,
+  i: number,
+): DecodedLink {
+  const context: SpanContext = {
+    traceId: checkId(traceIdHex, TRACE_ID_BYTES, `links[${i}].traceId`),
+    spanId: checkId(spanIdHex, SPAN_ID_BYTES, `links[${i}].spanId`),
+    traceFlags: flags & SPAN_FLAGS.traceFlagsMask,
+  };
+  const remote = remoteBit(flags);
+  if (remote !== undefined) context.isRemote = remote;
+  const state = traceState(rawTraceState);
+  if (state) context.traceState = state;
+  return linkOf(context, attributes, droppedAttributesCount);
+}
+
 function statusCode(code: number): SpanStatusCode {
   if (code === SpanStatusCode.OK || code === SpanStatusCode.ERROR) return code;
   return SpanStatusCode.UNSET;
@@ -416,18 +429,9 @@ function wireSpan(s: WireSpan, resource: Resource, scope: ScopeParts): ReadableS
   const traceId = checkId(s.traceId, TRACE_ID_BYTES, 'traceId');
   const spanId = checkId(s.spanId, SPAN_ID_BYTES, 'spanId');
   const events: DecodedEvent[] = s.events;
-  const links: DecodedLink[] = s.links.map((l, i) => {
-    const context: SpanContext = {
-      traceId: checkId(l.traceId, TRACE_ID_BYTES, `links[${i}].traceId`),
-      spanId: checkId(l.spanId, SPAN_ID_BYTES, `links[${i}].spanId`),
-      traceFlags: l.flags & SPAN_FLAGS.traceFlagsMask,
-    };
-    const remote = remoteBit(l.flags);
-    if (remote !== undefined) context.isRemote = remote;
-    const state = traceState(l.traceState);
-    if (state) context.traceState = state;
-    return linkOf(context, l.attributes, l.droppedAttributesCount);
-  });
+  const links: DecodedLink[] = s.links.map((l, i) =>
+    checkedLink(l.traceId, l.spanId, l.flags, l.traceState, l.attributes, l.droppedAttributesCount, i),
+  );
   const status: SpanStatus = { code: statusCode(s.statusCode) };
   if (s.statusMessage) status.message = s.statusMessage;
   const parts: SpanParts = {
