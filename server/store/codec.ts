@@ -36,14 +36,7 @@ export class SpanCodecError extends Error {
 
 /** Encodes a span record as JSON text; throws {@link SpanCodecError} on a record it cannot keep exactly. */
 export function encodeSpanRecord(span: SpanRecord): string {
-  const where = `span ${String(span.traceId)}/${String(span.spanId)}`;
-  if (typeof span.traceId !== 'string' || !TRACE_ID.test(span.traceId)) {
-    throw new SpanCodecError(`${where}: trace id must be 32 lower-case hex digits`);
-  }
-  if (typeof span.spanId !== 'string' || !SPAN_ID.test(span.spanId)) {
-    throw new SpanCodecError(`${where}: span id must be 16 lower-case hex digits`);
-  }
-  if (!ROLES.has(span.role)) throw new SpanCodecError(`${where}: unknown role ${String(span.role)}`);
+  const where = checkRecord(span);
   const out: Record<string, unknown> = {
     v: SPAN_CODEC_VERSION,
     traceId: span.traceId,
