@@ -10,6 +10,7 @@ import { migrate, StoreSchemaError } from './migrations.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
+import { taskCursor } from './taskCursor.js';
 
 /** SQLite page cache per connection, in KiB: the indices of a large store stay in memory while it ingests. */
 export const DEFAULT_CACHE_KIB = 64 * 1024;
@@ -35,8 +36,6 @@ const KNOWN_VERDICTS: ReadonlySet<string> = new Set(VERDICTS);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const SHUTDOWN_ID = /^([0-9a-f]{32})-([0-9a-f]{16})$/;
-const CURSOR_TEXT = /^(-?\d{1,19})\.(\d{1,19})$/;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** The columns of one stored row, in the order of the insert and update statements. */
 type Row = [
@@ -211,7 +210,7 @@ export class SqliteStore implements Store {
       params.since = clampInt64(query.since);
     }
     if (query.cursor !== undefined) {
-      const [endNs, id] = decodeCursor(query.cursor);
+      const [endNs, id] = taskCursor.decode(query.cursor);
       filters.push('(end_ns, id) < (@cursorEnd, @cursorId)');
       params.cursorEnd = endNs;
       params.cursorId = id;
@@ -236,7 +235,7 @@ export class SqliteStore implements Store {
     };
     if (more) {
       const last = shown[shown.length - 1];
-      page.nextCursor = encodeCursor(last[1], last[0]);
+      page.nextCursor = taskCursor.encode(last[1], last[0]);
     }
     return page;
   }
@@ -412,25 +411,6 @@ function checkLimit(limit: unknown, max: number, what: string): number {
 
 function clampInt64(t: bigint): bigint {
   return t < INT64_MIN ? INT64_MIN : t > INT64_MAX ? INT64_MAX : t;
-}
-
-/** The cursor is base64url of `<end_ns>.<id>`: the sort key of the last task of the page. */
-function encodeCursor(endNs: bigint, id: bigint): string {
-  return Buffer.from(`${endNs}.${id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): [bigint, bigint] {
-  const invalid = (why: string) =>
-    new StoreQueryError(`invalid cursor ${JSON.stringify(String(cursor).slice(0, 64))}: ${why}; pass nextCursor from a previous page`);
-  if (typeof cursor !== 'string' || !BASE64URL.test(cursor)) throw invalid('not base64url');
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = CURSOR_TEXT.exec(text);
-  // Re-encoding must give the cursor back: Node's decoder skips junk that would otherwise pass.
-  if (!match || encodeCursor(BigInt(match[1]), BigInt(match[2])) !== cursor) throw invalid('not a cursor of this store');
-  const endNs = BigInt(match[1]);
-  const id = BigInt(match[2]);
-  if (endNs < INT64_MIN || endNs > INT64_MAX || id > INT64_MAX) throw invalid('out of range');
-  return [endNs, id];
 }
 
 /** Re-exported so that callers of the store can catch what its reads throw. */
