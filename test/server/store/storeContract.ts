@@ -120,6 +120,21 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
         expect((await stored(store)).endTime).toBe(4_000n);
       });
 
+      it('when two records of the same kind end at the same time, then the one with more events is kept, else the stored one', async ({
+        openStore,
+      }) => {
+        const store = await openStore();
+        const withEvents = (n: number, name: string) =>
+          taskSpan({ trace: 9, span: 9, state: 'cancelled', end: 3_000n, name, events: Array.from({ length: n }, (_, i) => ({ name: 'e', time: 1_000n + BigInt(i), attributes: {} })) });
+        await store.consume([withEvents(1, 'first')]);
+        await store.consume([withEvents(1, 'same count')]);
+        expect((await stored(store)).name).toBe('first');
+        await store.consume([withEvents(3, 'more events')]);
+        expect((await stored(store)).name).toBe('more events');
+        await store.consume([withEvents(2, 'fewer events')]);
+        expect((await stored(store)).name).toBe('more events');
+      });
+
       it('when one batch holds several records of the same span, then the same rule picks the one kept', async ({ openStore }) => {
         const store = await openStore();
         await store.consume([snapshotAt(2_000n), finalAt(3_000n), snapshotAt(8_000n)]);
