@@ -6,6 +6,23 @@ import type { Store } from '../store/Store.js';
 export const DEFAULT_REPORT_CACHE_SIZE = 64;
 /** Shutdown summaries (outcome and counts, a few hundred bytes each) kept for the list. */
 export const DEFAULT_SUMMARY_CACHE_SIZE = 10_000;
+/**
+ * How long a report or summary is reused when the store is shared with other instances, in
+ * milliseconds: their writes do not pass through this instance, so only time can tell it to forget.
+ */
+export const DEFAULT_SHARED_CACHE_MILLIS = 2_000;
+
+/** How {@link ShutdownViews} keeps what it judged. */
+export interface ShutdownViewsCacheOptions {
+  /**
+   * When set, a cached report or summary is reused for at most this many milliseconds (use
+   * {@link DEFAULT_SHARED_CACHE_MILLIS} with a store other instances write to). Unset: until a span
+   * of the same instance arrives here, which sees every write only when this instance is the sole writer.
+   */
+  maxAgeMillis?: number;
+  /** the clock, in milliseconds; defaults to `performance.now` */
+  now?: () => number;
+}
 
 /** What the shutdown list shows of a judged shutdown. */
 export interface ShutdownSummary {
@@ -14,20 +31,27 @@ export interface ShutdownSummary {
 }
 
 /**
- * Judges shutdowns on read and remembers the reports until a span of the same instance arrives.
+ * Judges shutdowns on read and remembers the reports until a span of the same instance arrives
+ * (and, with a shared store, for a bounded time: see {@link ShutdownViewsCacheOptions}).
  * It also sits in the ingest path as the consumer in front of the store, which is how it learns
  * what to forget.
  */
 export class ShutdownViews implements Consumer<SpanRecord> {
-  private readonly cache = new Map<string, { generation: number; report: ShutdownReport }>();
-  private readonly summaries = new Map<string, { generation: number; summary: ShutdownSummary }>();
+  private readonly cache = new Map<string, { generation: number; at: number; report: ShutdownReport }>();
+  private readonly summaries = new Map<string, { generation: number; at: number; summary: ShutdownSummary }>();
   private readonly generations = new Map<string, number>();
+  private readonly maxAgeMillis: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: Store,
     private readonly options: Partial<JudgeOptions> = {},
     private readonly cacheSize = DEFAULT_REPORT_CACHE_SIZE,
-  ) {}
+    cacheOptions: ShutdownViewsCacheOptions = {},
+  ) {
+    this.maxAgeMillis = cacheOptions.maxAgeMillis ?? Number.POSITIVE_INFINITY;
+    this.now = cacheOptions.now ?? (() => performance.now());
+  }
 
   /** Stores a batch, then forgets the reports of the instances it touches. */
   async consume(batch: SpanRecord[]): Promise<void> {
@@ -44,10 +68,11 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   async summary(shutdown: ShutdownRecord): Promise<ShutdownSummary> {
     const generation = this.generations.get(shutdown.instance) ?? 0;
     const key = `${shutdown.id}:${shutdown.end}`;
+    const at = this.now();
     const hit = touch(this.summaries, key);
-    if (hit && hit.generation === generation) return hit.summary;
+    if (hit && this.fresh(hit, generation, at)) return hit.summary;
     const { outcome, counts } = await this.report(shutdown);
-    remember(this.summaries, key, { generation, summary: { outcome, counts } }, DEFAULT_SUMMARY_CACHE_SIZE);
+    remember(this.summaries, key, { generation, at, summary: { outcome, counts } }, DEFAULT_SUMMARY_CACHE_SIZE);
     return { outcome, counts };
   }
 
@@ -55,13 +80,20 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   async report(shutdown: ShutdownRecord): Promise<ShutdownReport> {
     const generation = this.generations.get(shutdown.instance) ?? 0;
     const key = `${shutdown.id}:${shutdown.end}`;
+    // Taken before the read, so that the age counts from the state the report was judged on.
+    const at = this.now();
     const hit = touch(this.cache, key);
-    if (hit && hit.generation === generation) return hit.report;
+    if (hit && this.fresh(hit, generation, at)) return hit.report;
     const end = shutdown.open ? undefined : shutdown.end;
     const tasks = await this.store.tasksInWindow(shutdown.instance, shutdown.start, end);
     const report = judgeShutdown(shutdown, tasks, this.options);
-    remember(this.cache, key, { generation, report }, this.cacheSize);
+    remember(this.cache, key, { generation, at, report }, this.cacheSize);
     return report;
+  }
+
+  /** True when a cached entry still stands: no span of its instance arrived here since, and it is not too old. */
+  private fresh(entry: { generation: number; at: number }, generation: number, now: number): boolean {
+    return entry.generation === generation && now - entry.at < this.maxAgeMillis;
   }
 }
 

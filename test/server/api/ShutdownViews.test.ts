@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
+import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from '../../../server/api/ShutdownViews.js';
 import { judgeTaskAlone } from '../../../server/judge/index.js';
 import { SqliteStore } from '../../../server/store/SqliteStore.js';
 import { events, MS, SEC, shutdownSpan, taskSpan } from '../../doubles/spans.js';
@@ -45,6 +45,42 @@ describe('ShutdownViews', () => {
       expect((await views.summary(first)).counts.swallowed).toBe(1);
       await views.summary(second);
       expect(reads).toBe(3);
+    });
+  });
+  describe('with a store other instances write to', () => {
+    /** A span another canceltrace instance stored: it never passes through `views`. */
+    const swallowedElsewhere = (instance: string) =>
+      new ShutdownViews(store).consume([
+        taskSpan({ instance, start: -SEC, end: SEC, finalState: 'completed', events: [events.cancel(100n * MS)] }),
+      ]);
+
+    it('when another instance writes, then a cached report and summary are reused only until maxAgeMillis has passed', async () => {
+      let clock = 0;
+      const shared = new ShutdownViews(store, {}, 2, { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS, now: () => clock });
+      await shared.consume([shutdownSpan({ instance: 'a', end: 2n * SEC })]);
+      const [shutdown] = await store.listShutdowns();
+      expect((await shared.summary(shutdown)).counts.swallowed ?? 0).toBe(0);
+      expect(reads).toBe(1);
+
+      await swallowedElsewhere('a');
+      clock = DEFAULT_SHARED_CACHE_MILLIS - 1;
+      expect((await shared.summary(shutdown)).counts.swallowed ?? 0).toBe(0);
+      expect((await shared.report(shutdown)).counts.swallowed ?? 0).toBe(0);
+      expect(reads).toBe(1);
+
+      clock = DEFAULT_SHARED_CACHE_MILLIS;
+      expect((await shared.summary(shutdown)).counts.swallowed).toBe(1);
+      expect((await shared.report(shutdown)).counts.swallowed).toBe(1);
+      expect(reads).toBe(2);
+    });
+
+    it('when no bound is set, then a write of another instance is never seen through the cache (why a shared store needs one)', async () => {
+      await views.consume([shutdownSpan({ instance: 'b', end: 2n * SEC })]);
+      const [shutdown] = await store.listShutdowns();
+      await views.summary(shutdown);
+      await swallowedElsewhere('b');
+      expect((await views.summary(shutdown)).counts.swallowed ?? 0).toBe(0);
+      expect(reads).toBe(1);
     });
   });
 });
