@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { TaskLifecycleProcessor } from '../collector/processor/TaskLifecycleProcessor.js';
 import { createApp } from './app.js';
-import { ShutdownViews } from './api/ShutdownViews.js';
+import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { judgeTaskAlone, type JudgeOptions } from './judge/index.js';
-import { SqliteStore } from './store/SqliteStore.js';
+import { openStore } from './store/openStore.js';
 
 /** The default OTLP/HTTP port, as in the OTLP specification. */
 export const DEFAULT_OTLP_PORT = 4318;
@@ -23,6 +23,7 @@ export interface ServiceOptions {
   host?: string;
   otlpPort?: number;
   uiPort?: number;
+  /** a SQLite file path, or a `postgres://` / `postgresql://` URL for a store several instances share */
   dbPath?: string;
   maxBodyBytes?: number;
   judge?: Partial<JudgeOptions>;
@@ -85,14 +86,15 @@ async function close(server: Server): Promise<void> {
 }
 
 /**
- * Starts the collector (OTLP/HTTP receiver) and the dashboard + API on an embedded SQLite store:
- * receiver → processor → views (cache) → store.
+ * Starts the collector (OTLP/HTTP receiver) and the dashboard + API on an embedded SQLite store, or
+ * on PostgreSQL shared with other instances: receiver → processor → views (cache) → store.
  */
 export async function startService(options: ServiceOptions = {}): Promise<RunningService> {
   const host = options.host ?? DEFAULT_HOST;
   const onError = options.onError ?? ((error: unknown) => console.error('canceltrace:', error));
-  const store = SqliteStore.open({ path: options.dbPath ?? DEFAULT_DB_PATH, verdictOf: judgeTaskAlone });
-  const views = new ShutdownViews(store, options.judge);
+  const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone);
+  // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
+  const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const processor = new TaskLifecycleProcessor({ next: views, onError });
   const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError });
   let otlpServer: Server | undefined;

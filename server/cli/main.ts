@@ -8,16 +8,19 @@ import { VERDICTS, type SpanRecord } from '../../collector/records.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
 import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';
-import { SqliteStore } from '../store/SqliteStore.js';
+import { openStore } from '../store/openStore.js';
+import { isPgUrl, redactPgUrl } from '../store/PgStore.js';
 import { checkSpans, formatCheckReport, parseFailOn } from './check.js';
 import { ProgressBar } from './ProgressBar.js';
 
 const USAGE = `usage:
-  canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--db PATH]
-  canceltrace import [--db PATH] FILE...
+  canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--db PATH|URL]
+  canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
 
 serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded SQLite file
+--db    a SQLite file path (default ${DEFAULT_DB_PATH}), or postgres://user@host:port/database
+        (or postgresql://) for one PostgreSQL store shared by several serve instances
 import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
 check   judge dumps without a server; exit 1 when a task has a failing verdict
         (default: ${['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'].join(', ')})
@@ -25,7 +28,7 @@ check   judge dumps without a server; exit 1 when a task has a failing verdict
 exit codes:
   0  done (check: no task with a failing verdict)
   1  check: a task has a failing verdict; import: a file was not imported (nothing of it is stored);
-     serve: it could not start (port in use, database cannot be opened)
+     serve: it could not start (port in use, database cannot be opened or reached)
   2  bad usage, or check could not read a FILE (missing, empty, not an OTLP dump)`;
 
 /** A mistake in how the command was called: printed with the usage, exit 2. */
@@ -55,7 +58,8 @@ async function serve(argv: string[]): Promise<number> {
     uiPort: port(values['ui-port'], DEFAULT_UI_PORT, '--ui-port'),
     dbPath: values.db ?? DEFAULT_DB_PATH,
   });
-  process.stdout.write(`otlp: ${service.otlpUrl}\nui: ${service.uiUrl}\ndb: ${values.db ?? DEFAULT_DB_PATH}\n`);
+  const db = values.db ?? DEFAULT_DB_PATH;
+  process.stdout.write(`otlp: ${service.otlpUrl}\nui: ${service.uiUrl}\ndb: ${isPgUrl(db) ? redactPgUrl(db) : db}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.stdout.write(`canceltrace: ${signal}, stopping\n`);
@@ -91,7 +95,7 @@ function readFiles(files: string[], report: (line: string) => void = (line) => c
 async function importCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { db: { type: 'string' } }, allowPositionals: true, strict: true });
   if (positionals.length === 0) throw new UsageError('import needs at least one FILE');
-  const store = SqliteStore.open({ path: values.db ?? DEFAULT_DB_PATH, verdictOf: judgeTaskAlone });
+  const { store } = await openStore(values.db ?? DEFAULT_DB_PATH, judgeTaskAlone);
   const bar = new ProgressBar(process.stderr, positionals.length, 'import');
   let imported = 0;
   let spanCount = 0;

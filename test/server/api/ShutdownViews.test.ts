@@ -47,6 +47,7 @@ describe('ShutdownViews', () => {
       expect(reads).toBe(3);
     });
   });
+
   describe('with a store other instances write to', () => {
     /** A span another canceltrace instance stored: it never passes through `views`. */
     const swallowedElsewhere = (instance: string) =>

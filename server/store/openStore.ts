@@ -1,0 +1,20 @@
+import type { TaskRecord, Verdict } from '../../collector/records.js';
+import { isPgUrl, PgStore } from './PgStore.js';
+import { SqliteStore } from './SqliteStore.js';
+import type { Store } from './Store.js';
+
+/** A store opened from a `--db` value. */
+export interface OpenedStore {
+  store: Store;
+  /** true when other canceltrace instances may write to the same store (PostgreSQL) */
+  shared: boolean;
+}
+
+/**
+ * Opens the store a `--db` value names: a `postgres://` or `postgresql://` URL selects
+ * {@link PgStore}, the store several instances share; anything else is a SQLite file path.
+ */
+export async function openStore(db: string, verdictOf: (task: TaskRecord) => Verdict): Promise<OpenedStore> {
+  if (isPgUrl(db)) return { store: await PgStore.open({ url: db, verdictOf }), shared: true };
+  return { store: SqliteStore.open({ path: db, verdictOf }), shared: false };
+}
