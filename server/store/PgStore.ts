@@ -2,7 +2,7 @@ import pg from 'pg';
 import { readShutdown, readTask, newerRecord } from '../../collector/contract.js';
 import { VERDICTS } from '../../collector/records.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
-import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
+import { SpanCodecError, decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { StoreSchemaError } from './migrations.js';
 import { migratePg } from './pgMigrations.js';
 import { resourceKey } from './resourceKey.js';
@@ -27,7 +27,10 @@ export interface PgStoreOptions {
    * tables live in the first schema of the search_path (created on first start).
    */
   url: string;
-  /** The verdict a task gets judged alone (see {@link SqliteStoreOptions.verdictOf}); called once per stored task record. */
+  /**
+   * The verdict a task gets judged alone, kept in a column for /api/tasks?verdict= (as in
+   * SqliteStore); injected because storage knows nothing of analysis. Called once per stored task record.
+   */
   verdictOf: (task: TaskRecord) => Verdict;
   /** What an idle connection's error is reported to (a restarted server); never thrown into a caller. */
   onError?: (error: unknown) => void;
@@ -99,7 +102,9 @@ const UPSERT = `
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[],
                 $10::integer[], $11::text[], $12::text[], $13::text[])
          WITH ORDINALITY AS u (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, event_count, verdict, hash, record, n)
-    JOIN resources res ON res.hash = u.hash
+    -- LEFT: a resource row that is not there (a cached hash of a table someone emptied) makes
+    -- resource_id NULL and fails the batch loudly instead of dropping its spans.
+    LEFT JOIN resources res ON res.hash = u.hash
     ORDER BY u.n
   )
   INSERT INTO spans AS s (id, trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, event_count, verdict, resource_id, record)
@@ -185,6 +190,8 @@ export class PgStore implements Store {
         await this.write(pool, rows);
         break;
       } catch (error) {
+        // The cache may be what is wrong (see UPSERT): the next batch inserts its resources again.
+        this.knownHashes.clear();
         if (attempt >= DEFAULT_PG_BATCH_ATTEMPTS || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
       }
     }
@@ -336,6 +343,12 @@ export class PgStore implements Store {
   private rowOf(span: SpanRecord): Row {
     // Encode first: it validates ids and times, so nothing below sees a malformed record.
     const record = encodeSpanBody(span);
+    // PostgreSQL text cannot hold U+0000 (the body escapes it; these two columns hold the string as is).
+    for (const [what, text] of [['service', span.service], ['instance', span.instance]] as const) {
+      if (typeof text === 'string' && text.includes('\u0000')) {
+        throw new SpanCodecError(`span ${span.traceId}/${span.spanId}: ${what} contains a NUL character, which PostgreSQL cannot store`);
+      }
+    }
     let key = this.resourceKeys.get(span.resource);
     if (key === undefined) {
       key = resourceKey(span.resource);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpanRecord } from '../../../collector/records.js';
 import { PgStore, StoreOpenError, isPgUrl, redactPgUrl } from '../../../server/store/PgStore.js';
+import { SpanCodecError } from '../../../server/store/codec.js';
 import { StoreSchemaError } from '../../../server/store/migrations.js';
 import { PG_MIGRATIONS } from '../../../server/store/pgMigrations.js';
 import { createPgTestSchema, pgUnreachable, type PgTestSchema } from './pgTestDb.js';
@@ -105,6 +106,35 @@ describe.skipIf(unreachable !== undefined && process.env.CI !== 'true')('PgStore
       const url = new URL(db.url);
       url.pathname = '/canceltrace_no_such_db';
       await expect(PgStore.open({ url: url.toString(), verdictOf: verdictAlone })).rejects.toThrow(/canceltrace_no_such_db.*does not exist/);
+    });
+  });
+
+  describe('consume', () => {
+    it('when a service name holds a NUL character, then the batch fails as bad data and nothing of it is kept', async () => {
+      await db.clear();
+      const store = await PgStore.open({ url: db.url, verdictOf: verdictAlone });
+      try {
+        const bad = { ...otherSpan({ trace: 5, span: 2 }), service: 'svc\u0000x' };
+        await expect(store.consume([taskSpan({ trace: 5, span: 1 }), bad])).rejects.toThrow(SpanCodecError);
+        await expect(store.consume([bad])).rejects.toThrow(/service contains a NUL character/);
+        expect(await store.stats()).toEqual({ spans: 0, tasks: 0, shutdowns: 0 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('when the resources table is emptied under a running store, then a batch fails loudly and the next one stores its spans', async () => {
+      await db.clear();
+      const store = await PgStore.open({ url: db.url, verdictOf: verdictAlone });
+      try {
+        await store.consume([taskSpan({ trace: 6, span: 1 })]);
+        await db.query('TRUNCATE spans, resources');
+        await expect(store.consume([taskSpan({ trace: 6, span: 2 })])).rejects.toThrow(/resource_id/);
+        await store.consume([taskSpan({ trace: 6, span: 3 })]);
+        expect((await store.spansOfTrace(traceId(6))).map((s) => s.spanId)).toEqual([taskSpan({ span: 3 }).spanId]);
+      } finally {
+        await store.close();
+      }
     });
   });
 
