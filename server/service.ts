@@ -1,4 +1,4 @@
-import type { Server, ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,24 +45,40 @@ export function defaultWebRoot(): string {
   return join(top, 'web', 'dist');
 }
 
-/** Responses still being produced, per server, so a stop can ask their connections to close. */
-const inFlight = new WeakMap<Server, Set<ServerResponse>>();
-/** Servers that are stopping: their new responses close their connections too. */
-const closing = new WeakSet<Server>();
+/** A listening HTTP server and the one way to stop it. */
+interface Listening {
+  server: Server;
+  /** Stops taking requests; in-flight ones finish (their connections close with the answer) within the grace period. */
+  close(): Promise<void>;
+}
 
-async function listen(app: (req: never, res: never) => void, host: string, port: number): Promise<Server> {
-  const { createServer } = await import('node:http');
-  const server = createServer(app as never);
-  const active = new Set<ServerResponse>();
-  inFlight.set(server, active);
+async function listen(app: RequestListener, host: string, port: number): Promise<Listening> {
+  const server = createServer(app);
+  // Responses still being produced, so a stop can ask their connections to close.
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
   server.on('request', (_req, res: ServerResponse) => {
-    if (closing.has(server)) res.setHeader('Connection', 'close');
-    active.add(res);
-    res.once('close', () => active.delete(res));
+    if (closing) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
   });
   server.listen(port, host);
   await once(server, 'listening');
-  return server;
+  return {
+    server,
+    async close() {
+      closing = true;
+      // A keep-alive connection (every OTLP exporter uses one) whose request is in flight would otherwise
+      // stay open after its answer until the grace period ends; `Connection: close` ends it with the answer.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MILLIS);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function urlOf(server: Server, host: string): string {
@@ -70,19 +86,6 @@ function urlOf(server: Server, host: string): string {
   const port = typeof address === 'object' && address ? address.port : 0;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return `http://${shownHost}:${port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  closing.add(server);
-  // A keep-alive connection (every OTLP exporter uses one) whose request is in flight would otherwise
-  // stay open after its answer until the grace period ends; `Connection: close` ends it with the answer.
-  for (const res of inFlight.get(server) ?? []) if (!res.headersSent) res.setHeader('Connection', 'close');
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MILLIS);
-  timer.unref();
-  await closed;
-  clearTimeout(timer);
 }
 
 /**
@@ -97,24 +100,23 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const processor = new TaskLifecycleProcessor({ next: views, onError });
   const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError });
-  let otlpServer: Server | undefined;
-  let uiServer: Server | undefined;
+  let otlp: Listening | undefined;
+  let ui: Listening;
   try {
-    otlpServer = await listen(createOtlpApp(receiver) as never, host, options.otlpPort ?? DEFAULT_OTLP_PORT);
-    uiServer = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError }) as never, host, options.uiPort ?? DEFAULT_UI_PORT);
+    otlp = await listen(createOtlpApp(receiver), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
+    ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError }), host, options.uiPort ?? DEFAULT_UI_PORT);
   } catch (error) {
-    if (otlpServer) await close(otlpServer);
+    await otlp?.close();
     await store.close();
     throw error;
   }
   let stopping: Promise<void> | undefined;
-  const servers = [otlpServer, uiServer];
   return {
-    otlpUrl: urlOf(otlpServer, host),
-    uiUrl: urlOf(uiServer, host),
+    otlpUrl: urlOf(otlp.server, host),
+    uiUrl: urlOf(ui.server, host),
     stop() {
       stopping ??= (async () => {
-        await Promise.all(servers.map(close));
+        await Promise.all([otlp.close(), ui.close()]);
         await processor.shutdown();
         await store.close();
       })();
