@@ -8,13 +8,13 @@ so an absent or slow collector cannot block, slow or crash the program, nor keep
 
 import json
 import queue
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 
 from . import _otlp
+from ._report import report
 
 DEFAULT_MAX_QUEUE_SPANS = 16384
 DEFAULT_MAX_BATCH_SPANS = 512
@@ -29,14 +29,7 @@ UNREACHABLE_EXIT_WAIT_S = 0.2
 
 
 def _debug(msg):
-    """The one error reporter: silent unless CANCELTRACE_DEBUG is set; never raises."""
-    try:
-        import os
-
-        if os.environ.get("CANCELTRACE_DEBUG"):
-            sys.stderr.write("canceltrace exporter: %s\n" % msg)
-    except Exception:
-        pass
+    report(msg, "canceltrace exporter")
 
 
 class Exporter:

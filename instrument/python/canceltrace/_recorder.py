@@ -8,7 +8,6 @@ throws into the program.
 
 import asyncio
 import functools
-import os
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ import traceback
 import weakref
 
 from . import _otlp
+from ._report import report as _report
 from ._task import (Task, TaskRecord, caller_site, coroutine_chain, format_stack, hooks, is_handoff_caller,
                     is_internal_code, is_taskgroup_caller, refresh_watch_new)
 
@@ -31,15 +31,6 @@ CANCELLED_ERROR_TYPE = "asyncio.exceptions.CancelledError"
 
 _time_ns = time.time_ns
 _CancelledError = asyncio.CancelledError
-
-
-def _report(msg):
-    """The recorder's error reporter: silent unless CANCELTRACE_DEBUG is set; never raises."""
-    try:
-        if os.environ.get("CANCELTRACE_DEBUG"):
-            sys.stderr.write("canceltrace: %s\n" % msg)
-    except Exception:
-        pass
 
 
 def _site_attrs(site):
