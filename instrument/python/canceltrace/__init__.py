@@ -143,7 +143,17 @@ def gauge(name, fn, baseline=None):
         rec.gauges[name] = entry
 
 
-class shutdown:
+class _SyncOrAsync:
+    """A context manager usable with `with` and `async with`: entry and exit never await."""
+
+    async def __aenter__(self):
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type, exc, tb):
+        return self.__exit__(exc_type, exc, tb)
+
+
+class shutdown(_SyncOrAsync):
     """Marks a shutdown (sync or async context manager): ``async with canceltrace.shutdown("manual", 5.0):``.
 
     The shutdown span starts on entry and ends on exit with its outcome (`clean` when only the tasks that
@@ -182,12 +192,6 @@ class shutdown:
                 pass
         return False
 
-    async def __aenter__(self):
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type, exc, tb):
-        return self.__exit__(exc_type, exc, tb)
-
 
 def _outcome_of(exc_type):
     if exc_type is None:
@@ -199,7 +203,7 @@ def _outcome_of(exc_type):
     return "error"
 
 
-class cleanup:
+class cleanup(_SyncOrAsync):
     """Records a cleanup step of the current task as `task.cleanup.start/end` with its outcome
     (`ok`, `cancelled`, `timeout`, `error`). Never swallows: exceptions pass through unchanged."""
 
@@ -226,12 +230,6 @@ class cleanup:
             except Exception:
                 pass
         return False
-
-    async def __aenter__(self):
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type, exc, tb):
-        return self.__exit__(exc_type, exc, tb)
 
 
 async def shielded(coro, timeout, name=None):
