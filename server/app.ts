@@ -1,7 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { existsSync } from 'node:fs';
-import { VERDICTS } from '../collector/records.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { judgeTask } from './judge/index.js';
 import { compactReportJson, reportJson, shutdownJson, taskJson, toJsonText } from './api/json.js';
@@ -10,14 +9,18 @@ import {
   DEFAULT_TASK_LIMIT,
   MAX_SHUTDOWN_LIMIT,
   MAX_TASK_LIMIT,
+  parseHexId,
   parseLimit,
   parseShutdownId,
   parseSince,
   parseString,
   parseVerdict,
+  SPAN_ID_HEX_DIGITS,
+  TRACE_ID_HEX_DIGITS,
 } from './api/params.js';
 import type { ShutdownViews } from './api/ShutdownViews.js';
 import type { Store } from './store/Store.js';
+import { StoreQueryError } from './store/StoreQueryError.js';
 
 /** What the app needs; it opens nothing itself. */
 export interface AppDeps {
@@ -75,8 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
   };
 
   const getShutdownTask: Handler = async (req) => {
-    const spanId = String(req.params.spanId).toLowerCase();
-    if (!/^[0-9a-f]{16}$/.test(spanId)) throw new BadRequestError(`bad span id '${req.params.spanId}': expected 16 hex digits`);
+    const spanId = parseHexId(String(req.params.spanId), 'span', SPAN_ID_HEX_DIGITS);
     const report = await reportOf(String(req.params.id));
     const judged = report.tasks.find((t) => t.task.spanId === spanId);
     if (!judged) throw new NotFoundError(`no task ${spanId} in shutdown ${report.shutdown.id}`);
@@ -98,18 +100,14 @@ export function createApp(deps: AppDeps): express.Express {
   };
 
   const getTrace: Handler = async (req) => {
-    const traceId = String(req.params.traceId).toLowerCase();
-    if (!/^[0-9a-f]{32}$/.test(traceId)) throw new BadRequestError(`bad trace id '${req.params.traceId}': expected 32 hex digits`);
+    const traceId = parseHexId(String(req.params.traceId), 'trace', TRACE_ID_HEX_DIGITS);
     const spans = await store.spansOfTrace(traceId);
     if (spans.length === 0) throw new NotFoundError(`no spans of trace ${traceId}`);
     return { traceId, spans };
   };
 
-  const verdicts: Handler = async () => VERDICTS;
-
   const routes: [path: string, handler: Handler][] = [
     ['/api/health', health],
-    ['/api/verdicts', verdicts],
     ['/api/shutdowns', listShutdowns],
     ['/api/shutdowns/:id', getShutdown],
     ['/api/shutdowns/:id/tasks/:spanId', getShutdownTask],
@@ -160,7 +158,7 @@ export function createApp(deps: AppDeps): express.Express {
 function statusOf(error: unknown): number {
   if (error instanceof BadRequestError) return 400;
   if (error instanceof NotFoundError) return 404;
-  if (error instanceof Error && error.name === 'StoreQueryError') return 400;
+  if (error instanceof StoreQueryError) return 400;
   const status = (error as { status?: unknown })?.status;
   if (typeof status === 'number' && status >= 400 && status < 600) return status;
   return 500;

@@ -66,3 +66,14 @@ export function parseShutdownId(value: string): string {
   if (!SHUTDOWN_ID.test(id)) throw new BadRequestError(`bad shutdown id '${value}': expected <32 hex digits>-<16 hex digits>`);
   return id;
 }
+
+/** Hex digits of a trace id and of a span id. */
+export const TRACE_ID_HEX_DIGITS = 32;
+export const SPAN_ID_HEX_DIGITS = 16;
+
+/** A trace or span id in a path: `digits` hex digits, lower-cased. */
+export function parseHexId(value: string, what: 'trace' | 'span', digits: number): string {
+  const id = value.toLowerCase();
+  if (id.length !== digits || !/^[0-9a-f]+$/.test(id)) throw new BadRequestError(`bad ${what} id '${value}': expected ${digits} hex digits`);
+  return id;
+}
