@@ -216,10 +216,23 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
   return attachDecodedParts(span, parts);
 }
 
-function linkOf(context: SpanContext, attributes: Attrs, droppedAttributesCount: number): DecodedLink {
+/** A link from its validated ids, its flags (trace flags and remote bits) and its trace state. */
+function linkOf(
+  traceId: string,
+  spanId: string,
+  flags: number,
+  rawTraceState: string,
+  attributes: Attrs,
+  droppedAttributesCount: number,
+): DecodedLink {
+  const context: SpanContext = { traceId, spanId, traceFlags: flags & SPAN_FLAGS.traceFlagsMask };
+  const remote = remoteBit(flags);
+  if (remote !== undefined) context.isRemote = remote;
+  const state = traceState(rawTraceState);
+  if (state) context.traceState = state;
   return {
     link: { context, attributes: attributes as Attributes, droppedAttributesCount },
-    record: { traceId: context.traceId, spanId: context.spanId, attributes },
+    record: { traceId, spanId, attributes },
   };
 }
 
@@ -407,16 +420,9 @@ function checkedLink(
   droppedAttributesCount: number,
   i: number,
 ): DecodedLink {
-  const context: SpanContext = {
-    traceId: checkId(traceIdHex, TRACE_ID_BYTES, `links[${i}].traceId`),
-    spanId: checkId(spanIdHex, SPAN_ID_BYTES, `links[${i}].spanId`),
-    traceFlags: flags & SPAN_FLAGS.traceFlagsMask,
-  };
-  const remote = remoteBit(flags);
-  if (remote !== undefined) context.isRemote = remote;
-  const state = traceState(rawTraceState);
-  if (state) context.traceState = state;
-  return linkOf(context, attributes, droppedAttributesCount);
+  const traceId = checkId(traceIdHex, TRACE_ID_BYTES, `links[${i}].traceId`);
+  const spanId = checkId(spanIdHex, SPAN_ID_BYTES, `links[${i}].spanId`);
+  return linkOf(traceId, spanId, flags, rawTraceState, attributes, droppedAttributesCount);
 }
 
 function statusCode(code: number): SpanStatusCode {
@@ -690,17 +696,11 @@ function jsonSpan(s: Json, resource: Resource, scope: ScopeParts): ReadableSpan 
   });
   const links: DecodedLink[] = jsonArray(s, 'links', 'span', spanLevel).map((l, i) => {
     if (!isObject(l)) spanLevel(`links[${i}] must be an object`);
+    // Not checkedLink: it takes the attributes already read, and here a bad id is reported before bad attributes.
     const flags = jsonUint32(l, 'flags');
-    const context: SpanContext = {
-      traceId: checkId(jsonId(l, 'traceId'), TRACE_ID_BYTES, `links[${i}].traceId`),
-      spanId: checkId(jsonId(l, 'spanId'), SPAN_ID_BYTES, `links[${i}].spanId`),
-      traceFlags: flags & SPAN_FLAGS.traceFlagsMask,
-    };
-    const remote = remoteBit(flags);
-    if (remote !== undefined) context.isRemote = remote;
-    const state = traceState(jsonString(l, 'traceState'));
-    if (state) context.traceState = state;
-    return linkOf(context, jsonAttrsOf(l), jsonUint32(l, 'droppedAttributesCount'));
+    const traceId = checkId(jsonId(l, 'traceId'), TRACE_ID_BYTES, `links[${i}].traceId`);
+    const spanId = checkId(jsonId(l, 'spanId'), SPAN_ID_BYTES, `links[${i}].spanId`);
+    return linkOf(traceId, spanId, flags, jsonString(l, 'traceState'), jsonAttrsOf(l), jsonUint32(l, 'droppedAttributesCount'));
   });
   const rawStatus = field(s, 'status');
   const status: SpanStatus = { code: SpanStatusCode.UNSET };
