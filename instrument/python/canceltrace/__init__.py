@@ -94,19 +94,8 @@ def install(endpoint=None, service_name=None, output=None, export_all=None, hand
 
 def _after_fork():
     rec = hooks.recorder
-    if rec is None:
-        return
-    rec.resource["service.instance.id"] = str(uuid.uuid4())
-    rec.resource["process.pid"] = os.getpid()
-    from ._otlp import new_trace_id, reseed
-
-    reseed()
-    rec.trace_id = new_trace_id()
-    rec.shutdowns = []
-    rec._sampler = None
-    hooks.shutdown_active = 0
-    refresh_watch_new()
-    rec.exporter.reset_after_fork()
+    if rec is not None:
+        rec.reset_after_fork(str(uuid.uuid4()), os.getpid())
 
 
 def flush(timeout=2.0):

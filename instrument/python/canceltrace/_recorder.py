@@ -140,6 +140,19 @@ class Recorder:
         self._window_state = {}
         self._closed = False
 
+    def reset_after_fork(self, instance_id, pid):
+        """In a forked child: a new instance with its own trace; the parent's open shutdowns and
+        sampler thread are not the child's."""
+        self.resource["service.instance.id"] = instance_id
+        self.resource["process.pid"] = pid
+        _otlp.reseed()
+        self.trace_id = _otlp.new_trace_id()
+        self.shutdowns = []
+        self._sampler = None
+        hooks.shutdown_active = 0
+        refresh_watch_new()
+        self.exporter.reset_after_fork()
+
     # ----- loops -----
     def loop_state(self, loop):
         """The state of a loop, created on first use."""
@@ -505,11 +518,7 @@ class Recorder:
                         st.shutdown = None
                     st.last_shutdown = sd
             self.exporter.submit(sd.span(False))
-            loop = sd.loop
-            if loop is not None:
-                for t in _pending_tasks(loop):
-                    if isinstance(t, Task):
-                        self.snapshot_task(t)
+            self._snapshot_pending(sd.loop)
 
     def loop_warning(self, st, message):
         """A loop warning ("Task was destroyed but it is pending!") lands on that loop's open or last shutdown.
@@ -533,7 +542,9 @@ class Recorder:
     def snapshot_all(self, sd):
         """Exports the open shutdown and every pending task of its loop as snapshots."""
         self.exporter.submit(sd.span(True))
-        loop = sd.loop
+        self._snapshot_pending(sd.loop)
+
+    def _snapshot_pending(self, loop):
         if loop is not None:
             for t in _pending_tasks(loop):
                 if isinstance(t, Task):
