@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readDump } from '../../collector/otlp/dump.js';
 import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
-import { VERDICTS, type SpanRecord } from '../../collector/records.js';
+import { BAD_VERDICTS, VERDICTS, type SpanRecord } from '../../collector/records.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
 import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';
@@ -23,7 +23,7 @@ serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded 
         (or postgresql://) for one PostgreSQL store shared by several serve instances
 import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
 check   judge dumps without a server; exit 1 when a task has a failing verdict
-        (default: ${['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'].join(', ')})
+        (default: ${BAD_VERDICTS.join(', ')})
 
 exit codes:
   0  done (check: no task with a failing verdict)
@@ -52,13 +52,13 @@ async function serve(argv: string[]): Promise<number> {
     },
     strict: true,
   });
+  const db = values.db ?? DEFAULT_DB_PATH;
   const service = await startService({
     host: values.host ?? DEFAULT_HOST,
     otlpPort: port(values['otlp-port'], DEFAULT_OTLP_PORT, '--otlp-port'),
     uiPort: port(values['ui-port'], DEFAULT_UI_PORT, '--ui-port'),
-    dbPath: values.db ?? DEFAULT_DB_PATH,
+    dbPath: db,
   });
-  const db = values.db ?? DEFAULT_DB_PATH;
   process.stdout.write(`otlp: ${service.otlpUrl}\nui: ${service.uiUrl}\ndb: ${isPgUrl(db) ? redactPgUrl(db) : db}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
