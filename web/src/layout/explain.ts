@@ -1,10 +1,14 @@
-/** A one-sentence explanation and the fix that applies. */
+/** A one-sentence explanation. */
 export interface Explanation {
   what: string;
+}
+
+/** A verdict's explanation and the fix that applies. */
+export interface VerdictExplanation extends Explanation {
   fix: string;
 }
 
-const VERDICTS: Record<string, Explanation> = {
+const VERDICTS: Record<string, VerdictExplanation> = {
   swallowed: {
     what: 'Its cancellation was requested, but it finished as if it had completed its work: something caught the cancel and did not let it propagate.',
     fix: 'Re-raise the cancellation after cleanup (`raise` in `except CancelledError`, rethrow `signal.reason`), or move the cleanup into try/finally.',
@@ -35,45 +39,39 @@ const VERDICTS: Record<string, Explanation> = {
   },
 };
 
+// no fix text here: the server's finding message already says what to do, and the panel shows it
 const FINDINGS: Record<string, Explanation> = {
   cleanup_interrupted: {
     what: 'A cleanup step was cancelled again before it finished, so it did not complete.',
-    fix: 'Run the must-run step under shield with a bounded timeout so a second cancel cannot cut it.',
   },
   cleanup_timeout: {
     what: 'A cleanup or shielded step ran into its timeout.',
-    fix: 'Find why the step hangs; keep the bounded timeout so the drain still ends.',
   },
   slow_cancel: {
     what: 'It took longer than the threshold to end after its cancel was requested.',
-    fix: 'Make the cleanup shorter or bound it with a timeout (shield + bounded timeout for must-run work).',
   },
   uncancel_misuse: {
     what: 'uncancel() brought the cancel count below what the cancel requests added, erasing a real cancellation.',
-    fix: 'Only call uncancel() to hand back a cancel you raised yourself (as asyncio.timeout does); otherwise re-raise.',
   },
   group_blocked: {
     what: 'A task of the same group swallowed or survived its cancel and held the group\'s teardown.',
-    fix: 'Fix the child that swallowed (re-raise the cancellation) so the group can finish.',
   },
   pending_not_at_baseline: {
     what: 'The pending task count did not fall back to what it was before the shutdown began.',
-    fix: 'Find the survivor or orphan tasks below and make them end on cancel (re-raise, try/finally).',
   },
   resource_not_released: {
     what: 'A resource gauge did not return to its value from before the shutdown.',
-    fix: 'Release the resource in try/finally so it is returned on the cancel path too.',
   },
 };
 
-const UNKNOWN: Explanation = { what: 'No explanation is known for this kind.', fix: 'See docs/conventions.md.' };
+const UNKNOWN: VerdictExplanation = { what: 'No explanation is known for this kind.', fix: 'See docs/conventions.md.' };
 
 /** The one-sentence explanation and fix for a verdict. */
-export function explainVerdict(verdict: string): Explanation {
+export function explainVerdict(verdict: string): VerdictExplanation {
   return Object.prototype.hasOwnProperty.call(VERDICTS, verdict) ? VERDICTS[verdict] : UNKNOWN;
 }
 
-/** The one-sentence explanation and fix for a finding kind. */
+/** The one-sentence explanation of a finding kind. */
 export function explainFinding(kind: string): Explanation {
   return Object.prototype.hasOwnProperty.call(FINDINGS, kind) ? FINDINGS[kind] : UNKNOWN;
 }

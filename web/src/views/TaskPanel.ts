@@ -45,9 +45,10 @@ function field(parent: Div, label: string): Div {
 }
 
 /**
- * The task panel: verdict and findings each explained in one sentence with the fix that applies,
- * creation site, cancel sites with who cancelled, swallow site, cleanup steps with outcomes, the
- * stack of a survivor, every event and attribute. All telemetry text goes in through .text().
+ * The task panel: the verdict explained in one sentence with the fix that applies, each finding
+ * with the server's message and why it matters, creation site, cancel sites with who cancelled,
+ * swallow site, cleanup steps with outcomes, the stack of a survivor, every event and attribute.
+ * All telemetry text goes in through .text().
  */
 export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs: bigint, onClose: () => void): void {
   container.replaceChildren();
