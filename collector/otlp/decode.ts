@@ -19,12 +19,13 @@ import { attachDecodedParts } from './decodedParts.js';
 import type { DecodedParts } from './decodedParts.js';
 import { OtlpDecodeError } from './OtlpDecodeError.js';
 import { parseJsonExact } from './parseJsonExact.js';
-import { readWireRequest } from './readWireRequest.js';
+import { MAX_ANY_VALUE_DEPTH, readWireRequest } from './readWireRequest.js';
 import type { WireSpan } from './readWireRequest.js';
 import { OtlpTypes, SPAN_FLAGS, longToBigInt } from './schema.js';
 import type { LongLike } from './schema.js';
 
 export { OtlpDecodeError } from './OtlpDecodeError.js';
+export { MAX_ANY_VALUE_DEPTH } from './readWireRequest.js';
 
 /** The two OTLP/HTTP body encodings. */
 export type OtlpEncoding = 'protobuf' | 'json';
@@ -50,9 +51,6 @@ export interface DecodeOptions {
 
 /** At most this many rejection messages are kept; `rejected` still counts them all. */
 export const MAX_ERROR_MESSAGES = 20;
-
-/** Nesting limit of array/kvlist attribute values: deeper ones reject their span. */
-export const MAX_ANY_VALUE_DEPTH = 32;
 
 const TRACE_ID_BYTES = 16;
 const SPAN_ID_BYTES = 8;

@@ -13,8 +13,11 @@
  */
 import type { AttrValue, Attrs } from '../records.js';
 
-/** AnyValue nesting taken here; deeper values are left to the protobufjs path (which rejects their span). */
-const MAX_ANY_VALUE_DEPTH = 32;
+/**
+ * Nesting limit of array/kvlist attribute values: decode rejects the span of a deeper one. This reader
+ * leaves such values to the protobufjs path, so both read the same limit from here.
+ */
+export const MAX_ANY_VALUE_DEPTH = 32;
 
 /** Protobuf wire types. */
 const VARINT = 0;
