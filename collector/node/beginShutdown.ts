@@ -181,12 +181,12 @@ class ShutdownWatch implements ShutdownHandle {
     try {
       const pending = this.pendingCount();
       if (force || kind === 'beat' || pending !== this.lastPending) {
-        this.add(EVENT.pending, { 'tasks.pending.count': pending }, force);
+        this.add(EVENT.pending, { [ATTR.pendingCount]: pending }, force);
         this.lastPending = pending;
       }
       if (!this.drained && pending <= this.baseline) {
         this.drained = true;
-        this.add(EVENT.drained, { 'tasks.pending.count': pending }, true);
+        this.add(EVENT.drained, { [ATTR.pendingCount]: pending }, true);
       }
       // Our exporter's socket would show as a passing TCPSocketWrap; skip gauges while it is busy.
       if (kind === 'beat' || (!force && this.processor?.busy)) return;
@@ -197,9 +197,9 @@ class ShutdownWatch implements ShutdownHandle {
         if (!force && previous === value) continue;
         if (previous === undefined && value !== 0 && kind !== 'first') {
           // A kind first seen now had none when the shutdown began: give it its zero baseline.
-          this.add(EVENT.gauge, { 'resource.name': name, 'resource.value': 0 }, true, this.startedAt);
+          this.add(EVENT.gauge, { [ATTR.resourceName]: name, [ATTR.resourceValue]: 0 }, true, this.startedAt);
         }
-        this.add(EVENT.gauge, { 'resource.name': name, 'resource.value': value }, force);
+        this.add(EVENT.gauge, { [ATTR.resourceName]: name, [ATTR.resourceValue]: value }, force);
         this.gauges.set(name, value);
       }
     } catch (error) {

@@ -1,4 +1,5 @@
-import { EVENT } from '../contract.js';
+import type { Attributes } from '@opentelemetry/api';
+import { ATTR, EVENT } from '../contract.js';
 import { reportError } from './reportError.js';
 import { isAbortError } from './runTask.js';
 import { currentTask, type RunningTask } from './taskContext.js';
@@ -55,7 +56,9 @@ export async function cleanup<T>(name: string, fn: () => Promise<T> | T, options
 
 function mark(task: RunningTask, event: string, name: string, outcome?: CleanupOutcome): void {
   try {
-    task.span.addEvent(event, outcome ? { 'cleanup.name': name, 'cleanup.outcome': outcome } : { 'cleanup.name': name });
+    const attributes: Attributes = { [ATTR.cleanupName]: name };
+    if (outcome) attributes[ATTR.cleanupOutcome] = outcome;
+    task.span.addEvent(event, attributes);
   } catch (error) {
     reportError('cleanup could not record its step', error);
   }

@@ -160,7 +160,7 @@ function follow(signal: AbortSignal, onAbort: () => void): () => void {
 
 function recordCancel(task: RunningTask, reason: unknown): void {
   try {
-    const attributes: Attributes = { 'cancel.message': describeError(reason), 'cancel.count': 1 };
+    const attributes: Attributes = { [ATTR.cancelMessage]: describeError(reason), [ATTR.cancelCount]: 1 };
     siteAttributes(firstForeignSite(), attributes);
     task.span.addEvent(EVENT.cancelRequested, attributes);
   } catch (error) {
