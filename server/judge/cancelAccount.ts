@@ -1,8 +1,5 @@
 import type { EventRecord } from '../../collector/records.js';
-import { EVENT, bool } from '../../collector/contract.js';
-
-/** Attribute on `task.uncancel`: true when asyncio's own timeout/TaskGroup handed the cancel back. */
-export const UNCANCEL_HANDOFF_ATTR = 'uncancel.handoff';
+import { ATTR, EVENT, bool } from '../../collector/contract.js';
 
 /** What the cancel requests and uncancels of one task add up to. */
 export interface CancelAccount {
@@ -30,7 +27,7 @@ export function cancelAccount(sortedEvents: readonly EventRecord[]): CancelAccou
     if (e.name === EVENT.cancelRequested) {
       open.push(e.time);
     } else if (e.name === EVENT.uncancel) {
-      if (!bool(e.attributes, UNCANCEL_HANDOFF_ATTR)) misuse.push(e);
+      if (!bool(e.attributes, ATTR.uncancelHandoff)) misuse.push(e);
       else if (head < open.length) head++;
     }
   }

@@ -1,12 +1,7 @@
 import type { EventRecord, Finding, TaskFindingKind } from '../../collector/records.js';
-import { EVENT, num, str } from '../../collector/contract.js';
+import { ATTR, EVENT, num, str } from '../../collector/contract.js';
 import type { CancelAccount } from './cancelAccount.js';
 
-/** Attribute names read on cleanup and shield events. */
-const CLEANUP_NAME = 'cleanup.name';
-const CLEANUP_OUTCOME = 'cleanup.outcome';
-const SHIELD_OUTCOME = 'shield.outcome';
-const SHIELD_TIMEOUT_MS = 'shield.timeout_ms';
 
 /**
  * The findings a task's own events show: interrupted and timed-out cleanups and shields, and uncancel
@@ -23,22 +18,22 @@ export function eventFindings(
   const open = new Map<string, EventRecord[]>();
   for (const e of sortedEvents) {
     if (e.name === EVENT.cleanupStart) {
-      const name = str(e.attributes, CLEANUP_NAME) ?? '';
+      const name = str(e.attributes, ATTR.cleanupName) ?? '';
       const list = open.get(name);
       if (list) list.push(e);
       else open.set(name, [e]);
     } else if (e.name === EVENT.cleanupEnd) {
-      const name = str(e.attributes, CLEANUP_NAME) ?? '';
+      const name = str(e.attributes, ATTR.cleanupName) ?? '';
       open.get(name)?.pop();
-      const outcome = str(e.attributes, CLEANUP_OUTCOME);
+      const outcome = str(e.attributes, ATTR.cleanupOutcome);
       if (outcome === 'cancelled') findings.push(cleanupCancelled(name, 'cleanup'));
       else if (outcome === 'timeout') findings.push(cleanupTimedOut(name, 'cleanup'));
     } else if (e.name === EVENT.shieldEnd) {
-      const name = str(e.attributes, CLEANUP_NAME) ?? '';
-      const outcome = str(e.attributes, SHIELD_OUTCOME);
+      const name = str(e.attributes, ATTR.cleanupName) ?? '';
+      const outcome = str(e.attributes, ATTR.shieldOutcome);
       if (outcome === 'timeout') {
         const f = cleanupTimedOut(name, 'shield');
-        const bound = num(e.attributes, SHIELD_TIMEOUT_MS);
+        const bound = num(e.attributes, ATTR.shieldTimeoutMs);
         if (bound !== undefined) f.detail = { ...f.detail, timeoutMs: bound };
         findings.push(f);
       } else if (outcome === 'cancelled' || outcome === 'interrupted') findings.push(cleanupCancelled(name, 'shield'));
@@ -50,7 +45,7 @@ export function eventFindings(
     // Report in time order, independent of the map's insertion order.
     unmatched.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     for (const e of unmatched) {
-      const name = str(e.attributes, CLEANUP_NAME) ?? '';
+      const name = str(e.attributes, ATTR.cleanupName) ?? '';
       findings.push({
         kind: 'cleanup_interrupted',
         message:

@@ -26,7 +26,7 @@ export { judgeTaskAlone } from './judgeTaskAlone.js';
 export { judgeShutdown } from './judgeShutdown.js';
 export { dedupeRecords, type DedupeView } from './dedupeRecords.js';
 export { DEFAULT_JUDGE_OPTIONS, DEFAULT_SLOW_CANCEL_NS, resolveJudgeOptions, type JudgeOptions } from './options.js';
-export { cancelAccount, UNCANCEL_HANDOFF_ATTR, type CancelAccount } from './cancelAccount.js';
+export { cancelAccount, type CancelAccount } from './cancelAccount.js';
 export { isCancellation } from './isCancellation.js';
 export { finalStateOf } from './finalStateOf.js';
 export { sortEvents } from './sortEvents.js';

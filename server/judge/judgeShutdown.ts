@@ -17,14 +17,6 @@ import { judgeTask } from './judgeTask.js';
 import type { JudgeOptions } from './options.js';
 import { sortEvents } from './sortEvents.js';
 
-/** Attribute names read on shutdown events. */
-const PENDING_COUNT = 'tasks.pending.count';
-const PENDING_BASELINE = 'tasks.pending.baseline';
-const RESOURCE_NAME = 'resource.name';
-const RESOURCE_VALUE = 'resource.value';
-const RESOURCE_BASELINE = 'resource.baseline';
-const WARNING_MESSAGE = 'message';
-
 /** Rank of each verdict in the task list: bad verdicts first, in the order of {@link VERDICTS}. */
 const VERDICT_RANK: ReadonlyMap<Verdict, number> = new Map(VERDICTS.map((v, i) => [v, i]));
 
@@ -112,7 +104,7 @@ function pendingSamples(events: readonly EventRecord[]): Sample[] {
   const samples: Sample[] = [];
   for (const e of events) {
     if (e.name !== EVENT.pending) continue;
-    const value = num(e.attributes, PENDING_COUNT);
+    const value = num(e.attributes, ATTR.pendingCount);
     if (value !== undefined) samples.push({ t: e.time, value });
   }
   return samples;
@@ -131,7 +123,7 @@ function countBeforeStart(pending: readonly Sample[], start: bigint): number | u
 function baselineFromSamples(events: readonly EventRecord[]): number | undefined {
   for (const e of events) {
     if (e.name !== EVENT.pending) continue;
-    const b = num(e.attributes, PENDING_BASELINE);
+    const b = num(e.attributes, ATTR.pendingSampleBaseline);
     if (b !== undefined) return b;
   }
   return undefined;
@@ -145,8 +137,8 @@ function gaugesOf(events: readonly EventRecord[], start: bigint): ShutdownReport
   const byName = new Map<string, { samples: Sample[]; sent?: number }>();
   for (const e of events) {
     if (e.name !== EVENT.gauge) continue;
-    const name = str(e.attributes, RESOURCE_NAME);
-    const value = num(e.attributes, RESOURCE_VALUE);
+    const name = str(e.attributes, ATTR.resourceName);
+    const value = num(e.attributes, ATTR.resourceValue);
     if (name === undefined || value === undefined) continue;
     let g = byName.get(name);
     if (!g) {
@@ -154,7 +146,7 @@ function gaugesOf(events: readonly EventRecord[], start: bigint): ShutdownReport
       byName.set(name, g);
     }
     g.samples.push({ t: e.time, value });
-    const sent = num(e.attributes, RESOURCE_BASELINE);
+    const sent = num(e.attributes, ATTR.resourceBaseline);
     if (g.sent === undefined && sent !== undefined) g.sent = sent;
   }
   const gauges: ShutdownReport['gauges'] = [];
@@ -224,7 +216,7 @@ function warningsOf(shutdownEvents: readonly EventRecord[], judged: readonly Jud
   const warnings: ShutdownReport['warnings'] = [];
   const collect = (events: readonly EventRecord[]): void => {
     for (const e of events) {
-      if (e.name === EVENT.loopWarning) warnings.push({ t: e.time, message: str(e.attributes, WARNING_MESSAGE) ?? '' });
+      if (e.name === EVENT.loopWarning) warnings.push({ t: e.time, message: str(e.attributes, ATTR.warningMessage) ?? '' });
     }
   };
   collect(shutdownEvents);
