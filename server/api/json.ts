@@ -1,4 +1,5 @@
 import type { EventRecord, JudgedTask, ShutdownRecord, ShutdownReport, Verdict } from '../../collector/records.js';
+import { ATTR, EVENT } from '../../collector/contract.js';
 
 /** JSON.stringify replacer: bigints (unix ns, int64 attributes) become decimal strings, as in OTLP JSON. */
 export function bigintReplacer(_key: string, value: unknown): unknown {
@@ -113,10 +114,10 @@ export function reportJson(report: ShutdownReport) {
 type CompactStep = ['cleanup' | 'shield', string, string, string | null, string | null];
 
 const STEP_EVENTS: Record<string, ['cleanup' | 'shield', 'start' | 'end']> = {
-  'task.cleanup.start': ['cleanup', 'start'],
-  'task.cleanup.end': ['cleanup', 'end'],
-  'task.shield.start': ['shield', 'start'],
-  'task.shield.end': ['shield', 'end'],
+  [EVENT.cleanupStart]: ['cleanup', 'start'],
+  [EVENT.cleanupEnd]: ['cleanup', 'end'],
+  [EVENT.shieldStart]: ['shield', 'start'],
+  [EVENT.shieldEnd]: ['shield', 'end'],
 };
 
 /** The events in time order (a stable sort); most spans send them in order already, and are not copied. */
@@ -135,21 +136,21 @@ function stepsOf(judged: JudgedTask): { cancels: string[]; steps: CompactStep[] 
   const steps: CompactStep[] = [];
   const events = inTimeOrder(judged.task.span.events);
   for (const e of events) {
-    if (e.name === 'task.cancel_requested') {
+    if (e.name === EVENT.cancelRequested) {
       cancels.push(e.time.toString());
       continue;
     }
     const step = STEP_EVENTS[e.name];
     if (!step) continue;
     const [kind, edge] = step;
-    const name = String(e.attributes['cleanup.name'] ?? kind);
+    const name = String(e.attributes[ATTR.cleanupName] ?? kind);
     const time = e.time.toString();
     if (edge === 'start') {
       steps.push([kind, name, time, null, null]);
     } else {
       let open: CompactStep | undefined;
       for (let i = steps.length - 1; i >= 0 && !open; i--) if (steps[i][0] === kind && steps[i][1] === name && steps[i][3] === null) open = steps[i];
-      const outcome = String(e.attributes[`${kind}.outcome`] ?? 'ok');
+      const outcome = String(e.attributes[kind === 'cleanup' ? ATTR.cleanupOutcome : ATTR.shieldOutcome] ?? 'ok');
       if (open) {
         open[3] = time;
         open[4] = outcome;
