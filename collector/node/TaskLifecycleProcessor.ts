@@ -7,6 +7,7 @@ import { ATTR, CANCELTRACE_SCOPE } from '../contract.js';
 import { copySpan, SpanWithResource } from './copySpan.js';
 import { withProcessIdentity } from './processIdentity.js';
 import { describeError, reportError, reportWarning } from './reportError.js';
+import { withBound } from './withBound.js';
 
 /** Collector base URL when neither the option nor `OTEL_EXPORTER_OTLP_ENDPOINT` gives one. */
 export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:4318';
@@ -372,22 +373,4 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/**
- * Waits for `work` at most `ms`; true when it settled in time. With `hold` the bound's timer keeps
- * the process alive (an awaited wait must end by its bound, not by the loop running dry);
- * without it the timer is unref'd.
- */
-async function withBound(work: Promise<unknown>, ms: number, hold: boolean): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    if (!hold) timer.unref();
-  });
-  try {
-    return await Promise.race([work.then(() => true, () => true), bound]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

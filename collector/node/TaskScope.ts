@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import { startTask, type RunTaskOptions } from './runTask.js';
+import { withBound } from './withBound.js';
 
 /** How long {@link TaskScope.cancel} waits for the children to settle by default (ms). */
 export const DEFAULT_CANCEL_TIMEOUT_MS = 5_000;
@@ -79,17 +80,9 @@ export class TaskScope {
   async cancel(reason?: unknown): Promise<CancelResult> {
     const waiting = [...this.children];
     this.controller.abort(reason);
-    let timer: NodeJS.Timeout | undefined;
     let settled = 0;
     const counted = waiting.map((p) => p.then(() => void settled++));
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.cancelTimeoutMs);
-    });
-    try {
-      await Promise.race([Promise.all(counted), bound]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withBound(Promise.all(counted), this.cancelTimeoutMs, true);
     return { settled, pending: waiting.length - settled };
   }
 

@@ -1,5 +1,6 @@
 import { beginShutdown, currentShutdown, type ShutdownHandle, type ShutdownOptions } from './beginShutdown.js';
 import { reportError } from './reportError.js';
+import { withBound } from './withBound.js';
 
 /** Longest the hook delays a signal's default exit to send the shutdown (ms). */
 export const DEFAULT_SIGNAL_FLUSH_MS = 2_000;
@@ -43,12 +44,7 @@ export function installShutdownHooks(options: ShutdownHooksOptions = {}): () => 
         }
         return;
       }
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, flushMs);
-      });
-      void Promise.race([handle.end(), bound]).then(() => {
-        clearTimeout(timer);
+      void withBound(handle.end(), flushMs, true).then(() => {
         uninstall();
         process.kill(process.pid, signal);
       });
