@@ -1,7 +1,6 @@
 import type { ApiShutdownReport, ApiTask } from '../api/types.js';
 import { nsToMs } from './nsToMs.js';
-import type { TimelineStep, TimelineTask } from './timelineTask.js';
-import { siteLabel } from './timelineTask.js';
+import { timelineIdentity, type TimelineStep, type TimelineTask } from './timelineTask.js';
 
 /** One creation site, interned: `sites[i]` of {@link CompactTimeline}. */
 export interface CompactSite {
@@ -70,14 +69,10 @@ export function fromCompact(c: CompactTimeline, originNs: bigint, windowStartMs:
       const sm = nsToMs(s, originNs);
       return { kind, name: stepName, start: sm, end: e === null ? Math.max(sm, end) : Math.max(sm, nsToMs(e, originNs)), outcome: outcome ?? 'interrupted' };
     });
-    const coroutine = site.coroutine ?? site.function ?? name;
-    const label = siteLabel(code);
     timeline[i] = {
-      id: spanId, name, verdict, start, end, clippedStart,
-      open: finalState === 'pending' || verdict === 'survivor' || verdict === 'orphan' || (snapshot === 1 && finalState !== 'cancelled'),
+      ...timelineIdentity(task), start, end, clippedStart,
       cancels: cancelNs.map((t) => nsToMs(t, originNs)).sort((a, b) => a - b),
       steps: steps.sort((a, b) => a.start - b.start),
-      coroutine, site: label, groupKey: `${coroutine}\u0000${label}\u0000${verdict}`, task,
     };
   }
   return { tasks, timeline };

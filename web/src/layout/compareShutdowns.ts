@@ -1,6 +1,6 @@
 import type { ApiShutdownReport, ApiTask } from '../api/types.js';
 import { nsToMs, parseNs } from './nsToMs.js';
-import { siteLabel } from './timelineTask.js';
+import { coroutineOf, siteLabel } from './timelineTask.js';
 
 /** What happened to one kind of task (coroutine + creation site) between two shutdowns. */
 export type CompareStatus = 'regressed' | 'fixed' | 'new' | 'gone' | 'changed' | 'same';
@@ -29,7 +29,7 @@ const STATUS_ORDER: Record<CompareStatus, number> = { regressed: 0, fixed: 1, ne
 function tally(tasks: readonly ApiTask[]): Map<string, { coroutine: string; site: string; counts: Record<string, number> }> {
   const out = new Map<string, { coroutine: string; site: string; counts: Record<string, number> }>();
   for (const t of tasks) {
-    const coroutine = t.coroutine ?? t.code?.function ?? t.name;
+    const coroutine = coroutineOf(t);
     const site = siteLabel(t.code);
     const key = `${coroutine}\u0000${site}`;
     let e = out.get(key);

@@ -1,5 +1,5 @@
 import type { ApiTask } from '../api/types.js';
-import { siteLabel } from './timelineTask.js';
+import { coroutineOf, siteLabel } from './timelineTask.js';
 
 /** Cancellations of one code site (coroutine + swallow site) across time. */
 export interface SiteGroup {
@@ -29,7 +29,7 @@ export interface SiteGroup {
 export function siteGroups(tasks: readonly ApiTask[]): SiteGroup[] {
   const groups = new Map<string, SiteGroup & { serviceSet: Set<string> }>();
   for (const t of tasks) {
-    const coroutine = t.coroutine ?? t.code?.function ?? t.name;
+    const coroutine = coroutineOf(t);
     const site = siteLabel(t.swallowSite) || siteLabel(t.code);
     const key = `${coroutine}\u0000${site}`;
     const seen = /^\d+$/.test(t.endedAt) ? BigInt(t.endedAt) : 0n;

@@ -44,6 +44,31 @@ export function siteLabel(site: { filepath?: string; lineno?: number; function?:
   return site.function ?? '';
 }
 
+/** The name a task's coroutine goes by: its coroutine, else its function, else its span name. */
+export function coroutineOf(task: Pick<ApiTask, 'coroutine' | 'code' | 'name'>): string {
+  return task.coroutine ?? task.code?.function ?? task.name;
+}
+
+/**
+ * The fields of a timeline task that its times do not decide: ids, verdict, whether it never
+ * finished, coroutine, creation site and group key. Shared with the compact loader so that both
+ * paths make the same rows.
+ */
+export function timelineIdentity(task: ApiTask): Pick<TimelineTask, 'id' | 'name' | 'verdict' | 'open' | 'coroutine' | 'site' | 'groupKey' | 'task'> {
+  const coroutine = coroutineOf(task);
+  const site = siteLabel(task.code);
+  return {
+    id: task.spanId,
+    name: task.name,
+    verdict: task.verdict,
+    open: task.finalState === 'pending' || OPEN_VERDICTS.has(task.verdict) || (task.snapshot && task.finalState !== 'cancelled'),
+    coroutine,
+    site,
+    groupKey: `${coroutine}\u0000${site}\u0000${task.verdict}`,
+    task,
+  };
+}
+
 /**
  * Reduces an API task to a timeline task: bar bounds clipped on the left to `windowStartMs`,
  * cancel ticks, and cleanup/shield steps paired start→end by name (an unmatched start is an
@@ -55,7 +80,6 @@ export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: n
   const clippedStart = Number.isFinite(windowStartMs) && created < windowStartMs;
   const start = clippedStart ? windowStartMs : created;
   const end = Math.max(start, Number.isFinite(ended) ? ended : start);
-  const open = task.finalState === 'pending' || OPEN_VERDICTS.has(task.verdict) || (task.snapshot && task.finalState !== 'cancelled');
   const cancels: number[] = [];
   const steps: TimelineStep[] = [];
   const openSteps: { kind: 'cleanup' | 'shield'; name: string; start: number }[] = [];
@@ -85,21 +109,5 @@ export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: n
   for (const s of openSteps) steps.push({ kind: s.kind, name: s.name, start: s.start, end: Math.max(s.start, end), outcome: 'interrupted' });
   steps.sort((a, b) => a.start - b.start);
   cancels.sort((a, b) => a - b);
-  const coroutine = task.coroutine ?? task.code?.function ?? task.name;
-  const site = siteLabel(task.code);
-  return {
-    id: task.spanId,
-    name: task.name,
-    verdict: task.verdict,
-    start,
-    end,
-    clippedStart,
-    open,
-    cancels,
-    steps,
-    coroutine,
-    site,
-    groupKey: `${coroutine}\u0000${site}\u0000${task.verdict}`,
-    task,
-  };
+  return { ...timelineIdentity(task), start, end, clippedStart, cancels, steps };
 }
