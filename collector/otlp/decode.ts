@@ -123,10 +123,17 @@ interface DecodedLink {
   record: LinkRecord;
 }
 
+/** A scope group's scope in both forms, built once and shared by all of its spans. */
 interface ScopeParts {
-  name: string;
-  version?: string;
-  schemaUrl?: string;
+  span: ReadableSpan['instrumentationScope'];
+  record: DecodedParts['scope'];
+}
+
+function scopeParts(name: string, version: string, schemaUrl: string): ScopeParts {
+  const span: { name: string; version?: string; schemaUrl?: string } = { name };
+  if (version) span.version = version;
+  if (schemaUrl) span.schemaUrl = schemaUrl;
+  return { span, record: version ? { name, version } : { name } };
 }
 
 function hrTime(ns: bigint): HrTime {
@@ -172,9 +179,6 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
     const remote = remoteBit(p.flags);
     if (remote !== undefined) parentSpanContext.isRemote = remote;
   }
-  const instrumentationScope: { name: string; version?: string; schemaUrl?: string } = { name: scope.name };
-  if (scope.version) instrumentationScope.version = scope.version;
-  if (scope.schemaUrl) instrumentationScope.schemaUrl = scope.schemaUrl;
   const span: ReadableSpan = {
     name: p.name,
     kind,
@@ -191,7 +195,7 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
     events: p.events.map((e) => ({ name: e.name, time: hrTime(e.time), attributes: e.attributes as Attributes, droppedAttributesCount: e.droppedAttributesCount })),
     ended: true,
     resource,
-    instrumentationScope,
+    instrumentationScope: scope.span,
     droppedAttributesCount: p.droppedAttributesCount,
     droppedEventsCount: p.droppedEventsCount,
     droppedLinksCount: p.droppedLinksCount,
@@ -207,8 +211,9 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
     attributes: p.attributes,
     events: p.events.map((e) => ({ name: e.name, time: e.time, attributes: e.attributes })),
     links: p.links.map((l) => l.record),
-    status: p.status.message ? { code: p.status.code, message: p.status.message } : { code: p.status.code },
-    scope: scope.version ? { name: scope.name, version: scope.version } : { name: scope.name },
+    // Every reader builds the status as { code } plus a non-empty message: already the record's form.
+    status: p.status,
+    scope: scope.record,
   };
   if (p.parentSpanId !== undefined) parts.parentSpanId = p.parentSpanId;
   return attachDecodedParts(span, parts);
@@ -469,7 +474,7 @@ function readProtobuf(body: Uint8Array, out: Collector, direct: boolean): void {
     wire.forEach((rs, r) => {
       const resource = makeResource(rs.attributes, rs.schemaUrl);
       rs.scopeSpans.forEach((ss, k) => {
-        const scope: ScopeParts = { name: ss.name, version: ss.version, schemaUrl: ss.schemaUrl };
+        const scope = scopeParts(ss.name, ss.version, ss.schemaUrl);
         takeSpans(ss.spans, `resourceSpans[${r}].scopeSpans[${k}]`, out, (s) => s.name, (s) => wireSpan(s, resource, scope));
       });
     });
@@ -492,7 +497,7 @@ function readProtobuf(body: Uint8Array, out: Collector, direct: boolean): void {
       return;
     }
     rs.scopeSpans.forEach((ss, k) => {
-      const scope: ScopeParts = { name: ss.scope?.name ?? '', version: ss.scope?.version ?? '', schemaUrl: ss.schemaUrl };
+      const scope = scopeParts(ss.scope?.name ?? '', ss.scope?.version ?? '', ss.schemaUrl);
       takeSpans(ss.spans, `${whereR}.scopeSpans[${k}]`, out, (s) => s.name, (s) => pbSpan(s, resource, scope));
     });
   });
@@ -791,7 +796,7 @@ function readJsonRequest(request: Json, out: Collector): void {
       try {
         const s = isObject(rawScope) ? rawScope : {};
         const schemaUrl = field(ss, 'schemaUrl');
-        scope = { name: jsonString(s, 'name'), version: jsonString(s, 'version'), schemaUrl: typeof schemaUrl === 'string' ? schemaUrl : '' };
+        scope = scopeParts(jsonString(s, 'name'), jsonString(s, 'version'), typeof schemaUrl === 'string' ? schemaUrl : '');
       } catch (err) {
         if (!(err instanceof SpanRejected)) throw err;
         out.reject(spans.length, `${whereS}.scope: ${err.message}`);
