@@ -2,14 +2,12 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
-/** What a copy may change: its end, extra attributes, its resource. */
+/** What a copy may change: its end and extra attributes. */
 export interface SpanCopyChanges {
   /** end time of the copy (a snapshot ends at the snapshot time) */
   endTime?: HrTime;
   /** attributes added over the span's own */
   attributes?: Attributes;
-  /** replaces the span's resource (to add the process identity) */
-  resource?: Resource;
 }
 
 /**
@@ -35,7 +33,7 @@ export function copySpan(span: ReadableSpan, changes: SpanCopyChanges = {}): Rea
     events: span.events.slice(),
     duration: durationOf(startTime, endTime),
     ended: true,
-    resource: changes.resource ?? span.resource,
+    resource: span.resource,
     instrumentationScope: span.instrumentationScope,
     droppedAttributesCount: span.droppedAttributesCount,
     droppedEventsCount: span.droppedEventsCount,
