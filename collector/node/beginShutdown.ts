@@ -143,7 +143,6 @@ class ShutdownWatch implements ShutdownHandle {
     await this.snapshot(true);
   }
 
-  /** `awaited`: the app waits for it (end), so it may hold the process up to the flush bound. */
   /**
    * Now by the shutdown span's own clock, moved past the last task end the processor saw: every
    * span's clock starts from a whole-millisecond `Date.now()`, so a task that really ended before
@@ -158,6 +157,7 @@ class ShutdownWatch implements ShutdownHandle {
     return addHrTimes(lastTask, [0, 1]);
   }
 
+  /** `awaited`: the app waits for it (end), so it may hold the process up to the flush bound. */
   private async snapshot(awaited: boolean): Promise<void> {
     try {
       if (awaited) await this.processor?.snapshot();
