@@ -88,14 +88,10 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
       cleanup();
       resolve(body);
     };
-    const keep = (chunk: Buffer, what: string): boolean => {
+    const keep = (chunk: Buffer, what: string): void => {
       keptBytes += chunk.length;
-      if (keptBytes > maxBytes) {
-        fail(new BodyTooLargeError(`${what} is larger than the limit of ${maxBytes} bytes`, false));
-        return false;
-      }
-      chunks.push(chunk);
-      return true;
+      if (keptBytes > maxBytes) fail(new BodyTooLargeError(`${what} is larger than the limit of ${maxBytes} bytes`, false));
+      else chunks.push(chunk);
     };
 
     function onData(chunk: Buffer): void {
