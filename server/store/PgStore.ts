@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { readShutdown, readTask, newerRecord } from '../../collector/contract.js';
-import { VERDICTS } from '../../collector/records.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
 import { SpanCodecError, decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { StoreSchemaError } from './migrations.js';
@@ -9,6 +8,7 @@ import { resourceKey } from './resourceKey.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
+import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { taskCursor } from './taskCursor.js';
 
 /** Connections the pool of one store opens at most. */
@@ -55,9 +55,6 @@ export function redactPgUrl(url: string): string {
   }
 }
 
-const KNOWN_VERDICTS: ReadonlySet<string> = new Set(VERDICTS);
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 const SHUTDOWN_ID = /^([0-9a-f]{32})-([0-9a-f]{16})$/;
 /** SQLSTATEs after which the whole batch may simply run again: deadlock_detected, serialization_failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
@@ -256,9 +253,7 @@ export class PgStore implements Store {
     };
     const filters: string[] = [];
     if (query.verdict !== undefined) {
-      if (!KNOWN_VERDICTS.has(query.verdict)) {
-        throw new StoreQueryError(`invalid verdict ${JSON.stringify(query.verdict)}: expected one of ${VERDICTS.join(', ')}`);
-      }
+      checkVerdict(query.verdict);
       filters.push(`verdict = ${param(query.verdict)}`);
     }
     if (query.service !== undefined) filters.push(`service = ${param(query.service)}`);
@@ -354,17 +349,7 @@ export class PgStore implements Store {
       key = resourceKey(span.resource);
       if (span.resource !== null && typeof span.resource === 'object') this.resourceKeys.set(span.resource, key);
     }
-    let created = span.startTime;
-    let verdict: string | null = null;
-    if (span.role === 'task') {
-      const task = readTask(span);
-      // task.created_at is an attribute and may hold anything; only a value BIGINT can keep is used.
-      if (task.createdAt >= INT64_MIN && task.createdAt <= INT64_MAX) created = task.createdAt;
-      verdict = this.verdictOf(task);
-      if (!KNOWN_VERDICTS.has(verdict)) {
-        throw new TypeError(`PgStore: verdictOf returned ${JSON.stringify(verdict)} for task ${span.traceId}/${span.spanId}`);
-      }
-    }
+    const { created, verdict } = derivedColumns(span, this.verdictOf, 'PgStore');
     return { span, hash: key.hash, resourceText: key.text, created, verdict, record };
   }
 
@@ -436,16 +421,7 @@ export class PgStore implements Store {
   }
 }
 
-function checkLimit(limit: unknown, max: number, what: string): number {
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > max) {
-    throw new StoreQueryError(`invalid ${what} ${String(limit)}: expected an integer from 1 to ${max}`);
-  }
-  return limit;
-}
 
-function clampInt64(t: bigint): bigint {
-  return t < INT64_MIN ? INT64_MIN : t > INT64_MAX ? INT64_MAX : t;
-}
 
 /** One line of what went wrong; Node reports a refused dual-stack connect as an AggregateError with no message. */
 function errorText(error: unknown): string {

@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { newerRecord, readShutdown, readTask } from '../../collector/contract.js';
-import { VERDICTS } from '../../collector/records.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { resourceKey } from './resourceKey.js';
@@ -10,6 +9,7 @@ import { migrate, StoreSchemaError } from './migrations.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
+import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { taskCursor } from './taskCursor.js';
 
 /** SQLite page cache per connection, in KiB: the indices of a large store stay in memory while it ingests. */
@@ -32,9 +32,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-const KNOWN_VERDICTS: ReadonlySet<string> = new Set(VERDICTS);
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 const SHUTDOWN_ID = /^([0-9a-f]{32})-([0-9a-f]{16})$/;
 
 /** The columns of one stored row, in the order of the insert and update statements. */
@@ -194,9 +191,7 @@ export class SqliteStore implements Store {
     const params: Record<string, unknown> = { limit: limit + 1 };
     const filters: string[] = [];
     if (query.verdict !== undefined) {
-      if (!KNOWN_VERDICTS.has(query.verdict)) {
-        throw new StoreQueryError(`invalid verdict ${JSON.stringify(query.verdict)}: expected one of ${VERDICTS.join(', ')}`);
-      }
+      checkVerdict(query.verdict);
       filters.push('verdict = @verdict');
       params.verdict = query.verdict;
     }
@@ -329,17 +324,7 @@ export class SqliteStore implements Store {
     // Encode first: it validates ids and times, so nothing below sees a malformed record.
     const record = encodeSpanBody(span);
     const resourceId = this.resourceIdOf(span.resource);
-    let created = span.startTime;
-    let verdict: string | null = null;
-    if (span.role === 'task') {
-      const task = readTask(span);
-      // task.created_at is an attribute and may hold anything; only a value SQLite can keep is used.
-      if (task.createdAt >= INT64_MIN && task.createdAt <= INT64_MAX) created = task.createdAt;
-      verdict = this.verdictOf(task);
-      if (!KNOWN_VERDICTS.has(verdict)) {
-        throw new TypeError(`SqliteStore: verdictOf returned ${JSON.stringify(verdict)} for task ${span.traceId}/${span.spanId}`);
-      }
-    }
+    const { created, verdict } = derivedColumns(span, this.verdictOf, 'SqliteStore');
     return [
       span.traceId,
       span.spanId,
@@ -402,16 +387,7 @@ function rows(db: Database.Database, sql: string): Database.Statement {
   return db.prepare(sql).raw().safeIntegers(true);
 }
 
-function checkLimit(limit: unknown, max: number, what: string): number {
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > max) {
-    throw new StoreQueryError(`invalid ${what} ${String(limit)}: expected an integer from 1 to ${max}`);
-  }
-  return limit;
-}
 
-function clampInt64(t: bigint): bigint {
-  return t < INT64_MIN ? INT64_MIN : t > INT64_MAX ? INT64_MAX : t;
-}
 
 /** Re-exported so that callers of the store can catch what its reads throw. */
 export { StoreQueryError } from './StoreQueryError.js';
