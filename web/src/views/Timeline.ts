@@ -51,6 +51,8 @@ export class Timeline {
   private width = 800;
   private viewportHeight = 200;
   private frameRequested = false;
+  /** x domain, width and height of the last axis and chart redraw: scrolling or selecting leaves them alone */
+  private lastView: [number, number, number, number] | undefined;
   private syncingBrush = false;
   private readonly root: Selection<HTMLDivElement, unknown, null, undefined>;
   private readonly body: Selection<HTMLDivElement, unknown, null, undefined>;
@@ -267,8 +269,12 @@ export class Timeline {
     requestAnimationFrame(() => {
       this.frameRequested = false;
       const t0 = performance.now();
-      this.draw();
-      this.events.onViewChange(this.xScale());
+      const x = this.xScale();
+      this.draw(x);
+      if (this.viewChanged(x)) {
+        this.drawAxisAndOverlay(x, this.viewportHeight);
+        this.events.onViewChange(x);
+      }
       const t1 = performance.now();
       this.frameTimes.push(t1 - t0);
       if (this.frameTimes.length > 2000) this.frameTimes.splice(0, 1000);
@@ -279,6 +285,15 @@ export class Timeline {
     });
   }
 
+  /** True (and remembered) when the x domain or the plot's size differ from the last redraw of the axis and charts. */
+  private viewChanged(x: ScaleLinear<number, number>): boolean {
+    const [d0, d1] = x.domain();
+    const v = this.lastView;
+    if (v && v[0] === d0 && v[1] === d1 && v[2] === this.width && v[3] === this.viewportHeight) return false;
+    this.lastView = [d0, d1, this.width, this.viewportHeight];
+    return true;
+  }
+
   private visibleRange(): [number, number] {
     const top = this.body.node()!.scrollTop;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT_PX));
@@ -286,7 +301,7 @@ export class Timeline {
     return [first, last];
   }
 
-  private draw(): void {
+  private draw(x: ScaleLinear<number, number>): void {
     const dpr = window.devicePixelRatio || 1;
     const w = this.width;
     const h = this.viewportHeight;
@@ -299,7 +314,6 @@ export class Timeline {
     const ctx = node.getContext('2d')!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    const x = this.xScale();
     const [d0, d1] = x.domain();
     const top = this.body.node()!.scrollTop;
     const [first, last] = this.visibleRange();
@@ -395,7 +409,6 @@ export class Timeline {
         ctx.strokeRect(1, y + 1, w - 2, ROW_HEIGHT_PX - 2);
       }
     }
-    this.drawAxisAndOverlay(x, h);
     this.drawLabels(first, last, top);
   }
 
