@@ -20,6 +20,8 @@ interface Series {
   /** true when the last sample is above the baseline: the series did not return */
   notAtBaseline: boolean;
   height: number;
+  /** value → px; fixed, since only the time axis zooms */
+  y: ScaleLinear<number, number>;
 }
 
 /**
@@ -36,6 +38,7 @@ export class PendingChart {
     const mk = (name: string, kind: Series['kind'], baseline: number, points: { t: number; v: number }[], height: number): Series => ({
       name, kind, baseline, points, height,
       notAtBaseline: points.length > 0 && points[points.length - 1].v > baseline,
+      y: scaleLinear().domain([0, Math.max(baseline, ...points.map((p) => p.v), 1) * 1.1]).range([height - MARGIN.bottom, MARGIN.top]),
     });
     this.series = [
       mk('tasks.pending', 'pending', report.pendingBaseline ?? 0, toPoints((report.pending ?? []).map((p) => ({ t: p.t, v: p.count }))), PENDING_HEIGHT_PX),
@@ -53,6 +56,16 @@ export class PendingChart {
     svgs.append('g').attr('class', 'plot-area').attr('clip-path', function () {
       return `url(#${(this.parentNode as SVGSVGElement).querySelector('clipPath')!.id})`;
     });
+    // the value axis and the baseline's height do not change with zoom: drawn once
+    svgs.each(function (d) {
+      const svg = select(this);
+      // counts are whole numbers: no 0.2-task ticks
+      const ticks = d.y.ticks(d.kind === 'pending' ? 4 : 2).filter((v) => Number.isInteger(v));
+      svg.append('g').attr('class', 'y-axis').attr('transform', 'translate(0,0)')
+        .call(axisLeft(d.y).tickValues(ticks).tickFormat((v) => Number(v).toLocaleString()));
+      svg.append('line').attr('class', 'baseline').attr('x1', 0).attr('y1', d.y(d.baseline)).attr('y2', d.y(d.baseline));
+      svg.append('text').attr('class', 'baseline-label').attr('x', 4).attr('y', d.y(d.baseline) - 3).text(`baseline ${d.baseline}`);
+    });
   }
 
   /** Redraws every series with the timeline's current x scale (its range is the plot width). */
@@ -60,18 +73,10 @@ export class PendingChart {
     const w = x.range()[1];
     this.root.selectAll<SVGSVGElement, Series>('svg.chart-svg').each(function (d) {
       const svg = select(this).attr('width', w);
-      const vmax = Math.max(d.baseline, ...d.points.map((p) => p.v), 1);
-      const y = scaleLinear().domain([0, vmax * 1.1]).range([d.height - MARGIN.bottom, MARGIN.top]);
+      const y = d.y;
       svg.select('rect.clip-rect').attr('width', w);
+      svg.select('line.baseline').attr('x2', w);
       const plot = svg.select<SVGGElement>('g.plot-area');
-      // counts are whole numbers: no 0.2-task ticks
-      const ticks = y.ticks(d.kind === 'pending' ? 4 : 2).filter((v) => Number.isInteger(v));
-      svg.selectAll<SVGGElement, null>('g.y-axis').data([null]).join('g').attr('class', 'y-axis').attr('transform', 'translate(0,0)')
-        .call(axisLeft(y).tickValues(ticks).tickFormat((v) => Number(v).toLocaleString()));
-      svg.selectAll<SVGLineElement, null>('line.baseline').data([null]).join('line').attr('class', 'baseline')
-        .attr('x1', 0).attr('x2', w).attr('y1', y(d.baseline)).attr('y2', y(d.baseline));
-      svg.selectAll<SVGTextElement, null>('text.baseline-label').data([null]).join('text').attr('class', 'baseline-label')
-        .attr('x', 4).attr('y', y(d.baseline) - 3).text(`baseline ${d.baseline}`);
       const path = line<{ t: number; v: number }>().x((p) => x(p.t)).y((p) => y(p.v)).curve(curveStepAfter);
       plot.selectAll<SVGPathElement, null>('path.series').data([null]).join('path').attr('class', `series series-${d.kind}`).attr('d', path(d.points) ?? '');
       const last = d.points[d.points.length - 1];
