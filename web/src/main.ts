@@ -14,6 +14,8 @@ import { renderCompare } from './views/CompareView.js';
 
 /** How often the list, an open shutdown and the site view are refreshed, in ms. */
 export const POLL_INTERVAL_MS = 2_000;
+/** How many shutdowns the list (and the compare picker of a shutdown) asks for, newest first. */
+const SHUTDOWN_LIST_LIMIT = 500;
 /** Page size asked of GET /api/tasks. */
 const TASK_PAGE_LIMIT = 1_000;
 
@@ -65,14 +67,14 @@ async function show(route: Route): Promise<void> {
       // the URL follows the filters without adding history entries (back still leaves the list)
       const list = new ShutdownList(app, filters, (f) => history.replaceState(null, '', routeHash({ view: 'list', ...f })));
       const poll = async () => {
-        shutdownsCache = await api.shutdowns({ limit: 500 });
+        shutdownsCache = await api.shutdowns({ limit: SHUTDOWN_LIST_LIMIT });
         if (gen === generation) list.update(shutdownsCache);
       };
       current = { key, poll, destroy: () => list.destroy() };
       await poll();
     } else if (route.view === 'shutdown') {
       setStatus('loading shutdown…');
-      const [loaded, others] = await Promise.all([loadShutdown(route.id), api.shutdowns({ limit: 500 }).catch(() => shutdownsCache)]);
+      const [loaded, others] = await Promise.all([loadShutdown(route.id), api.shutdowns({ limit: SHUTDOWN_LIST_LIMIT }).catch(() => shutdownsCache)]);
       if (gen !== generation) return;
       shutdownsCache = others;
       const report = loaded.report;
