@@ -1,5 +1,5 @@
 import type { ApiShutdownReport, ApiTask } from '../api/types.js';
-import { nsToMs, parseNs } from './nsToMs.js';
+import { drainMsOf } from './phases.js';
 import { coroutineOf, siteLabel } from './timelineTask.js';
 
 /** What happened to one kind of task (coroutine + creation site) between two shutdowns. */
@@ -43,10 +43,6 @@ function bad(counts: Record<string, number>): number {
   return WATCHED.reduce((n, v) => n + (counts[v] ?? 0), 0);
 }
 
-function drainMs(r: ApiShutdownReport): number {
-  return nsToMs(r.shutdown.end, parseNs(r.shutdown.start) ?? 0n);
-}
-
 /**
  * Compares two shutdowns of one service: tasks are matched by coroutine + creation site; a line is
  * `regressed` when it has more swallowed/survivor tasks after than before, `fixed` when it had
@@ -75,5 +71,5 @@ export function compareShutdowns(before: ApiShutdownReport, after: ApiShutdownRe
     lines.push({ key, coroutine: src.coroutine, site: src.site, before: beforeCounts, after: afterCounts, status });
   }
   lines.sort((l, m) => STATUS_ORDER[l.status] - STATUS_ORDER[m.status] || (l.key < m.key ? -1 : l.key > m.key ? 1 : 0));
-  return { drainBeforeMs: drainMs(before), drainAfterMs: drainMs(after), lines };
+  return { drainBeforeMs: drainMsOf(before.shutdown), drainAfterMs: drainMsOf(after.shutdown), lines };
 }

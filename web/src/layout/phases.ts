@@ -22,6 +22,11 @@ export interface Phases {
   lanes: PhaseLane[];
 }
 
+/** How long a shutdown took from its signal to its end (or last snapshot), in ms; NaN when a time is malformed. */
+export function drainMsOf(shutdown: { start: string; end: string }): number {
+  return nsToMs(shutdown.end, parseNs(shutdown.start) ?? 0n);
+}
+
 /**
  * The phases of a shutdown on its own time axis (0 = the signal): signal, cancel-all, drain
  * deadline (start + `drainTimeoutMs`), drained (the `shutdown.drained` event, else the end of a
@@ -30,7 +35,7 @@ export interface Phases {
  */
 export function phasesOf(shutdown: ApiShutdown): Phases {
   const origin = parseNs(shutdown.start) ?? 0n;
-  const endMs = nsToMs(shutdown.end, origin);
+  const endMs = drainMsOf(shutdown);
   const marks: PhaseMark[] = [{ kind: 'signal', label: `signal (${shutdown.reason})`, t: 0 }];
   const cancelAll = shutdown.events?.find((e) => e.name === 'shutdown.cancel_all');
   const cancelMs = cancelAll ? nsToMs(cancelAll.time, origin) : Number.NaN;

@@ -1,6 +1,6 @@
 import { select, type Selection } from 'd3-selection';
 import type { ApiShutdownSummary } from '../api/types.js';
-import { nsToMs, parseNs } from '../layout/nsToMs.js';
+import { drainMsOf } from '../layout/phases.js';
 import { routeHash, type ListFilters } from '../router.js';
 import { verdictBadges } from './badges.js';
 import { formatDuration, formatTime } from './format.js';
@@ -97,7 +97,7 @@ export class ShutdownList {
         tr.append('td').attr('class', 'service').text(d.service);
         tr.append('td').attr('class', 'instance').text(d.instance);
         tr.append('td').text(d.reason);
-        tr.append('td').attr('class', 'num').text(formatDuration(nsToMs(d.end, parseNs(d.start) ?? 0n)) + (d.drainTimeoutMs !== undefined ? ` / ${formatDuration(d.drainTimeoutMs)}` : ''));
+        tr.append('td').attr('class', 'num').text(formatDuration(drainMsOf(d)) + (d.drainTimeoutMs !== undefined ? ` / ${formatDuration(d.drainTimeoutMs)}` : ''));
         tr.append('td').append('span').attr('class', `badge outcome outcome-${d.outcome}`).text(d.open ? `${d.outcome} (live)` : d.outcome);
         verdictBadges(tr.append('td').attr('class', 'counts') as unknown as Selection<HTMLElement, unknown, null, undefined>, d.counts ?? {});
       })

@@ -2,7 +2,7 @@ import { select, type Selection } from 'd3-selection';
 import type { ApiShutdownReport, ApiShutdownSummary, ApiTask } from '../api/types.js';
 import { api } from '../api/client.js';
 import { fromCompact, windowStartOf, type CompactTimeline } from '../layout/compactTimeline.js';
-import { phasesOf } from '../layout/phases.js';
+import { drainMsOf, phasesOf } from '../layout/phases.js';
 import type { TimelineTask } from '../layout/timelineTask.js';
 import { nsToMs, parseNs } from '../layout/nsToMs.js';
 import { routeHash } from '../router.js';
@@ -142,7 +142,7 @@ export class ShutdownView {
     const facts = h.append('div').attr('class', 'facts-row');
     facts.append('span').text(`reason ${s.reason}`);
     facts.append('span').text(`at ${formatTime(s.start)}`);
-    facts.append('span').attr('class', 'drain').text(`drain ${formatDuration(nsToMs(s.end, parseNs(s.start) ?? 0n))}${s.drainTimeoutMs !== undefined ? ` of ${formatDuration(s.drainTimeoutMs)} allowed` : ''}`);
+    facts.append('span').attr('class', 'drain').text(`drain ${formatDuration(drainMsOf(s))}${s.drainTimeoutMs !== undefined ? ` of ${formatDuration(s.drainTimeoutMs)} allowed` : ''}`);
     const counts: Record<string, number> = {};
     for (const t of r.tasks) counts[t.verdict] = (counts[t.verdict] ?? 0) + 1;
     verdictBadges(facts.append('span').attr('class', 'counts') as unknown as Selection<HTMLElement, unknown, null, undefined>, r.counts ?? counts);
