@@ -4,18 +4,12 @@ export const BAD_VERDICTS: readonly string[] = ['swallowed', 'survivor', 'replac
 /** Verdicts highlighted on the timeline with a label as well as a colour. */
 export const HIGHLIGHT_VERDICTS: readonly string[] = ['swallowed', 'survivor'];
 
-/** Severity order used to sort rows: lower comes first. Unknown verdicts go last. */
-export const VERDICT_RANK: Readonly<Record<string, number>> = {
-  swallowed: 0,
-  survivor: 1,
-  replaced: 2,
-  destroyed: 3,
-  orphan: 4,
-  cancelled: 5,
-  finished: 6,
-};
+/** Every known verdict in severity order, most severe first: the order of sorted rows, badges and the legend. */
+export const VERDICTS: readonly string[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan', 'cancelled', 'finished'];
 
-/** The rank of a verdict in {@link VERDICT_RANK}; unknown verdicts rank after every known one. */
+const VERDICT_RANK: Readonly<Record<string, number>> = Object.fromEntries(VERDICTS.map((v, i) => [v, i]));
+
+/** The rank of a verdict in {@link VERDICTS} (lower sorts first); unknown verdicts rank after every known one. */
 export function verdictRank(verdict: string): number {
   return Object.prototype.hasOwnProperty.call(VERDICT_RANK, verdict) ? VERDICT_RANK[verdict] : 99;
 }

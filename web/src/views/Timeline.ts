@@ -12,7 +12,7 @@ import { viewBounds } from '../layout/viewBounds.js';
 import { phasesOf, type Phases } from '../layout/phases.js';
 import { phaseLabels, type PhaseLabel } from '../layout/phaseLabels.js';
 import { windowStartOf } from '../layout/compactTimeline.js';
-import { HIGHLIGHT_VERDICTS } from '../layout/verdicts.js';
+import { HIGHLIGHT_VERDICTS, VERDICTS } from '../layout/verdicts.js';
 import { verdictColor, VERDICT_ICON } from './colors.js';
 
 /** Height of one timeline row in CSS px. */
@@ -100,7 +100,7 @@ export class Timeline {
     });
     toolbar.append('span').attr('class', 'tl-hint').text('Ctrl + wheel or the mini-map brush to zoom, drag to pan, click a group to expand it.');
     const legend = toolbar.append('span').attr('class', 'tl-legend');
-    for (const v of ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan', 'cancelled', 'finished']) {
+    for (const v of VERDICTS) {
       const item = legend.append('span').attr('class', 'legend-item');
       item.append('span').attr('class', `swatch verdict-bg-${v}`);
       item.append('span').text(v);
