@@ -3,7 +3,7 @@ import { ExportResultCode, hrTime, suppressTracing, type ExportResult } from '@o
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ATTR, CANCELTRACE_SCOPE } from '../contract.js';
+import { ATTR, CANCELTRACE_SCOPE } from '../../contract/contract.js';
 import { copySpan, SpanWithResource } from './copySpan.js';
 import { withProcessIdentity } from './processIdentity.js';
 import { describeError, reportError, reportWarning } from './reportError.js';

@@ -1,7 +1,7 @@
 import { trace, type Attributes, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
 import { addHrTimes, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../contract.js';
+import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
 import { reportError } from './reportError.js';
 import { liveTaskCount } from './taskContext.js';
 import { currentProcessor, type TaskLifecycleProcessor } from './TaskLifecycleProcessor.js';

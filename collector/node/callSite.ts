@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR } from '../contract.js';
+import { ATTR } from '../../contract/contract.js';
 
 /** Where code is, as the contract's `code.*` attributes carry it. */
 export interface CallSite {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { ATTR } from '../contract.js';
+import { ATTR } from '../../contract/contract.js';
 
 let identity: Attributes | undefined;
 

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { context, SpanStatusCode, trace, type Attributes, type Tracer } from '@opentelemetry/api';
-import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../contract.js';
-import type { FinalState } from '../records.js';
+import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
+import type { FinalState } from '../../contract/records.js';
 import { firstForeignSite, siteAttributes, SiteCache } from './callSite.js';
 import { describeError, reportError } from './reportError.js';
 import { addLiveTask, removeLiveTask, TASK_KEY, type RunningTask } from './taskContext.js';

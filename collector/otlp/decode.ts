@@ -14,7 +14,7 @@ import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { DetectedResourceAttributes, Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { AttrValue, Attrs, EventRecord, LinkRecord } from '../records.js';
+import type { AttrValue, Attrs, EventRecord, LinkRecord } from '../../contract/records.js';
 import { attachDecodedParts } from './decodedParts.js';
 import type { DecodedParts } from './decodedParts.js';
 import { OtlpDecodeError } from './OtlpDecodeError.js';

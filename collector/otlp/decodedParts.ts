@@ -1,5 +1,5 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { SpanRecord } from '../records.js';
+import type { SpanRecord } from '../../contract/records.js';
 
 /**
  * The fields of a {@link SpanRecord} that a decoded span already knows exactly: everything but what

@@ -1,6 +1,6 @@
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Consumer, SpanRecord } from '../records.js';
+import type { Consumer, SpanRecord } from '../../contract/records.js';
 import { toSpanRecord } from './toSpanRecord.js';
 
 /** Spans held between flushes before new ones are dropped (and counted). */

@@ -9,7 +9,7 @@
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { Consumer } from '../records.js';
+import type { Consumer } from '../../contract/records.js';
 import { decodeTraceRequest, OtlpDecodeError } from '../otlp/decode.js';
 import type { DecodedRequest, OtlpEncoding } from '../otlp/decode.js';
 import { OtlpTypes, RPC_CODE } from '../otlp/schema.js';

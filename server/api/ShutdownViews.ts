@@ -1,4 +1,4 @@
-import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord } from '../../collector/records.js';
+import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord } from '../../contract/records.js';
 import { judgeShutdown, type JudgeOptions } from '../judge/index.js';
 import type { Store } from '../store/Store.js';
 

@@ -1,5 +1,6 @@
-import type { EventRecord, JudgedTask, ShutdownRecord, ShutdownReport, Verdict } from '../../collector/records.js';
-import { ATTR, EVENT } from '../../collector/contract.js';
+import type { EventRecord, JudgedTask, ShutdownRecord, ShutdownReport, Verdict } from '../../contract/records.js';
+import { ATTR, EVENT } from '../../contract/contract.js';
+import { pairSteps } from '../../contract/steps.js';
 
 /** JSON.stringify replacer: bigints (unix ns, int64 attributes) become decimal strings, as in OTLP JSON. */
 export function bigintReplacer(_key: string, value: unknown): unknown {
@@ -113,13 +114,6 @@ export function reportJson(report: ShutdownReport) {
 /** A cleanup or shield step of the compact form: kind, name, start ns, end ns (null: never ended), outcome. */
 type CompactStep = ['cleanup' | 'shield', string, string, string | null, string | null];
 
-const STEP_EVENTS: Record<string, ['cleanup' | 'shield', 'start' | 'end']> = {
-  [EVENT.cleanupStart]: ['cleanup', 'start'],
-  [EVENT.cleanupEnd]: ['cleanup', 'end'],
-  [EVENT.shieldStart]: ['shield', 'start'],
-  [EVENT.shieldEnd]: ['shield', 'end'],
-};
-
 /** The events in time order (a stable sort); most spans send them in order already, and are not copied. */
 function inTimeOrder(events: readonly EventRecord[]): readonly EventRecord[] {
   for (let i = 1; i < events.length; i++) {
@@ -132,33 +126,13 @@ function inTimeOrder(events: readonly EventRecord[]): readonly EventRecord[] {
 
 /** Cancel request times and cleanup/shield steps of a task, paired in time order. */
 function stepsOf(judged: JudgedTask): { cancels: string[]; steps: CompactStep[] } {
-  const cancels: string[] = [];
-  const steps: CompactStep[] = [];
   const events = inTimeOrder(judged.task.span.events);
-  for (const e of events) {
-    if (e.name === EVENT.cancelRequested) {
-      cancels.push(e.time.toString());
-      continue;
-    }
-    const step = STEP_EVENTS[e.name];
-    if (!step) continue;
-    const [kind, edge] = step;
-    const name = String(e.attributes[ATTR.cleanupName] ?? kind);
-    const time = e.time.toString();
-    if (edge === 'start') {
-      steps.push([kind, name, time, null, null]);
-    } else {
-      let open: CompactStep | undefined;
-      for (let i = steps.length - 1; i >= 0 && !open; i--) if (steps[i][0] === kind && steps[i][1] === name && steps[i][3] === null) open = steps[i];
-      const outcome = String(e.attributes[kind === 'cleanup' ? ATTR.cleanupOutcome : ATTR.shieldOutcome] ?? 'ok');
-      if (open) {
-        open[3] = time;
-        open[4] = outcome;
-      } else {
-        steps.push([kind, name, time, time, outcome]);
-      }
-    }
-  }
+  const cancels: string[] = [];
+  for (const e of events) if (e.name === EVENT.cancelRequested) cancels.push(e.time.toString());
+  const steps = pairSteps<bigint, EventRecord>(events).map((step): CompactStep => {
+    const start = (step.startEvent ?? step.endEvent)!.time.toString();
+    return [step.kind, step.name, start, step.endEvent ? step.endEvent.time.toString() : null, step.outcome ?? null];
+  });
   return { cancels, steps };
 }
 

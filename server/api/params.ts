@@ -1,4 +1,4 @@
-import { VERDICTS, type Verdict } from '../../collector/records.js';
+import { VERDICTS, type Verdict } from '../../contract/records.js';
 import { BadRequestError } from '../errors.js';
 
 /** Most tasks one page of /api/tasks returns. */

@@ -1,5 +1,5 @@
-import { readShutdown, readTask } from '../../collector/contract.js';
-import { BAD_VERDICTS, type JudgedTask, type ShutdownReport, type SpanRecord, type Verdict } from '../../collector/records.js';
+import { readShutdown, readTask } from '../../contract/contract.js';
+import { BAD_VERDICTS, type JudgedTask, type ShutdownReport, type SpanRecord, type Verdict } from '../../contract/records.js';
 import { dedupeRecords, judgeShutdown, judgeTask, type JudgeOptions } from '../judge/index.js';
 
 /** What `canceltrace check` found in a set of spans. */

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readDump } from '../../collector/otlp/dump.js';
 import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
-import { BAD_VERDICTS, VERDICTS, type SpanRecord } from '../../collector/records.js';
+import { BAD_VERDICTS, VERDICTS, type SpanRecord } from '../../contract/records.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
 import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';

@@ -1,5 +1,5 @@
-import type { SpanRecord } from '../../collector/records.js';
-import { newerRecord } from '../../collector/contract.js';
+import type { SpanRecord } from '../../contract/records.js';
+import { newerRecord } from '../../contract/contract.js';
 import { stableKey } from './stableKey.js';
 
 /** What deduplication reads of a record. */

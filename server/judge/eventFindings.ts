@@ -1,5 +1,6 @@
-import type { EventRecord, Finding, TaskFindingKind } from '../../collector/records.js';
-import { ATTR, EVENT, num, str } from '../../collector/contract.js';
+import type { EventRecord, Finding, TaskFindingKind } from '../../contract/records.js';
+import { ATTR, num } from '../../contract/contract.js';
+import { pairSteps } from '../../contract/steps.js';
 import type { CancelAccount } from './cancelAccount.js';
 
 
@@ -14,44 +15,29 @@ export function eventFindings(
   openStartsCount: boolean,
 ): Finding<TaskFindingKind>[] {
   const findings: Finding<TaskFindingKind>[] = [];
-  // Open cleanup starts per cleanup name; an end closes the most recent start of its name.
-  const open = new Map<string, EventRecord[]>();
-  for (const e of sortedEvents) {
-    if (e.name === EVENT.cleanupStart) {
-      const name = str(e.attributes, ATTR.cleanupName) ?? '';
-      const list = open.get(name);
-      if (list) list.push(e);
-      else open.set(name, [e]);
-    } else if (e.name === EVENT.cleanupEnd) {
-      const name = str(e.attributes, ATTR.cleanupName) ?? '';
-      open.get(name)?.pop();
-      const outcome = str(e.attributes, ATTR.cleanupOutcome);
-      if (outcome === 'cancelled') findings.push(cleanupCancelled(name, 'cleanup'));
-      else if (outcome === 'timeout') findings.push(cleanupTimedOut(name, 'cleanup'));
-    } else if (e.name === EVENT.shieldEnd) {
-      const name = str(e.attributes, ATTR.cleanupName) ?? '';
-      const outcome = str(e.attributes, ATTR.shieldOutcome);
-      if (outcome === 'timeout') {
-        const f = cleanupTimedOut(name, 'shield');
-        const bound = num(e.attributes, ATTR.shieldTimeoutMs);
-        if (bound !== undefined) f.detail = { ...f.detail, timeoutMs: bound };
-        findings.push(f);
-      } else if (outcome === 'cancelled' || outcome === 'interrupted') findings.push(cleanupCancelled(name, 'shield'));
+  const steps = pairSteps<bigint, EventRecord>(sortedEvents);
+  // Ended steps are reported in the order they ended, then the starts that never ended in the order they began.
+  const ended = steps.filter((s) => s.endEvent !== undefined).sort((a, b) => byTime(a.endEvent!, b.endEvent!));
+  for (const step of ended) {
+    const { kind, name, outcome } = step;
+    if (outcome === 'timeout') {
+      const f = cleanupTimedOut(name, kind);
+      const bound = kind === 'shield' ? num(step.endEvent!.attributes, ATTR.shieldTimeoutMs) : undefined;
+      if (bound !== undefined) f.detail = { ...f.detail, timeoutMs: bound };
+      findings.push(f);
+    } else if (outcome === 'cancelled' || (kind === 'shield' && outcome === 'interrupted')) {
+      findings.push(cleanupCancelled(name, kind));
     }
   }
   if (openStartsCount) {
-    const unmatched: EventRecord[] = [];
-    for (const list of open.values()) unmatched.push(...list);
-    // Report in time order, independent of the map's insertion order.
-    unmatched.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    for (const e of unmatched) {
-      const name = str(e.attributes, ATTR.cleanupName) ?? '';
+    for (const step of steps) {
+      if (step.kind !== 'cleanup' || step.endEvent !== undefined || step.startEvent === undefined) continue;
       findings.push({
         kind: 'cleanup_interrupted',
         message:
-          `Cleanup ${label(name)} started but never finished, so the task was cut off or abandoned in the middle of it; ` +
+          `Cleanup ${label(step.name)} started but never finished, so the task was cut off or abandoned in the middle of it; ` +
           'keep it in try/finally and run the must-run part under a shield with a bounded timeout.',
-        detail: { cleanup: name, startedAt: e.time.toString() },
+        detail: { cleanup: step.name, startedAt: step.startEvent.time.toString() },
       });
     }
   }
@@ -90,4 +76,8 @@ function cleanupTimedOut(name: string, step: 'cleanup' | 'shield'): Finding<Task
       'find out why it hangs (a dead peer, a lock), and keep the bound so the drain still ends.',
     detail: { cleanup: name, step, outcome: 'timeout' },
   };
+}
+
+function byTime(a: EventRecord, b: EventRecord): number {
+  return a.time < b.time ? -1 : a.time > b.time ? 1 : 0;
 }

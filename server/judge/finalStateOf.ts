@@ -1,4 +1,4 @@
-import type { FinalState, TaskRecord } from '../../collector/records.js';
+import type { FinalState, TaskRecord } from '../../contract/records.js';
 
 /** OTLP status code ERROR. */
 export const STATUS_ERROR = 2;

@@ -8,9 +8,9 @@ import type {
   ShutdownRecord,
   TaskRecord,
   Verdict,
-} from '../../collector/records.js';
-import { VERDICTS } from '../../collector/records.js';
-import { ATTR, EVENT, num, str } from '../../collector/contract.js';
+} from '../../contract/records.js';
+import { VERDICTS } from '../../contract/records.js';
+import { ATTR, EVENT, num, str } from '../../contract/contract.js';
 import { dedupeRecords } from './dedupeRecords.js';
 import { finalStateOf } from './finalStateOf.js';
 import { judgeTask } from './judgeTask.js';

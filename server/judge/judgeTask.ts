@@ -1,5 +1,5 @@
-import type { EventRecord, FinalState, Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../collector/records.js';
-import { EVENT, str } from '../../collector/contract.js';
+import type { EventRecord, FinalState, Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
+import { EVENT, str } from '../../contract/contract.js';
 import { cancelAccount } from './cancelAccount.js';
 import { eventFindings } from './eventFindings.js';
 import { finalStateOf } from './finalStateOf.js';

@@ -1,4 +1,4 @@
-import type { TaskRecord, Verdict } from '../../collector/records.js';
+import type { TaskRecord, Verdict } from '../../contract/records.js';
 import { judgeTask } from './judgeTask.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { EventRecord } from '../../collector/records.js';
+import type { EventRecord } from '../../contract/records.js';
 import { stableKey } from './stableKey.js';
 
 /**

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { readShutdown, readTask, newerRecord } from '../../collector/contract.js';
-import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
+import { readShutdown, readTask, newerRecord } from '../../contract/contract.js';
+import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
 import { SpanCodecError, decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { StoreSchemaError } from './migrations.js';
 import { migratePg } from './pgMigrations.js';

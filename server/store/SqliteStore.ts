@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { newerRecord, readShutdown, readTask } from '../../collector/contract.js';
-import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../collector/records.js';
+import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
+import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { resourceKey } from './resourceKey.js';
 import { migrate, StoreSchemaError } from './migrations.js';

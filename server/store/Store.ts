@@ -1,4 +1,4 @@
-import type { Consumer, ShutdownRecord, SpanRecord, TaskRecord, Verdict } from '../../collector/records.js';
+import type { Consumer, ShutdownRecord, SpanRecord, TaskRecord, Verdict } from '../../contract/records.js';
 
 /** Filter for {@link Store.listShutdowns}. */
 export interface ShutdownQuery {

@@ -1,4 +1,4 @@
-import type { AttrValue, Attrs, EventRecord, LinkRecord, SpanRecord, SpanRole } from '../../collector/records.js';
+import type { AttrValue, Attrs, EventRecord, LinkRecord, SpanRecord, SpanRole } from '../../contract/records.js';
 
 /**
  * The stored JSON form of a {@link SpanRecord}. JSON has no bigint, no NaN/Infinity and no -0, so

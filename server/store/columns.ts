@@ -1,5 +1,5 @@
-import { readTask } from '../../collector/contract.js';
-import { VERDICTS, type SpanRecord, type TaskRecord, type Verdict } from '../../collector/records.js';
+import { readTask } from '../../contract/contract.js';
+import { VERDICTS, type SpanRecord, type TaskRecord, type Verdict } from '../../contract/records.js';
 import { StoreQueryError } from './StoreQueryError.js';
 
 /** The range of a 64-bit signed integer column (SQLite INTEGER, PostgreSQL BIGINT). */

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { SpanRecord } from '../../collector/records.js';
+import type { SpanRecord } from '../../contract/records.js';
 import { decodeSpanRecord, encodeSpanBody } from './codec.js';
 import { resourceKey } from './resourceKey.js';
 

@@ -1,4 +1,4 @@
-import type { TaskRecord, Verdict } from '../../collector/records.js';
+import type { TaskRecord, Verdict } from '../../contract/records.js';
 import { isPgUrl, PgStore } from './PgStore.js';
 import { SqliteStore } from './SqliteStore.js';
 import type { Store } from './Store.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Attrs } from '../../collector/records.js';
+import type { Attrs } from '../../contract/records.js';
 import { encodeResource } from './codec.js';
 
 /**

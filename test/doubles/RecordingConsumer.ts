@@ -1,4 +1,4 @@
-import type { Consumer } from '../../collector/records.js';
+import type { Consumer } from '../../contract/records.js';
 
 /**
  * A {@link Consumer} that records every batch it is given, or rejects every batch while

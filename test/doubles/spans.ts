@@ -1,5 +1,5 @@
-import type { Attrs, EventRecord, FinalState, ShutdownRecord, SpanRecord, TaskRecord } from '../../collector/records.js';
-import { readShutdown, readTask } from '../../collector/contract.js';
+import type { Attrs, EventRecord, FinalState, ShutdownRecord, SpanRecord, TaskRecord } from '../../contract/records.js';
+import { readShutdown, readTask } from '../../contract/contract.js';
 
 /** One millisecond and one second in ns, for readable test times. */
 export const MS = 1_000_000n;

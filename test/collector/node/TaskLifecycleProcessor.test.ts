@@ -1,7 +1,7 @@
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTR, CANCELTRACE_SCOPE } from '../../../collector/contract.js';
+import { ATTR, CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 import { TaskLifecycleProcessor, tracesUrl } from '../../../collector/node/TaskLifecycleProcessor.js';
 import { HangingSpanExporter, RejectingSpanExporter, ThrowingSpanExporter } from '../../doubles/FailingSpanExporters.js';
 

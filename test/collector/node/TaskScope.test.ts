@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR } from '../../../collector/contract.js';
+import { ATTR } from '../../../contract/contract.js';
 import { runTask } from '../../../collector/node/runTask.js';
 import { TaskScope } from '../../../collector/node/TaskScope.js';
 import { taskHarness } from './taskHarness.js';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { addHrTimes, hrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR, EVENT } from '../../../collector/contract.js';
+import { ATTR, EVENT } from '../../../contract/contract.js';
 import { activeResourceCounts, beginShutdown, currentShutdown } from '../../../collector/node/beginShutdown.js';
 import { runTask } from '../../../collector/node/runTask.js';
 import { taskHarness } from './taskHarness.js';

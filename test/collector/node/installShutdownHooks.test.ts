@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR } from '../../../collector/contract.js';
+import { ATTR } from '../../../contract/contract.js';
 import { currentShutdown } from '../../../collector/node/beginShutdown.js';
 import { installShutdownHooks } from '../../../collector/node/installShutdownHooks.js';
 import { taskHarness } from './taskHarness.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR, EVENT } from '../../../collector/contract.js';
+import { ATTR, EVENT } from '../../../contract/contract.js';
 import { cleanup } from '../../../collector/node/cleanup.js';
 import { runTask } from '../../../collector/node/runTask.js';
 import { taskHarness } from './taskHarness.js';

@@ -2,7 +2,7 @@ import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { describe, expect, it } from 'vitest';
 import { TaskLifecycleProcessor } from '../../../collector/processor/TaskLifecycleProcessor.js';
-import type { Consumer, SpanRecord } from '../../../collector/records.js';
+import type { Consumer, SpanRecord } from '../../../contract/records.js';
 
 class Recording implements Consumer<SpanRecord> {
   batches: SpanRecord[][] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readShutdown, readTask } from '../../../collector/contract.js';
-import type { Attrs } from '../../../collector/records.js';
+import { readShutdown, readTask } from '../../../contract/contract.js';
+import type { Attrs } from '../../../contract/records.js';
 import { bigintReplacer, compactReportJson, reportJson, toJsonText } from '../../../server/api/json.js';
 import { judgeShutdown } from '../../../server/judge/index.js';
 import { shutdownSpan, taskSpan } from '../store/spanBuilder.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { dedupeRecords } from '../../../server/judge/dedupeRecords.js';
-import { newerRecord } from '../../../collector/contract.js';
-import type { EventRecord } from '../../../collector/records.js';
+import { newerRecord } from '../../../contract/contract.js';
+import type { EventRecord } from '../../../contract/records.js';
 import { SEC, ev, task } from '../../doubles/spans.js';
 import { shuffle } from '../../doubles/shuffle.js';
 

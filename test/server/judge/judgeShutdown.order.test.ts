@@ -1,8 +1,8 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
-import { readShutdown, readTask } from '../../../collector/contract.js';
-import type { Attrs, EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../collector/records.js';
+import { readShutdown, readTask } from '../../../contract/contract.js';
+import type { Attrs, EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { MS, SEC, ev, shutdownSpan, taskSpan } from '../../doubles/spans.js';
 import { shuffle } from '../../doubles/shuffle.js';
 

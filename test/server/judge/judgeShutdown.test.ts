@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
-import type { TaskRecord } from '../../../collector/records.js';
+import type { TaskRecord } from '../../../contract/records.js';
 import { MS, SEC, T0, events as e, shutdown, task } from '../../doubles/spans.js';
 
 /** A closed shutdown from 1 s to 3 s. */

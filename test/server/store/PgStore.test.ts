@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SpanRecord } from '../../../collector/records.js';
+import type { SpanRecord } from '../../../contract/records.js';
 import { PgStore, StoreOpenError, isPgUrl, redactPgUrl } from '../../../server/store/PgStore.js';
 import { SpanCodecError } from '../../../server/store/codec.js';
 import { StoreSchemaError } from '../../../server/store/migrations.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test as base, describe, expect } from 'vitest';
-import type { SpanRecord, TaskRecord, Verdict } from '../../../collector/records.js';
+import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 import { SqliteStore, StoreOpenError } from '../../../server/store/SqliteStore.js';
 import { encodeSpanRecord } from '../../../server/store/codec.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';

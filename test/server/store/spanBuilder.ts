@@ -1,4 +1,4 @@
-import type { Attrs, EventRecord, SpanRecord, TaskRecord, Verdict } from '../../../collector/records.js';
+import type { Attrs, EventRecord, SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 
 /** What a test says about a span; everything else gets a plain default. */
 export interface SpanSpec {

@@ -1,5 +1,5 @@
 import { test as base, describe, expect } from 'vitest';
-import type { SpanRecord, TaskRecord, Verdict } from '../../../collector/records.js';
+import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 import type { Store, TaskQuery } from '../../../server/store/Store.js';
 import { StoreQueryError } from '../../../server/store/StoreQueryError.js';
 import { SpanCodecError } from '../../../server/store/codec.js';

@@ -4,7 +4,7 @@
  * milliseconds relative to an origin before any arithmetic (see layout/nsToMs.ts).
  */
 
-/** A task verdict (collector/records.ts `Verdict`, kept as a string so an unknown one still renders). */
+/** A task verdict (contract/records.ts `Verdict`, kept as a string so an unknown one still renders). */
 export type VerdictName = 'cancelled' | 'swallowed' | 'replaced' | 'survivor' | 'destroyed' | 'orphan' | 'finished' | (string & {});
 
 /** A finding with its one-line message. */

@@ -1,4 +1,6 @@
-import type { ApiTask } from '../api/types.js';
+import { EVENT } from '../../../contract/contract.js';
+import { pairSteps } from '../../../contract/steps.js';
+import type { ApiEvent, ApiTask } from '../api/types.js';
 import { nsToMs } from './nsToMs.js';
 
 /** A cleanup or shield step of a task, in ms relative to the timeline origin. */
@@ -81,32 +83,13 @@ export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: n
   const start = clippedStart ? windowStartMs : created;
   const end = Math.max(start, Number.isFinite(ended) ? ended : start);
   const cancels: number[] = [];
-  const steps: TimelineStep[] = [];
-  const openSteps: { kind: 'cleanup' | 'shield'; name: string; start: number }[] = [];
-  for (const e of task.events ?? []) {
-    const t = nsToMs(e.time, originNs);
-    if (e.name === 'task.cancel_requested') cancels.push(t);
-    else if (e.name === 'task.cleanup.start' || e.name === 'task.shield.start') {
-      const kind = e.name === 'task.cleanup.start' ? 'cleanup' : 'shield';
-      const name = String(e.attributes?.['cleanup.name'] ?? e.attributes?.['shield.name'] ?? kind);
-      openSteps.push({ kind, name, start: t });
-    } else if (e.name === 'task.cleanup.end' || e.name === 'task.shield.end') {
-      const kind = e.name === 'task.cleanup.end' ? 'cleanup' : 'shield';
-      const name = String(e.attributes?.['cleanup.name'] ?? e.attributes?.['shield.name'] ?? kind);
-      // Pair with the latest open step of the same kind and name (steps may nest).
-      let i = openSteps.length - 1;
-      while (i >= 0 && !(openSteps[i].kind === kind && openSteps[i].name === name)) i--;
-      if (i < 0) i = openSteps.map((s) => s.kind).lastIndexOf(kind);
-      const outcome = String(e.attributes?.[kind === 'cleanup' ? 'cleanup.outcome' : 'shield.outcome'] ?? 'ok');
-      if (i >= 0) {
-        const [s] = openSteps.splice(i, 1);
-        steps.push({ kind, name: s.name, start: s.start, end: Math.max(s.start, t), outcome });
-      } else {
-        steps.push({ kind, name, start: t, end: t, outcome });
-      }
-    }
-  }
-  for (const s of openSteps) steps.push({ kind: s.kind, name: s.name, start: s.start, end: Math.max(s.start, end), outcome: 'interrupted' });
+  for (const e of task.events ?? []) if (e.name === EVENT.cancelRequested) cancels.push(nsToMs(e.time, originNs));
+  const steps: TimelineStep[] = pairSteps<string, ApiEvent>(task.events ?? []).map((step) => {
+    const stepStart = nsToMs((step.startEvent ?? step.endEvent)!.time, originNs);
+    // A step that never ended was interrupted: it runs to the task's end.
+    const stepEnd = step.endEvent ? nsToMs(step.endEvent.time, originNs) : end;
+    return { kind: step.kind, name: step.name, start: stepStart, end: Math.max(stepStart, stepEnd), outcome: step.outcome ?? 'interrupted' };
+  });
   steps.sort((a, b) => a.start - b.start);
   cancels.sort((a, b) => a - b);
   return { ...timelineIdentity(task), start, end, clippedStart, cancels, steps };

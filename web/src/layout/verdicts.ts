@@ -1,4 +1,4 @@
-/** Verdicts shown in red: the same list as collector/records.ts `BAD_VERDICTS`. */
+/** Verdicts shown in red: the same list as contract/records.ts `BAD_VERDICTS`. */
 export const BAD_VERDICTS: readonly string[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'];
 
 /** Verdicts highlighted on the timeline with a label as well as a colour. */

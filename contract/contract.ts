@@ -30,6 +30,7 @@ export const ATTR = {
   cancelCount: 'cancel.count',
   cleanupName: 'cleanup.name',
   cleanupOutcome: 'cleanup.outcome',
+  shieldName: 'shield.name',
   shieldTimeoutMs: 'shield.timeout_ms',
   shieldOutcome: 'shield.outcome',
   pendingCount: 'tasks.pending.count',
