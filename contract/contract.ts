@@ -1,4 +1,4 @@
-import type { AttrValue, Attrs, CodeSite, FinalState, ShutdownRecord, SpanRecord, SpanRole, TaskRecord } from './records.js';
+import type { Attrs, AttrValue, CodeSite, FinalState, ShutdownRecord, SpanRecord, SpanRole, TaskRecord } from './records.js';
 
 /** Instrumentation scope name whose spans follow the task-lifecycle contract. */
 export const CANCELTRACE_SCOPE = 'canceltrace';

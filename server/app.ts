@@ -1,8 +1,6 @@
+import { existsSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import { existsSync } from 'node:fs';
-import { BadRequestError, NotFoundError } from './errors.js';
-import { judgeTask } from './judge/index.js';
 import { compactReportJson, reportJson, shutdownJson, taskJson, toJsonText } from './api/json.js';
 import {
   DEFAULT_SHUTDOWN_LIMIT,
@@ -19,6 +17,8 @@ import {
   TRACE_ID_HEX_DIGITS,
 } from './api/params.js';
 import type { ShutdownViews } from './api/ShutdownViews.js';
+import { BadRequestError, NotFoundError } from './errors.js';
+import { judgeTask } from './judge/index.js';
 import type { Store } from './store/Store.js';
 import { StoreQueryError } from './store/StoreQueryError.js';
 
@@ -163,4 +163,3 @@ function statusOf(error: unknown): number {
   if (typeof status === 'number' && status >= 400 && status < 600) return status;
   return 500;
 }
-

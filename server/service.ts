@@ -1,12 +1,12 @@
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { TaskLifecycleProcessor } from '../collector/processor/TaskLifecycleProcessor.js';
-import { createApp } from './app.js';
+import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
-import { judgeTaskAlone, type JudgeOptions } from './judge/index.js';
+import { createApp } from './app.js';
+import { type JudgeOptions, judgeTaskAlone } from './judge/index.js';
 import { openStore } from './store/openStore.js';
 
 /** The default OTLP/HTTP port, as in the OTLP specification. */

@@ -1,8 +1,9 @@
 // Bundles the dashboard (web/src/main.ts) into web/dist with esbuild. Run by `npm run build`.
-import { build } from 'esbuild';
-import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, 'src', 'main.ts');

@@ -38,7 +38,11 @@ function parseArgs(argv) {
   const opts = { sizes: DEFAULT_SIZES, baseline: undefined, http: true, repeat: DEFAULT_REPEAT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--sizes') opts.sizes = argv[++i].split(',').map(Number).filter((n) => n > 0);
+    if (a === '--sizes')
+      opts.sizes = argv[++i]
+        .split(',')
+        .map(Number)
+        .filter((n) => n > 0);
     else if (a === '--baseline') opts.baseline = resolve(argv[++i]);
     else if (a === '--skip-http') opts.http = false;
     else if (a === '--repeat') opts.repeat = Math.max(1, Number(argv[++i]) || 1);
@@ -113,20 +117,43 @@ function syntheticShutdown(n) {
     };
     if (survivor) attributes['task.snapshot'] = true;
     const events = [
-      { name: 'task.cancel_requested', time: at(cancelMs), attributes: { 'cancel.message': 'shutdown', 'cancel.count': 1, 'code.filepath': '/srv/app/main.py', 'code.lineno': 12, 'code.function': 'main' } },
+      {
+        name: 'task.cancel_requested',
+        time: at(cancelMs),
+        attributes: { 'cancel.message': 'shutdown', 'cancel.count': 1, 'code.filepath': '/srv/app/main.py', 'code.lineno': 12, 'code.function': 'main' },
+      },
       { name: 'task.cleanup.start', time: at(cancelMs + 1), attributes: { 'cleanup.name': 'close' } },
     ];
-    if (!survivor) events.push({ name: 'task.cleanup.end', time: at(Math.max(cancelMs + 2, endMs - 1)), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'ok' } });
-    if (swallowed) events.push({ name: 'exception', time: at(endMs - 0.5), attributes: { 'exception.type': 'CancelledError', 'exception.message': '', 'exception.stacktrace': `File "/srv/app/workers/handler_${site}.py", line ${90 + site}, in run` } });
+    if (!survivor)
+      events.push({ name: 'task.cleanup.end', time: at(Math.max(cancelMs + 2, endMs - 1)), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'ok' } });
+    if (swallowed)
+      events.push({
+        name: 'exception',
+        time: at(endMs - 0.5),
+        attributes: {
+          'exception.type': 'CancelledError',
+          'exception.message': '',
+          'exception.stacktrace': `File "/srv/app/workers/handler_${site}.py", line ${90 + site}, in run`,
+        },
+      });
     spans.push(readable(traceId, hex(8), `worker-${i}`, at(-30_000 + (i % 1000)), at(endMs), attributes, events, resource));
   }
   const shutdownEvents = [{ name: 'shutdown.cancel_all', time: at(5), attributes: { 'tasks.count': n } }];
   for (let ms = -200; ms <= DRAIN_MS + 500; ms += 100) {
     const left = ms < 10 ? n : Math.max(Math.ceil(n / 4999), Math.round(n * (1 - (ms - 10) / 1200)));
     shutdownEvents.push({ name: 'tasks.pending', time: at(ms), attributes: { 'tasks.pending.count': left } });
-    shutdownEvents.push({ name: 'resource.gauge', time: at(ms), attributes: { 'resource.name': 'db.pool.in_use', 'resource.value': ms < 10 ? 20 : ms < 800 ? 10 : 1 } });
+    shutdownEvents.push({
+      name: 'resource.gauge',
+      time: at(ms),
+      attributes: { 'resource.name': 'db.pool.in_use', 'resource.value': ms < 10 ? 20 : ms < 800 ? 10 : 1 },
+    });
   }
-  const shutdownAttrs = { 'shutdown.reason': 'SIGTERM', 'shutdown.drain_timeout_ms': DRAIN_MS, 'shutdown.outcome': 'survivors', 'shutdown.pending_baseline': 0 };
+  const shutdownAttrs = {
+    'shutdown.reason': 'SIGTERM',
+    'shutdown.drain_timeout_ms': DRAIN_MS,
+    'shutdown.outcome': 'survivors',
+    'shutdown.pending_baseline': 0,
+  };
   const shutdownSpanId = hex(8);
   spans.push(readable(traceId, shutdownSpanId, 'shutdown', at(0), at(DRAIN_MS + 500), shutdownAttrs, shutdownEvents, resource));
   const batches = [];
@@ -248,7 +275,9 @@ function cpuMillis(pid) {
 /** Spawns `canceltrace serve` of a build on free ports and a fresh file. */
 async function startServe(build, dir, db = join(dir, `serve-${Math.random().toString(36).slice(2)}.db`)) {
   const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS ? process.env.BENCH_SERVE_NODE_ARGS.split(' ') : [];
-  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'serve', '--otlp-port', '0', '--ui-port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'serve', '--otlp-port', '0', '--ui-port', '0', '--db', db], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const exited = new Promise((r) => child.once('exit', r));
   const urls = await new Promise((resolveUrls, reject) => {

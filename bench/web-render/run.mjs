@@ -1,12 +1,27 @@
 // Runs the dashboard render benchmark: bundles webRender.ts with esbuild (Node has no TypeScript
 // loader here) and runs it. Usage: npm run build && node bench/web-render/run.mjs [taskCounts...]
-import { build } from 'esbuild';
+
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // two folders below the root, like test/e2e/, so the bundled serve.ts finds the repository root
 const outfile = join(here, '..', '..', 'dist', 'web-render-bench', 'webRender.mjs');
-await build({ entryPoints: [join(here, 'webRender.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'warning' });
+await build({
+  entryPoints: [join(here, 'webRender.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  outfile,
+  logLevel: 'warning',
+});
 const { main } = await import(pathToFileURL(outfile).href);
-await main(process.argv.slice(2).map(Number).filter((n) => n > 0));
+await main(
+  process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0),
+);

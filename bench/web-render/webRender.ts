@@ -6,8 +6,8 @@
  * Targets on the 2-core machine: first frame ≤ 2 s, p95 frame ≤ 16.7 ms.
  */
 import { randomBytes } from 'node:crypto';
-import { getJson, startServe, waitFor, type Served } from '../../test/e2e/serve.js';
 import { hasChromium, launchChromium, NO_CHROMIUM_MESSAGE } from '../../test/e2e/browser.js';
+import { getJson, type Served, startServe, waitFor } from '../../test/e2e/serve.js';
 
 /** Spans per OTLP request (keeps each body well under the receiver's 16 MiB limit). */
 const SPANS_PER_REQUEST = 2_000;
@@ -22,7 +22,14 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 type Kv = { key: string; value: Record<string, unknown> };
 const kv = (key: string, value: string | number | boolean): Kv => ({
   key,
-  value: typeof value === 'string' ? { stringValue: value } : typeof value === 'boolean' ? { boolValue: value } : Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value },
+  value:
+    typeof value === 'string'
+      ? { stringValue: value }
+      : typeof value === 'boolean'
+        ? { boolValue: value }
+        : Number.isInteger(value)
+          ? { intValue: String(value) }
+          : { doubleValue: value },
 });
 
 function taskSpan(i: number, traceId: string, t0: bigint): object {
@@ -50,9 +57,21 @@ function taskSpan(i: number, traceId: string, t0: bigint): object {
       ...(swallowed ? [kv('task.swallow_site', `/srv/app/workers/handler_${site}.py:${90 + site} in run`)] : []),
     ],
     events: [
-      { name: 'task.cancel_requested', timeUnixNano: ns(cancelMs), attributes: [kv('cancel.count', 1), kv('code.filepath', '/srv/app/main.py'), kv('code.lineno', 12)] },
+      {
+        name: 'task.cancel_requested',
+        timeUnixNano: ns(cancelMs),
+        attributes: [kv('cancel.count', 1), kv('code.filepath', '/srv/app/main.py'), kv('code.lineno', 12)],
+      },
       { name: 'task.cleanup.start', timeUnixNano: ns(cancelMs + 1), attributes: [kv('cleanup.name', 'close')] },
-      ...(survivor ? [] : [{ name: 'task.cleanup.end', timeUnixNano: ns(Math.max(cancelMs + 2, endMs - 1)), attributes: [kv('cleanup.name', 'close'), kv('cleanup.outcome', 'ok')] }]),
+      ...(survivor
+        ? []
+        : [
+            {
+              name: 'task.cleanup.end',
+              timeUnixNano: ns(Math.max(cancelMs + 2, endMs - 1)),
+              attributes: [kv('cleanup.name', 'close'), kv('cleanup.outcome', 'ok')],
+            },
+          ]),
     ],
   };
 }
@@ -63,7 +82,11 @@ function shutdownSpan(n: number, traceId: string, t0: bigint): object {
   for (let ms = -200; ms <= DRAIN_MS + 500; ms += 100) {
     const left = ms < 10 ? n : Math.max(Math.ceil(n / 4999), Math.round(n * (1 - (ms - 10) / 1200)));
     events.push({ name: 'tasks.pending', timeUnixNano: ns(ms), attributes: [kv('tasks.pending.count', left)] });
-    events.push({ name: 'resource.gauge', timeUnixNano: ns(ms), attributes: [kv('resource.name', 'db.pool.in_use'), kv('resource.value', ms < 10 ? 20 : ms < 800 ? 10 : 1)] });
+    events.push({
+      name: 'resource.gauge',
+      timeUnixNano: ns(ms),
+      attributes: [kv('resource.name', 'db.pool.in_use'), kv('resource.value', ms < 10 ? 20 : ms < 800 ? 10 : 1)],
+    });
   }
   events.push({ name: 'shutdown.drained', timeUnixNano: ns(DRAIN_MS + 500), attributes: [] });
   return {
@@ -72,7 +95,12 @@ function shutdownSpan(n: number, traceId: string, t0: bigint): object {
     name: 'shutdown',
     startTimeUnixNano: ns(0),
     endTimeUnixNano: ns(DRAIN_MS + 500),
-    attributes: [kv('shutdown.reason', 'SIGTERM'), kv('shutdown.drain_timeout_ms', DRAIN_MS), kv('shutdown.outcome', 'survivors'), kv('shutdown.pending_baseline', 0)],
+    attributes: [
+      kv('shutdown.reason', 'SIGTERM'),
+      kv('shutdown.drain_timeout_ms', DRAIN_MS),
+      kv('shutdown.outcome', 'survivors'),
+      kv('shutdown.pending_baseline', 0),
+    ],
     events,
   };
 }
@@ -119,7 +147,11 @@ interface Result {
 async function measure(served: Served, n: number, browser: Awaited<ReturnType<typeof launchChromium>>): Promise<Result> {
   const instance = `bench-${n}-${hex(4)}`;
   const ingestMs = await ingest(served, n, instance);
-  const row = await waitFor(async () => (await getJson<any[]>(served, `/api/shutdowns?service=bench-${n}`)).find((r) => r.instance === instance), 120_000, 'the shutdown to be listed');
+  const row = await waitFor(
+    async () => (await getJson<any[]>(served, `/api/shutdowns?service=bench-${n}`)).find((r) => r.instance === instance),
+    120_000,
+    'the shutdown to be listed',
+  );
   const a0 = performance.now();
   const res = await fetch(`${served.uiUrl}/api/shutdowns/${row.id}`);
   const body = await res.text();
@@ -131,7 +163,9 @@ async function measure(served: Served, n: number, browser: Awaited<ReturnType<ty
   await page.goto(`${served.uiUrl}/#/shutdowns/${row.id}`);
   await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 180_000 });
   const firstFrameMs = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.firstFrameAt as number);
-  const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('ct:shutdown:', ''), Math.round(m.startTime)])));
+  const marks = await page.evaluate(() =>
+    Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('ct:shutdown:', ''), Math.round(m.startTime)])),
+  );
   console.log(`${n} tasks, ms after navigation: ${JSON.stringify({ ...marks, firstFrame: Math.round(firstFrameMs) })}`);
 
   // interaction: Ctrl + wheel zoom in, drag to pan, expand the biggest group and scroll, zoom out
@@ -210,7 +244,9 @@ export async function main(sizes: number[]): Promise<void> {
   const f = (x: number, d = 0) => x.toFixed(d).padStart(9);
   console.log('\n    tasks   ingest ms   API ms    API MB  nav→first frame ms  frames  frame p95 ms  rAF p95 ms');
   for (const r of results) {
-    console.log(`${String(r.tasks).padStart(9)} ${f(r.ingestMs)}  ${f(r.apiMs)} ${f(r.apiMB, 1)}  ${f(r.firstFrameMs)} ${r.firstFrameMs <= FIRST_FRAME_TARGET_MS ? 'ok  ' : 'SLOW'}      ${String(r.frames).padStart(6)} ${f(r.frameP95Ms, 2)} ${r.frameP95Ms <= FRAME_TARGET_MS ? 'ok  ' : 'SLOW'} ${f(r.rafP95Ms, 1)}`);
+    console.log(
+      `${String(r.tasks).padStart(9)} ${f(r.ingestMs)}  ${f(r.apiMs)} ${f(r.apiMB, 1)}  ${f(r.firstFrameMs)} ${r.firstFrameMs <= FIRST_FRAME_TARGET_MS ? 'ok  ' : 'SLOW'}      ${String(r.frames).padStart(6)} ${f(r.frameP95Ms, 2)} ${r.frameP95Ms <= FRAME_TARGET_MS ? 'ok  ' : 'SLOW'} ${f(r.rafP95Ms, 1)}`,
+    );
   }
   console.log(`targets: first frame ≤ ${FIRST_FRAME_TARGET_MS} ms, p95 frame (draw + chart update per animation frame) ≤ ${FRAME_TARGET_MS} ms`);
 }

@@ -1,5 +1,5 @@
-import { context, type Context, type HrTime } from '@opentelemetry/api';
-import { ExportResultCode, hrTime, suppressTracing, type ExportResult } from '@opentelemetry/core';
+import { type Context, context, type HrTime } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode, hrTime, suppressTracing } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -92,9 +92,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     this.exportTimeoutMs = positive(options.exportTimeoutMillis, DEFAULT_EXPORT_TIMEOUT_MS, 'exportTimeoutMillis');
     this.flushTimeoutMs = positive(options.flushTimeoutMillis, DEFAULT_FLUSH_TIMEOUT_MS, 'flushTimeoutMillis');
     this.maxOpen = positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
-    this.exporter =
-      options.exporter ??
-      new OTLPTraceExporter({ url: tracesUrl(options.url), timeoutMillis: this.exportTimeoutMs });
+    this.exporter = options.exporter ?? new OTLPTraceExporter({ url: tracesUrl(options.url), timeoutMillis: this.exportTimeoutMs });
     defaultProcessor = this;
   }
 
@@ -226,8 +224,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     const now = hrTime();
     for (const [span, role] of this.open) {
       if (span.ended) continue;
-      const attributes =
-        role === 'task' ? { [ATTR.snapshot]: true, [ATTR.finalState]: 'pending' } : { [ATTR.snapshot]: true };
+      const attributes = role === 'task' ? { [ATTR.snapshot]: true, [ATTR.finalState]: 'pending' } : { [ATTR.snapshot]: true };
       this.enqueue(copySpan(span, { endTime: now, attributes }));
       this.counts.snapshots++;
     }
@@ -307,16 +304,11 @@ export class TaskLifecycleProcessor implements SpanProcessor {
         }
         resolve();
       };
-      const timeout = setTimeout(
-        () => finish(undefined, new Error(`export timed out after ${this.exportTimeoutMs} ms`)),
-        this.exportTimeoutMs,
-      );
+      const timeout = setTimeout(() => finish(undefined, new Error(`export timed out after ${this.exportTimeoutMs} ms`)), this.exportTimeoutMs);
       timeout.unref();
       try {
         // The export's own HTTP calls must not be traced, or each export would make spans to export.
-        const returned: unknown = context.with(suppressTracing(context.active()), () =>
-          this.exporter.export(spans, (result) => finish(result, result.error)),
-        );
+        const returned: unknown = context.with(suppressTracing(context.active()), () => this.exporter.export(spans, (result) => finish(result, result.error)));
         // An `async export()` that throws rejects instead: left alone, that rejection would be
         // unhandled and crash the app.
         if (isThenable(returned)) returned.then(undefined, (error: unknown) => finish(undefined, error));

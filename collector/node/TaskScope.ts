@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
-import { startTask, type RunTaskOptions } from './runTask.js';
+import { type RunTaskOptions, startTask } from './runTask.js';
 import { withBound } from './withBound.js';
 
 /** How long {@link TaskScope.cancel} waits for the children to settle by default (ms). */

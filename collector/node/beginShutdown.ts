@@ -1,10 +1,10 @@
-import { trace, type Attributes, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type HrTime, type Span, type Tracer, trace } from '@opentelemetry/api';
 import { addHrTimes, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
 import { reportError } from './reportError.js';
-import { liveTaskCount } from './taskContext.js';
 import { currentProcessor, type TaskLifecycleProcessor } from './TaskLifecycleProcessor.js';
+import { liveTaskCount } from './taskContext.js';
 
 /** How often the open task count and the active handles are sampled during a shutdown (ms). */
 export const DEFAULT_SAMPLE_INTERVAL_MS = 50;

@@ -3,6 +3,10 @@ import { fileURLToPath } from 'node:url';
 import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../contract/contract.js';
 
+/** A function whose frame and the frames above it are cut from a captured stack (`Error.captureStackTrace`'s second argument). */
+// biome-ignore lint/complexity/noBannedTypes: Error.captureStackTrace takes any function as its boundary.
+export type StackBoundary = Function;
+
 /** Where code is, as the contract's `code.*` attributes carry it. */
 export interface CallSite {
   filepath: string;
@@ -28,7 +32,7 @@ const paths = new Map<string, string>();
  * The site that called `boundary` (the frame just above it), read from one captured frame.
  * V8 hands the frames over as call-site objects, so no stack string is built or parsed.
  */
-export function callerOf(boundary: Function): CallSite | undefined {
+export function callerOf(boundary: StackBoundary): CallSite | undefined {
   const frames = captureFrames(boundary, 1);
   return frames.length > 0 ? siteOf(frames[0]) : undefined;
 }
@@ -54,7 +58,7 @@ export class SiteCache {
   private size = 0;
 
   /** The site that called `boundary`, from the cache when the (name, function) key is trusted. */
-  callerOf(name: string, functionName: string, boundary: Function): CallSite | undefined {
+  callerOf(name: string, functionName: string, boundary: StackBoundary): CallSite | undefined {
     let byFunction = this.entries.get(name);
     const entry = byFunction?.get(functionName);
     if (entry && !entry.ambiguous && entry.agreeing >= TRUST_AFTER_CAPTURES && ++entry.calls % VERIFY_EVERY_CALLS !== 0) {
@@ -120,7 +124,7 @@ interface V8CallSite {
 
 const keepFrames = (_error: Error, frames: V8CallSite[]): V8CallSite[] => frames;
 
-function captureFrames(boundary: Function, limit: number): V8CallSite[] {
+function captureFrames(boundary: StackBoundary, limit: number): V8CallSite[] {
   const previousPrepare = Error.prepareStackTrace;
   const previousLimit = Error.stackTraceLimit;
   try {

@@ -52,22 +52,52 @@ export class SpanWithResource implements ReadableSpan {
     private readonly span: ReadableSpan,
     readonly resource: Resource,
   ) {}
-  get name() { return this.span.name; }
-  get kind() { return this.span.kind; }
+  get name() {
+    return this.span.name;
+  }
+  get kind() {
+    return this.span.kind;
+  }
   spanContext = (): ReturnType<ReadableSpan['spanContext']> => this.span.spanContext();
-  get parentSpanContext() { return this.span.parentSpanContext; }
-  get startTime() { return this.span.startTime; }
-  get endTime() { return this.span.endTime; }
-  get status() { return this.span.status; }
-  get attributes() { return this.span.attributes; }
-  get links() { return this.span.links; }
-  get events() { return this.span.events; }
-  get duration() { return this.span.duration; }
-  get ended() { return this.span.ended; }
-  get instrumentationScope() { return this.span.instrumentationScope; }
-  get droppedAttributesCount() { return this.span.droppedAttributesCount; }
-  get droppedEventsCount() { return this.span.droppedEventsCount; }
-  get droppedLinksCount() { return this.span.droppedLinksCount; }
+  get parentSpanContext() {
+    return this.span.parentSpanContext;
+  }
+  get startTime() {
+    return this.span.startTime;
+  }
+  get endTime() {
+    return this.span.endTime;
+  }
+  get status() {
+    return this.span.status;
+  }
+  get attributes() {
+    return this.span.attributes;
+  }
+  get links() {
+    return this.span.links;
+  }
+  get events() {
+    return this.span.events;
+  }
+  get duration() {
+    return this.span.duration;
+  }
+  get ended() {
+    return this.span.ended;
+  }
+  get instrumentationScope() {
+    return this.span.instrumentationScope;
+  }
+  get droppedAttributesCount() {
+    return this.span.droppedAttributesCount;
+  }
+  get droppedEventsCount() {
+    return this.span.droppedEventsCount;
+  }
+  get droppedLinksCount() {
+    return this.span.droppedLinksCount;
+  }
 }
 
 const NANOS_PER_SECOND = 1_000_000_000;

@@ -1,10 +1,11 @@
 import { setMaxListeners } from 'node:events';
-import { context, SpanStatusCode, trace, type Attributes, type Tracer } from '@opentelemetry/api';
+import { type Attributes, context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
 import type { FinalState } from '../../contract/records.js';
-import { firstForeignSite, siteAttributes, SiteCache } from './callSite.js';
+import type { StackBoundary } from './callSite.js';
+import { firstForeignSite, SiteCache, siteAttributes } from './callSite.js';
 import { describeError, reportError } from './reportError.js';
-import { addLiveTask, removeLiveTask, TASK_KEY, type RunningTask } from './taskContext.js';
+import { addLiveTask, type RunningTask, removeLiveTask, TASK_KEY } from './taskContext.js';
 
 /** `task.kind` of tasks run by this module. */
 export const NODE_TASK_KIND = 'node';
@@ -23,7 +24,7 @@ export interface RunTaskOptions {
 export interface TaskPlacement {
   groupId?: string;
   /** the function whose caller is the task's creation site */
-  boundary: Function;
+  boundary: StackBoundary;
 }
 
 let nextTaskId = 0;
@@ -48,12 +49,7 @@ export function runTask<T>(name: string, fn: (signal: AbortSignal) => Promise<T>
 }
 
 /** {@link runTask} with a group and a creation-site boundary (used by TaskScope). */
-export function startTask<T>(
-  name: string,
-  fn: (signal: AbortSignal) => Promise<T> | T,
-  options: RunTaskOptions,
-  placement: TaskPlacement,
-): Promise<T> {
+export function startTask<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T, options: RunTaskOptions, placement: TaskPlacement): Promise<T> {
   const parentSignal = options.signal;
   // Without a parent nothing can abort the task, so it shares one signal that never aborts.
   const controller = parentSignal ? new AbortController() : undefined;
@@ -76,7 +72,8 @@ export function startTask<T>(
     const sites = placement.boundary === runTask ? runTaskSites : otherSites;
     siteAttributes(sites.callerOf(name, coroutine, placement.boundary), attributes);
     if (options.attributes) Object.assign(attributes, options.attributes);
-    const tracer = options.tracer ?? (defaultTracer ??= trace.getTracer(CANCELTRACE_SCOPE));
+    defaultTracer ??= trace.getTracer(CANCELTRACE_SCOPE);
+    const tracer = options.tracer ?? defaultTracer;
     const span = tracer.startSpan(name, { attributes }, parentContext);
     const running: RunningTask = { id, span, signal };
     task = running;
@@ -168,12 +165,7 @@ function recordCancel(task: RunningTask, reason: unknown): void {
   }
 }
 
-function finish(
-  task: RunningTask,
-  state: FinalState,
-  error: unknown,
-  unfollow: (() => void) | undefined,
-): void {
+function finish(task: RunningTask, state: FinalState, error: unknown, unfollow: (() => void) | undefined): void {
   try {
     removeLiveTask();
     unfollow?.();
@@ -189,4 +181,3 @@ function finish(
     reportError('runTask could not end its span', err);
   }
 }
-

@@ -11,7 +11,13 @@ export async function withBound(work: Promise<unknown>, ms: number, hold: boolea
     if (!hold) timer.unref();
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), bound]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      bound,
+    ]);
   } finally {
     clearTimeout(timer);
   }

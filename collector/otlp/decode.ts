@@ -8,21 +8,22 @@
  * success). Only a body that is not an ExportTraceServiceRequest at all throws
  * {@link OtlpDecodeError}.
  */
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { DetectedResourceAttributes, Resource } from '@opentelemetry/resources';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { AttrValue, Attrs, EventRecord, LinkRecord } from '../../contract/records.js';
-import { attachDecodedParts } from './decodedParts.js';
+import type { Attrs, AttrValue, EventRecord, LinkRecord } from '../../contract/records.js';
 import type { DecodedParts } from './decodedParts.js';
+import { attachDecodedParts } from './decodedParts.js';
 import { OtlpDecodeError } from './OtlpDecodeError.js';
 import { parseJsonExact } from './parseJsonExact.js';
-import { MAX_ANY_VALUE_DEPTH, readWireRequest } from './readWireRequest.js';
 import type { WireSpan } from './readWireRequest.js';
-import { OtlpTypes, SPAN_FLAGS, longToBigInt } from './schema.js';
+import { MAX_ANY_VALUE_DEPTH, readWireRequest } from './readWireRequest.js';
 import type { LongLike } from './schema.js';
+import { longToBigInt, OtlpTypes, SPAN_FLAGS } from './schema.js';
 
 export { OtlpDecodeError } from './OtlpDecodeError.js';
 export { MAX_ANY_VALUE_DEPTH } from './readWireRequest.js';
@@ -192,7 +193,12 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
     // API's Attributes type, as records.ts's AttrValue documents.
     attributes: p.attributes as Attributes,
     links: p.links.map((l) => l.link),
-    events: p.events.map((e) => ({ name: e.name, time: hrTime(e.time), attributes: e.attributes as Attributes, droppedAttributesCount: e.droppedAttributesCount })),
+    events: p.events.map((e) => ({
+      name: e.name,
+      time: hrTime(e.time),
+      attributes: e.attributes as Attributes,
+      droppedAttributesCount: e.droppedAttributesCount,
+    })),
     ended: true,
     resource,
     instrumentationScope: scope.span,
@@ -220,14 +226,7 @@ function buildSpan(p: SpanParts, resource: Resource, scope: ScopeParts): Readabl
 }
 
 /** A link from its validated ids, its flags (trace flags and remote bits) and its trace state. */
-function linkOf(
-  traceId: string,
-  spanId: string,
-  flags: number,
-  rawTraceState: string,
-  attributes: Attrs,
-  droppedAttributesCount: number,
-): DecodedLink {
+function linkOf(traceId: string, spanId: string, flags: number, rawTraceState: string, attributes: Attrs, droppedAttributesCount: number): DecodedLink {
   const context: SpanContext = { traceId, spanId, traceFlags: flags & SPAN_FLAGS.traceFlagsMask };
   const remote = remoteBit(flags);
   if (remote !== undefined) context.isRemote = remote;
@@ -279,13 +278,7 @@ function setAttribute(target: Attrs, key: string, value: AttrValue): void {
  * Decodes spans of one resource/scope group; each failure rejects only that span.
  * `read` turns one encoded span into parts or throws SpanRejected.
  */
-function takeSpans<S>(
-  spans: readonly S[],
-  where: string,
-  out: Collector,
-  nameOf: (s: S) => unknown,
-  read: (s: S) => ReadableSpan,
-): void {
+function takeSpans<S>(spans: readonly S[], where: string, out: Collector, nameOf: (s: S) => unknown, read: (s: S) => ReadableSpan): void {
   spans.forEach((s, i) => {
     try {
       out.spans.push(read(s));
@@ -355,7 +348,7 @@ interface PbResourceSpans {
   schemaUrl: string;
 }
 
-const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+const has = (o: object, key: string): boolean => Object.hasOwn(o, key);
 
 function pbAny(v: PbAnyValue | null | undefined, depth: number): AttrValue {
   if (!v) return null;
@@ -433,14 +426,12 @@ function statusCode(code: number): SpanStatusCode {
   return SpanStatusCode.UNSET;
 }
 
- /** Converts a span of the direct wire reader; the same checks, in the same order, as {@link pbSpan}. */
+/** Converts a span of the direct wire reader; the same checks, in the same order, as {@link pbSpan}. */
 function wireSpan(s: WireSpan, resource: Resource, scope: ScopeParts): ReadableSpan {
   const traceId = checkId(s.traceId, TRACE_ID_BYTES, 'traceId');
   const spanId = checkId(s.spanId, SPAN_ID_BYTES, 'spanId');
   const events: DecodedEvent[] = s.events;
-  const links: DecodedLink[] = s.links.map((l, i) =>
-    checkedLink(l.traceId, l.spanId, l.flags, l.traceState, l.attributes, l.droppedAttributesCount, i),
-  );
+  const links: DecodedLink[] = s.links.map((l, i) => checkedLink(l.traceId, l.spanId, l.flags, l.traceState, l.attributes, l.droppedAttributesCount, i));
   const status: SpanStatus = { code: statusCode(s.statusCode) };
   if (s.statusMessage) status.message = s.statusMessage;
   const parts: SpanParts = {
@@ -475,7 +466,13 @@ function readProtobuf(body: Uint8Array, out: Collector, direct: boolean): void {
       const resource = makeResource(rs.attributes, rs.schemaUrl);
       rs.scopeSpans.forEach((ss, k) => {
         const scope = scopeParts(ss.name, ss.version, ss.schemaUrl);
-        takeSpans(ss.spans, `resourceSpans[${r}].scopeSpans[${k}]`, out, (s) => s.name, (s) => wireSpan(s, resource, scope));
+        takeSpans(
+          ss.spans,
+          `resourceSpans[${r}].scopeSpans[${k}]`,
+          out,
+          (s) => s.name,
+          (s) => wireSpan(s, resource, scope),
+        );
       });
     });
     return;
@@ -498,7 +495,13 @@ function readProtobuf(body: Uint8Array, out: Collector, direct: boolean): void {
     }
     rs.scopeSpans.forEach((ss, k) => {
       const scope = scopeParts(ss.scope?.name ?? '', ss.scope?.version ?? '', ss.schemaUrl);
-      takeSpans(ss.spans, `${whereR}.scopeSpans[${k}]`, out, (s) => s.name, (s) => pbSpan(s, resource, scope));
+      takeSpans(
+        ss.spans,
+        `${whereR}.scopeSpans[${k}]`,
+        out,
+        (s) => s.name,
+        (s) => pbSpan(s, resource, scope),
+      );
     });
   });
 }
@@ -802,7 +805,13 @@ function readJsonRequest(request: Json, out: Collector): void {
         out.reject(spans.length, `${whereS}.scope: ${err.message}`);
         return;
       }
-      takeSpans(spans, whereS, out, (s) => (isObject(s) ? field(s, 'name') : undefined), (s) => jsonSpan(s, resource, scope));
+      takeSpans(
+        spans,
+        whereS,
+        out,
+        (s) => (isObject(s) ? field(s, 'name') : undefined),
+        (s) => jsonSpan(s, resource, scope),
+      );
     });
   });
 }

@@ -5,7 +5,10 @@ import type { SpanRecord } from '../../contract/records.js';
  * The fields of a {@link SpanRecord} that a decoded span already knows exactly: everything but what
  * depends on its resource and contract role. `kind` is the OTLP number as toSpanRecord would give it.
  */
-export type DecodedParts = Pick<SpanRecord, 'traceId' | 'spanId' | 'name' | 'kind' | 'startTime' | 'endTime' | 'attributes' | 'events' | 'links' | 'status' | 'scope'> &
+export type DecodedParts = Pick<
+  SpanRecord,
+  'traceId' | 'spanId' | 'name' | 'kind' | 'startTime' | 'endTime' | 'attributes' | 'events' | 'links' | 'status' | 'scope'
+> &
   Pick<Partial<SpanRecord>, 'parentSpanId'>;
 
 /** Where decodeTraceRequest keeps the parts on the ReadableSpans it returns. */

@@ -12,9 +12,9 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { decodeJsonTraceRequest, decodeTraceRequest, OtlpDecodeError } from './decode.js';
-import type { DecodedRequest } from './decode.js';
 import { DumpError } from './DumpError.js';
+import type { DecodedRequest } from './decode.js';
+import { decodeJsonTraceRequest, decodeTraceRequest, OtlpDecodeError } from './decode.js';
 import { parseJsonExact } from './parseJsonExact.js';
 
 export { DumpError } from './DumpError.js';
@@ -40,12 +40,9 @@ export function readDump(content: Uint8Array, fileName: string): ReadableSpan[] 
       bytes = gunzipSync(bytes, { maxOutputLength: MAX_DUMP_BYTES });
     } catch (err) {
       const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-      throw new DumpError(
-        fileName,
-        tooBig ? `decompresses to more than ${MAX_DUMP_BYTES} bytes` : `is not valid gzip: ${(err as Error).message}`,
-        undefined,
-        { cause: err },
-      );
+      throw new DumpError(fileName, tooBig ? `decompresses to more than ${MAX_DUMP_BYTES} bytes` : `is not valid gzip: ${(err as Error).message}`, undefined, {
+        cause: err,
+      });
     }
     if (bytes.length === 0) throw new DumpError(fileName, 'file is empty once decompressed');
   }

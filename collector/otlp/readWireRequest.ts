@@ -11,7 +11,7 @@
  * with two members, nesting deeper than {@link MAX_ANY_VALUE_DEPTH}, truncated data) makes it return
  * undefined, and decode reads the body through protobufjs as before, with the same answers.
  */
-import type { AttrValue, Attrs } from '../../contract/records.js';
+import type { Attrs, AttrValue } from '../../contract/records.js';
 
 /**
  * Nesting limit of array/kvlist attribute values: decode rejects the span of a deeper one. This reader

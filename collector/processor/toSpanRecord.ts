@@ -1,8 +1,8 @@
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ATTR, bool, instanceOf, roleOf, serviceOf } from '../../contract/contract.js';
+import type { Attrs, AttrValue, SpanRecord } from '../../contract/records.js';
 import { decodedPartsOf } from '../otlp/decodedParts.js';
-import type { AttrValue, Attrs, SpanRecord } from '../../contract/records.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
 

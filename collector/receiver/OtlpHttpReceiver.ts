@@ -6,12 +6,13 @@
  * (the exporter drops it), a stage that cannot take spans now is a 503 with Retry-After
  * (the exporter retries).
  */
-import express from 'express';
-import type { NextFunction, Request, Response, Router } from 'express';
+
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { NextFunction, Request, Response, Router } from 'express';
+import express from 'express';
 import type { Consumer } from '../../contract/records.js';
-import { decodeTraceRequest, OtlpDecodeError } from '../otlp/decode.js';
 import type { DecodedRequest, OtlpEncoding } from '../otlp/decode.js';
+import { decodeTraceRequest, OtlpDecodeError } from '../otlp/decode.js';
 import { OtlpTypes, RPC_CODE } from '../otlp/schema.js';
 import { BodyEncodingError, BodyTooLargeError, ClientAbortedError, readBody } from './readBody.js';
 
@@ -196,5 +197,5 @@ function positiveOr(value: number | undefined, fallback: number, name: string): 
 }
 
 function defaultOnError(err: unknown): void {
-  console.error(`canceltrace OtlpHttpReceiver: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  console.error(`canceltrace OtlpHttpReceiver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
 }

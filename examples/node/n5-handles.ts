@@ -5,7 +5,7 @@
  * Expected: shutdown finding resource_not_released.
  */
 import { EventEmitter, once } from 'node:events';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { beginShutdown, cleanup, runTask } from '../../collector/node/index.js';
 import { runUntilSigterm, startTracing } from './tracing.js';
 

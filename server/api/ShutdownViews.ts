@@ -1,5 +1,5 @@
 import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord } from '../../contract/records.js';
-import { judgeShutdown, type JudgeOptions } from '../judge/index.js';
+import { type JudgeOptions, judgeShutdown } from '../judge/index.js';
 import type { Store } from '../store/Store.js';
 
 /** Judged shutdowns kept in memory, most recently used last. */

@@ -1,5 +1,5 @@
+import { EVENT } from '../../contract/contract.js';
 import type { EventRecord, JudgedTask, ShutdownRecord, ShutdownReport, Verdict } from '../../contract/records.js';
-import { ATTR, EVENT } from '../../contract/contract.js';
 import { pairSteps } from '../../contract/steps.js';
 
 /** JSON.stringify replacer: bigints (unix ns, int64 attributes) become decimal strings, as in OTLP JSON. */
@@ -156,7 +156,18 @@ export function compactReportJson(report: ShutdownReport) {
       sites.push({ coroutine: task.coroutine, ...task.code });
     }
     const { cancels, steps } = stepsOf(judged);
-    return [task.spanId, task.name, judged.verdict, index, nsText(task.createdAt), nsText(task.endTime), task.finalState ?? 'pending', task.snapshot ? 1 : 0, cancels, steps];
+    return [
+      task.spanId,
+      task.name,
+      judged.verdict,
+      index,
+      nsText(task.createdAt),
+      nsText(task.endTime),
+      task.finalState ?? 'pending',
+      task.snapshot ? 1 : 0,
+      cancels,
+      steps,
+    ];
   });
   return { ...rest, sites, tasks };
 }

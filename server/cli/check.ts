@@ -1,6 +1,6 @@
 import { readShutdown, readTask } from '../../contract/contract.js';
 import { BAD_VERDICTS, type JudgedTask, type ShutdownReport, type SpanRecord, type Verdict } from '../../contract/records.js';
-import { dedupeRecords, judgeShutdown, judgeTask, type JudgeOptions } from '../judge/index.js';
+import { dedupeRecords, type JudgeOptions, judgeShutdown, judgeTask } from '../judge/index.js';
 
 /** What `canceltrace check` found in a set of spans. */
 export interface CheckReport {
@@ -35,7 +35,10 @@ export function checkSpans(spans: SpanRecord[], failOn: ReadonlySet<Verdict>, op
 export function parseFailOn(value: string | undefined, known: readonly Verdict[]): Set<Verdict> {
   if (value === undefined) return new Set(BAD_VERDICTS);
   const set = new Set<Verdict>();
-  for (const word of value.split(',').map((w) => w.trim()).filter(Boolean)) {
+  for (const word of value
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean)) {
     if (!(known as readonly string[]).includes(word)) throw new Error(`--fail-on: unknown verdict '${word}' (known: ${known.join(', ')})`);
     set.add(word as Verdict);
   }
@@ -66,7 +69,10 @@ export function formatCheckReport(report: CheckReport, failOn: ReadonlySet<Verdi
   const bad = (t: JudgedTask) => failOn.has(t.verdict) || (BAD_VERDICTS as readonly string[]).includes(t.verdict);
   for (const r of report.shutdowns) {
     const s = r.shutdown;
-    const counts = Object.entries(r.counts).filter(([, v]) => (v ?? 0) > 0).map(([k, v]) => `${k} ${v}`).join(', ');
+    const counts = Object.entries(r.counts)
+      .filter(([, v]) => (v ?? 0) > 0)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     out.push(`shutdown ${s.id}  ${s.service} (${s.instance})  reason ${s.reason}  at ${nsToIso(s.start)}  outcome ${r.outcome}`);
     out.push(`  tasks: ${counts || 'none'}`);
     for (const t of r.tasks.filter(bad)) out.push(...taskLines(t));

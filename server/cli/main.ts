@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readDump } from '../../collector/otlp/dump.js';
 import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
-import { BAD_VERDICTS, VERDICTS, type SpanRecord } from '../../contract/records.js';
+import { BAD_VERDICTS, type SpanRecord, VERDICTS } from '../../contract/records.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
 import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';
@@ -85,7 +85,8 @@ function readFiles(files: string[], report: (line: string) => void = (line) => c
     } catch (error) {
       failed++;
       const code = (error as NodeJS.ErrnoException).code;
-      const message = code === 'ENOENT' ? `${file}: no such file` : code === 'EISDIR' ? `${file}: is a directory` : error instanceof Error ? error.message : String(error);
+      const message =
+        code === 'ENOENT' ? `${file}: no such file` : code === 'EISDIR' ? `${file}: is a directory` : error instanceof Error ? error.message : String(error);
       report(`canceltrace: ${message.includes(basename(file)) ? message : `${file}: ${message}`}`.split('\n')[0]);
     }
   }
@@ -133,7 +134,7 @@ async function check(argv: string[]): Promise<number> {
     strict: true,
   });
   if (positionals.length === 0) throw new UsageError('check needs at least one FILE');
-  let failOn;
+  let failOn: ReturnType<typeof parseFailOn>;
   try {
     failOn = parseFailOn(values['fail-on'], VERDICTS);
   } catch (error) {
@@ -179,7 +180,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`canceltrace: ${(error as Error).message}\n${USAGE}`);
       return 2;
     }
-    const hint = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ' (is another canceltrace running? pick other ports with --otlp-port/--ui-port, or 0 for free ones)' : '';
+    const hint =
+      (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? ' (is another canceltrace running? pick other ports with --otlp-port/--ui-port, or 0 for free ones)'
+        : '';
     console.error(`canceltrace: ${error instanceof Error ? error.message : String(error)}${hint}`);
     return 1;
   }

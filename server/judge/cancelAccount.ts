@@ -1,5 +1,5 @@
+import { ATTR, bool, EVENT } from '../../contract/contract.js';
 import type { EventRecord } from '../../contract/records.js';
-import { ATTR, EVENT, bool } from '../../contract/contract.js';
 
 /** What the cancel requests and uncancels of one task add up to. */
 export interface CancelAccount {

@@ -1,5 +1,5 @@
-import type { SpanRecord } from '../../contract/records.js';
 import { newerRecord } from '../../contract/contract.js';
+import type { SpanRecord } from '../../contract/records.js';
 import { stableKey } from './stableKey.js';
 
 /** What deduplication reads of a record. */
@@ -30,9 +30,7 @@ export function dedupeRecords<T>(records: readonly T[], view?: (record: T) => De
     const held = best.get(key);
     if (!held || prefer(held.v, v, held.record, record)) best.set(key, { record, v });
   }
-  return [...best.values()]
-    .sort((a, b) => compareIds(a.v, b.v))
-    .map((x) => x.record);
+  return [...best.values()].sort((a, b) => compareIds(a.v, b.v)).map((x) => x.record);
 }
 
 /** Whether the challenger `b` should replace the held `a`. */

@@ -1,19 +1,14 @@
-import type { EventRecord, Finding, TaskFindingKind } from '../../contract/records.js';
 import { ATTR, num } from '../../contract/contract.js';
+import type { EventRecord, Finding, TaskFindingKind } from '../../contract/records.js';
 import { pairSteps } from '../../contract/steps.js';
 import type { CancelAccount } from './cancelAccount.js';
-
 
 /**
  * The findings a task's own events show: interrupted and timed-out cleanups and shields, and uncancel
  * misuse. `sortedEvents` must be in time order. `openStartsCount` says whether a cleanup start with no
  * end counts as interrupted: not on a pending snapshot while its shutdown may still finish the cleanup.
  */
-export function eventFindings(
-  sortedEvents: readonly EventRecord[],
-  account: CancelAccount,
-  openStartsCount: boolean,
-): Finding<TaskFindingKind>[] {
+export function eventFindings(sortedEvents: readonly EventRecord[], account: CancelAccount, openStartsCount: boolean): Finding<TaskFindingKind>[] {
   const findings: Finding<TaskFindingKind>[] = [];
   const steps = pairSteps<bigint, EventRecord>(sortedEvents);
   // Ended steps are reported in the order they ended, then the starts that never ended in the order they began.

@@ -21,13 +21,14 @@
  *   `uncancel_misuse`, and in a shutdown `group_blocked` on the parent of a swallowed/survivor
  *   grouped child.
  */
+
+export { type CancelAccount, cancelAccount } from './cancelAccount.js';
+export { type DedupeView, dedupeRecords } from './dedupeRecords.js';
+export { finalStateOf } from './finalStateOf.js';
+export { isCancellation } from './isCancellation.js';
+export { judgeShutdown } from './judgeShutdown.js';
 export { judgeTask, type TaskWindow } from './judgeTask.js';
 export { judgeTaskAlone } from './judgeTaskAlone.js';
-export { judgeShutdown } from './judgeShutdown.js';
-export { dedupeRecords, type DedupeView } from './dedupeRecords.js';
-export { DEFAULT_JUDGE_OPTIONS, DEFAULT_SLOW_CANCEL_NS, resolveJudgeOptions, type JudgeOptions } from './options.js';
-export { cancelAccount, type CancelAccount } from './cancelAccount.js';
-export { isCancellation } from './isCancellation.js';
-export { finalStateOf } from './finalStateOf.js';
+export { DEFAULT_JUDGE_OPTIONS, DEFAULT_SLOW_CANCEL_NS, type JudgeOptions, resolveJudgeOptions } from './options.js';
 export { sortEvents } from './sortEvents.js';
-export { swallowSiteOf, parseSiteAttr, innermostFrame, type SwallowSite } from './swallowSiteOf.js';
+export { innermostFrame, parseSiteAttr, type SwallowSite, swallowSiteOf } from './swallowSiteOf.js';

@@ -1,16 +1,16 @@
+import { ATTR, EVENT, num, str } from '../../contract/contract.js';
 import type {
   EventRecord,
   Finding,
   JudgedTask,
   Sample,
   ShutdownFindingKind,
-  ShutdownReport,
   ShutdownRecord,
+  ShutdownReport,
   TaskRecord,
   Verdict,
 } from '../../contract/records.js';
 import { VERDICTS } from '../../contract/records.js';
-import { ATTR, EVENT, num, str } from '../../contract/contract.js';
 import { dedupeRecords } from './dedupeRecords.js';
 import { finalStateOf } from './finalStateOf.js';
 import { judgeTask } from './judgeTask.js';
@@ -46,8 +46,7 @@ export function judgeShutdown(shutdown: ShutdownRecord, tasks: readonly TaskReco
   const findings: Finding<ShutdownFindingKind>[] = [];
   const events = sortEvents(shutdown.span.events);
   const pending = pendingSamples(events);
-  const pendingBaseline =
-    num(shutdown.span.attributes, ATTR.pendingBaseline) ?? baselineFromSamples(events) ?? countBeforeStart(pending, shutdown.start) ?? 0;
+  const pendingBaseline = num(shutdown.span.attributes, ATTR.pendingBaseline) ?? baselineFromSamples(events) ?? countBeforeStart(pending, shutdown.start) ?? 0;
   const lastPending = pending[pending.length - 1];
   if (lastPending !== undefined && lastPending.value > pendingBaseline) {
     findings.push({

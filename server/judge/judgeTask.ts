@@ -1,11 +1,11 @@
-import type { EventRecord, FinalState, Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
 import { EVENT, str } from '../../contract/contract.js';
+import type { EventRecord, FinalState, Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
 import { cancelAccount } from './cancelAccount.js';
 import { eventFindings } from './eventFindings.js';
 import { finalStateOf } from './finalStateOf.js';
 import { formatDuration } from './formatDuration.js';
 import { isCancellation } from './isCancellation.js';
-import { resolveJudgeOptions, type JudgeOptions } from './options.js';
+import { type JudgeOptions, resolveJudgeOptions } from './options.js';
 import { sortEvents } from './sortEvents.js';
 import { swallowSiteOf } from './swallowSiteOf.js';
 

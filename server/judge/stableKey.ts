@@ -16,7 +16,9 @@ export function stableKey(value: unknown): string {
     case 'object': {
       if (Array.isArray(value)) return `[${value.map(stableKey).join(',')}]`;
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
       return `{${keys.map((k) => `${JSON.stringify(k)}:${stableKey(obj[k])}`).join(',')}}`;
     }
     default:

@@ -1,5 +1,5 @@
+import { ATTR, codeSiteOf, EVENT, str } from '../../contract/contract.js';
 import type { CodeSite, EventRecord, TaskRecord } from '../../contract/records.js';
-import { ATTR, EVENT, codeSiteOf, str } from '../../contract/contract.js';
 import { isCancellation } from './isCancellation.js';
 
 /** Where a cancellation was caught, with the stack when one was sent. */

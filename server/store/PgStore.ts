@@ -1,14 +1,14 @@
 import pg from 'pg';
-import { readShutdown, readTask, newerRecord } from '../../contract/contract.js';
+import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
-import { SpanCodecError, decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
+import { decodeResource, decodeSpanRow, encodeSpanBody, SpanCodecError } from './codec.js';
+import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { StoreSchemaError } from './migrations.js';
 import { migratePg } from './pgMigrations.js';
 import { resourceKey } from './resourceKey.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
-import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { taskCursor } from './taskCursor.js';
 
 /** Connections the pool of one store opens at most. */
@@ -202,10 +202,10 @@ export class PgStore implements Store {
     const result =
       query.service === undefined
         ? await pool.query<StoredRow>(`SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' ORDER BY start_ns DESC, id DESC LIMIT $1`, [limit])
-        : await pool.query<StoredRow>(
-            `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' AND service = $1 ORDER BY start_ns DESC, id DESC LIMIT $2`,
-            [query.service, limit],
-          );
+        : await pool.query<StoredRow>(`SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' AND service = $1 ORDER BY start_ns DESC, id DESC LIMIT $2`, [
+            query.service,
+            limit,
+          ]);
     return (await this.decodeAll(result.rows)).map(readShutdown);
   }
 
@@ -284,9 +284,7 @@ export class PgStore implements Store {
   /** Every stored span of one trace, in start order. */
   async spansOfTrace(traceId: string): Promise<SpanRecord[]> {
     const pool = this.live();
-    const result = await pool.query<StoredRow>(`SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = $1 ORDER BY start_ns, id`, [
-      String(traceId).toLowerCase(),
-    ]);
+    const result = await pool.query<StoredRow>(`SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = $1 ORDER BY start_ns, id`, [String(traceId).toLowerCase()]);
     return this.decodeAll(result.rows);
   }
 
@@ -339,7 +337,10 @@ export class PgStore implements Store {
     // Encode first: it validates ids and times, so nothing below sees a malformed record.
     const record = encodeSpanBody(span);
     // PostgreSQL text cannot hold U+0000 (the body escapes it; these two columns hold the string as is).
-    for (const [what, text] of [['service', span.service], ['instance', span.instance]] as const) {
+    for (const [what, text] of [
+      ['service', span.service],
+      ['instance', span.instance],
+    ] as const) {
       if (typeof text === 'string' && text.includes('\u0000')) {
         throw new SpanCodecError(`span ${span.traceId}/${span.spanId}: ${what} contains a NUL character, which PostgreSQL cannot store`);
       }
@@ -363,10 +364,10 @@ export class PgStore implements Store {
       if (fresh.size > 0) {
         // Sorted, so that two writers bringing the same new resources take their locks in one order.
         const hashes = [...fresh.keys()].sort();
-        await client.query(
-          `INSERT INTO resources (hash, attributes) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1 ON CONFLICT (hash) DO NOTHING`,
-          [hashes, hashes.map((h) => fresh.get(h))],
-        );
+        await client.query(`INSERT INTO resources (hash, attributes) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1 ON CONFLICT (hash) DO NOTHING`, [
+          hashes,
+          hashes.map((h) => fresh.get(h)),
+        ]);
       }
       const column = <T>(pick: (row: Row) => T) => rows.map(pick);
       await client.query(UPSERT, [
@@ -421,8 +422,6 @@ export class PgStore implements Store {
   }
 }
 
-
-
 /** One line of what went wrong; Node reports a refused dual-stack connect as an AggregateError with no message. */
 function errorText(error: unknown): string {
   if (error instanceof AggregateError && !error.message) {
@@ -432,5 +431,5 @@ function errorText(error: unknown): string {
   return text.split('\n')[0];
 }
 
-export { StoreQueryError } from './StoreQueryError.js';
 export { StoreOpenError } from './StoreOpenError.js';
+export { StoreQueryError } from './StoreQueryError.js';

@@ -4,12 +4,12 @@ import Database from 'better-sqlite3';
 import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
-import { resourceKey } from './resourceKey.js';
+import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { migrate, StoreSchemaError } from './migrations.js';
+import { resourceKey } from './resourceKey.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
-import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { taskCursor } from './taskCursor.js';
 
 /** SQLite page cache per connection, in KiB: the indices of a large store stay in memory while it ingests. */
@@ -150,9 +150,7 @@ export class SqliteStore implements Store {
     this.live();
     const limit = query.limit === undefined ? -1 : checkLimit(query.limit, Number.MAX_SAFE_INTEGER, 'limit');
     const records =
-      query.service === undefined
-        ? (this.stmt.shutdowns.all(limit) as StoredRow[])
-        : (this.stmt.shutdownsOfService.all(query.service, limit) as StoredRow[]);
+      query.service === undefined ? (this.stmt.shutdowns.all(limit) as StoredRow[]) : (this.stmt.shutdownsOfService.all(query.service, limit) as StoredRow[]);
     return records.map((row) => readShutdown(this.decode(row)));
   }
 
@@ -387,8 +385,6 @@ function rows(db: Database.Database, sql: string): Database.Statement {
   return db.prepare(sql).raw().safeIntegers(true);
 }
 
-
-
+export { StoreOpenError } from './StoreOpenError.js';
 /** Re-exported so that callers of the store can catch what its reads throw. */
 export { StoreQueryError } from './StoreQueryError.js';
-export { StoreOpenError } from './StoreOpenError.js';

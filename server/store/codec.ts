@@ -1,4 +1,4 @@
-import type { AttrValue, Attrs, EventRecord, LinkRecord, SpanRecord, SpanRole } from '../../contract/records.js';
+import type { Attrs, AttrValue, EventRecord, LinkRecord, SpanRecord, SpanRole } from '../../contract/records.js';
 
 /**
  * The stored JSON form of a {@link SpanRecord}. JSON has no bigint, no NaN/Infinity and no -0, so
@@ -70,6 +70,7 @@ export function encodeSpanRecord(span: SpanRecord): string {
 
 /** Decodes what {@link encodeSpanRecord} wrote. */
 export function decodeSpanRecord(json: string): SpanRecord {
+  // biome-ignore lint/suspicious/noExplicitAny: the shape was written by this module's encoder and is read back field by field.
   const raw = JSON.parse(json) as Record<string, any>;
   if (raw.v !== SPAN_CODEC_VERSION) throw new SpanCodecError(`stored span record has unknown layout version ${String(raw.v)}`);
   // Most records carry no tagged value at all: skip walking their attributes.
@@ -83,7 +84,9 @@ export function decodeSpanRecord(json: string): SpanRecord {
     startTime: BigInt(raw.startTime),
     endTime: BigInt(raw.endTime),
     attributes: attrs(raw.attributes),
+    // biome-ignore lint/suspicious/noExplicitAny: the shape was written by this module's encoder and is read back field by field.
     events: (raw.events as any[]).map((e) => ({ name: e.name, time: BigInt(e.time), attributes: attrs(e.attributes) })),
+    // biome-ignore lint/suspicious/noExplicitAny: the shape was written by this module's encoder and is read back field by field.
     links: (raw.links as any[]).map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: attrs(l.attributes) })),
     status: raw.status,
     resource: attrs(raw.resource),
@@ -198,7 +201,11 @@ export function encodeSpanBody(span: SpanRecord): string {
     span.name,
     span.kind,
     bodyAttrs(span.attributes, `${where}: attributes`),
-    span.events.map((e: EventRecord, i) => [e.name, timeText(e.time, `${where}: events[${i}].time`), bodyAttrs(e.attributes, `${where}: events[${i}].attributes`)]),
+    span.events.map((e: EventRecord, i) => [
+      e.name,
+      timeText(e.time, `${where}: events[${i}].time`),
+      bodyAttrs(e.attributes, `${where}: events[${i}].attributes`),
+    ]),
     span.links.map((l: LinkRecord, i) => [l.traceId, l.spanId, bodyAttrs(l.attributes, `${where}: links[${i}].attributes`)]),
     span.status.message === undefined ? span.status.code : [span.status.code, span.status.message],
     span.scope.version === undefined ? [span.scope.name] : [span.scope.name, span.scope.version],
@@ -210,6 +217,7 @@ export function encodeSpanBody(span: SpanRecord): string {
 /** Decodes a stored row: a body of {@link encodeSpanBody}, or a whole record of {@link encodeSpanRecord} (rows of older versions). */
 export function decodeSpanRow(columns: SpanRowColumns, body: string, resource: Attrs | undefined): SpanRecord {
   if (body.charCodeAt(0) === 0x7b /* { */) return decodeSpanRecord(body);
+  // biome-ignore lint/suspicious/noExplicitAny: the shape was written by this module's encoder and is read back field by field.
   const raw = JSON.parse(body) as any[];
   if (raw[0] !== SPAN_BODY_VERSION) throw new SpanCodecError(`stored span body has unknown layout version ${String(raw[0])}`);
   if (resource === undefined) throw new SpanCodecError(`stored span ${columns.traceId}/${columns.spanId} has no resource`);
@@ -225,7 +233,9 @@ export function decodeSpanRow(columns: SpanRowColumns, body: string, resource: A
     startTime: columns.startTime,
     endTime: columns.endTime,
     attributes: attrs(raw[3]),
+    // biome-ignore lint/suspicious/noExplicitAny: the shape was written by this module's encoder and is read back field by field.
     events: (raw[4] as any[]).map((e) => ({ name: e[0], time: BigInt(e[1]), attributes: attrs(e[2]) })),
+    // biome-ignore lint/suspicious/noExplicitAny: the shape was written by this module's encoder and is read back field by field.
     links: (raw[5] as any[]).map((l) => ({ traceId: l[0], spanId: l[1], attributes: attrs(l[2]) })),
     status: typeof status === 'number' ? { code: status } : { code: status[0], message: status[1] },
     resource,

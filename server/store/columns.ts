@@ -1,5 +1,5 @@
 import { readTask } from '../../contract/contract.js';
-import { VERDICTS, type SpanRecord, type TaskRecord, type Verdict } from '../../contract/records.js';
+import { type SpanRecord, type TaskRecord, VERDICTS, type Verdict } from '../../contract/records.js';
 import { StoreQueryError } from './StoreQueryError.js';
 
 /** The range of a 64-bit signed integer column (SQLite INTEGER, PostgreSQL BIGINT). */
@@ -33,11 +33,7 @@ export function checkVerdict(verdict: string): Verdict {
  * The derived columns of a stored span: its creation time (`task.created_at` when an int64 can keep
  * it, else the span start) and, for a task, the verdict it gets judged alone (`verdictOf`, checked).
  */
-export function derivedColumns(
-  span: SpanRecord,
-  verdictOf: (task: TaskRecord) => Verdict,
-  storeName: string,
-): { created: bigint; verdict: Verdict | null } {
+export function derivedColumns(span: SpanRecord, verdictOf: (task: TaskRecord) => Verdict, storeName: string): { created: bigint; verdict: Verdict | null } {
   if (span.role !== 'task') return { created: span.startTime, verdict: null };
   const task = readTask(span);
   // task.created_at is an attribute and may hold anything; only a value the column can keep is used.

@@ -135,10 +135,9 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
       try {
         step.up(db);
       } catch (error) {
-        throw new StoreSchemaError(
-          `${label}: migration ${target} (${step.name}) failed: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw new StoreSchemaError(`${label}: migration ${target} (${step.name}) failed: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
       }
       // user_version lives in the file header, which is written in this same transaction.
       db.pragma(`user_version = ${target}`);

@@ -82,17 +82,15 @@ export async function migratePg(client: ClientBase, migrations: readonly PgMigra
       try {
         await client.query(step.sql);
       } catch (error) {
-        throw new StoreSchemaError(
-          `${label}: migration ${target} (${step.name}) failed: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw new StoreSchemaError(`${label}: migration ${target} (${step.name}) failed: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
       }
     }
     if (initial < known) {
-      await client.query(
-        'INSERT INTO schema_version (only_row, version) VALUES (true, $1) ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version',
-        [known],
-      );
+      await client.query('INSERT INTO schema_version (only_row, version) VALUES (true, $1) ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version', [
+        known,
+      ]);
     }
     await client.query('COMMIT');
     return initial;

@@ -1,5 +1,5 @@
-import type { Attrs, EventRecord, FinalState, ShutdownRecord, SpanRecord, TaskRecord } from '../../contract/records.js';
 import { readShutdown, readTask } from '../../contract/contract.js';
+import type { Attrs, EventRecord, FinalState, ShutdownRecord, SpanRecord, TaskRecord } from '../../contract/records.js';
 
 /** One millisecond and one second in ns, for readable test times. */
 export const MS = 1_000_000n;
@@ -106,13 +106,11 @@ export const events = {
   cancel: (at: bigint, attrs: Attrs = {}) => ev('task.cancel_requested', at, attrs),
   uncancel: (at: bigint, handoff: boolean) => ev('task.uncancel', at, handoff ? { 'uncancel.handoff': true } : {}),
   cleanupStart: (at: bigint, name: string) => ev('task.cleanup.start', at, { 'cleanup.name': name }),
-  cleanupEnd: (at: bigint, name: string, outcome: string) =>
-    ev('task.cleanup.end', at, { 'cleanup.name': name, 'cleanup.outcome': outcome }),
+  cleanupEnd: (at: bigint, name: string, outcome: string) => ev('task.cleanup.end', at, { 'cleanup.name': name, 'cleanup.outcome': outcome }),
   shieldStart: (at: bigint, timeoutMs: number) => ev('task.shield.start', at, { 'shield.timeout_ms': timeoutMs }),
   shieldEnd: (at: bigint, outcome: string) => ev('task.shield.end', at, { 'shield.outcome': outcome }),
   exception: (at: bigint, type: string, attrs: Attrs = {}) => ev('exception', at, { 'exception.type': type, ...attrs }),
   pending: (at: bigint, count: number, attrs: Attrs = {}) => ev('tasks.pending', at, { 'tasks.pending.count': count, ...attrs }),
-  gauge: (at: bigint, name: string, value: number, attrs: Attrs = {}) =>
-    ev('resource.gauge', at, { 'resource.name': name, 'resource.value': value, ...attrs }),
+  gauge: (at: bigint, name: string, value: number, attrs: Attrs = {}) => ev('resource.gauge', at, { 'resource.name': name, 'resource.value': value, ...attrs }),
   warning: (at: bigint, message: string) => ev('loop.warning', at, { message }),
 };

@@ -1,7 +1,7 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, startServe, waitFor, type Served } from './serve.js';
 import { EXIT_TIMEOUT_MS, runConsumerScript, runNodeExample as runExample } from './runNodeExample.js';
+import { getJson, type Served, startServe, waitFor } from './serve.js';
 
 /** N3's grace period before SIGKILL: longer than one snapshot interval (1 s) of the shutdown. */
 const N3_GRACE_MS = 2_500;

@@ -1,12 +1,12 @@
-import { SpanStatusCode, type Attributes, type HrTime, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { randomUUID } from 'node:crypto';
+import { type Attributes, type HrTime, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, startServe, waitFor, type Served } from './serve.js';
+import { getJson, type Served, startServe, waitFor } from './serve.js';
 
 const MS = 1_000_000n;
 const at = (ns: bigint): HrTime => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
@@ -56,13 +56,23 @@ function emitShutdown(tracer: Tracer, t0: bigint): void {
   });
   shutdown.addEvent('resource.gauge', { 'resource.name': 'pool.in_use', 'resource.value': 0 }, at(t0 - 10n * MS));
   shutdown.addEvent('shutdown.cancel_all', { 'tasks.count': 9 }, at(t0 + 1n * MS));
-  for (const [ms, count] of [[0, 9], [100, 6], [200, 3], [2000, 2]] as const) {
+  for (const [ms, count] of [
+    [0, 9],
+    [100, 6],
+    [200, 3],
+    [2000, 2],
+  ] as const) {
     shutdown.addEvent('tasks.pending', { 'tasks.pending.count': count }, at(t0 + BigInt(ms) * MS));
   }
   shutdown.addEvent('resource.gauge', { 'resource.name': 'pool.in_use', 'resource.value': 2 }, at(t0 + 2000n * MS));
 
   task(tracer, t0, 'polite', { endMs: 50, finalState: 'cancelled', events: [cancel(1)] });
-  task(tracer, t0, 'swallower', { endMs: 60, finalState: 'completed', events: [cancel(1)], attributes: { 'task.swallow_site': '/srv/app/swallower.ts:42 in loop' } });
+  task(tracer, t0, 'swallower', {
+    endMs: 60,
+    finalState: 'completed',
+    events: [cancel(1)],
+    attributes: { 'task.swallow_site': '/srv/app/swallower.ts:42 in loop' },
+  });
   task(tracer, t0, 'replacer', { endMs: 70, finalState: 'failed', events: [cancel(1)], error: 'TypeError' });
   task(tracer, t0, 'zombie', { endMs: 2500, finalState: 'pending', events: [cancel(1)], attributes: { 'task.snapshot': true } });
   task(tracer, t0, 'dropped', { endMs: 2600, finalState: 'destroyed', events: [] });
@@ -117,10 +127,14 @@ describe.each(exporters)('canceltrace serve fed by the official %s', (_label, ma
     emitShutdown(provider.getTracer('canceltrace', '0.1.0'), BigInt(Date.now() - 60_000) * MS);
     await provider.forceFlush();
     await provider.shutdown();
-    const list = await waitFor(async () => {
-      const rows = await getJson<any[]>(served, '/api/shutdowns');
-      return rows.length > 0 ? rows : undefined;
-    }, 15_000, 'the shutdown to be listed');
+    const list = await waitFor(
+      async () => {
+        const rows = await getJson<any[]>(served, '/api/shutdowns');
+        return rows.length > 0 ? rows : undefined;
+      },
+      15_000,
+      'the shutdown to be listed',
+    );
     view = await getJson(served, `/api/shutdowns/${list[0].id}`);
   });
   afterAll(async () => {

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, getJson, startServe, waitFor, type Served } from './serve.js';
-import { PYTHON, pythonExampleLine as lineOf, runPythonExample as runExample } from './runPythonExample.js';
+import { pythonExampleLine as lineOf, PYTHON, runPythonExample as runExample } from './runPythonExample.js';
+import { getJson, ROOT, type Served, startServe, waitFor } from './serve.js';
 
 /** H1's grace period between SIGTERM and SIGKILL, in milliseconds (snapshots come every second). */
 const H1_GRACE_MILLIS = 2_500;
@@ -48,10 +48,14 @@ describe('Python recorder (python -m canceltrace) against canceltrace serve', ()
 
   /** Polls the task list of a service until `ready` holds for it. */
   async function tasksOf(service: string, ready: (tasks: Task[]) => boolean = (t) => t.length > 0): Promise<Task[]> {
-    return waitFor(async () => {
-      const body = await getJson<{ tasks: Task[] }>(served, `/api/tasks?service=${encodeURIComponent(service)}&limit=500`);
-      return ready(body.tasks) ? body.tasks : undefined;
-    }, 15_000, `tasks of ${service}`);
+    return waitFor(
+      async () => {
+        const body = await getJson<{ tasks: Task[] }>(served, `/api/tasks?service=${encodeURIComponent(service)}&limit=500`);
+        return ready(body.tasks) ? body.tasks : undefined;
+      },
+      15_000,
+      `tasks of ${service}`,
+    );
   }
 
   /** Polls until a shutdown of the service matches `ready`, then returns its full view. */
@@ -59,14 +63,18 @@ describe('Python recorder (python -m canceltrace) against canceltrace serve', ()
     service: string,
     ready: (s: ShutdownSummary, view: ShutdownView) => boolean = () => true,
   ): Promise<ShutdownView & { summary: ShutdownSummary }> {
-    return waitFor(async () => {
-      const list = await getJson<ShutdownSummary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`);
-      for (const summary of list) {
-        const view = await getJson<ShutdownView>(served, `/api/shutdowns/${summary.id}`);
-        if (ready(summary, view)) return { ...view, summary };
-      }
-      return undefined;
-    }, 15_000, `a shutdown of ${service}`);
+    return waitFor(
+      async () => {
+        const list = await getJson<ShutdownSummary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`);
+        for (const summary of list) {
+          const view = await getJson<ShutdownView>(served, `/api/shutdowns/${summary.id}`);
+          if (ready(summary, view)) return { ...view, summary };
+        }
+        return undefined;
+      },
+      15_000,
+      `a shutdown of ${service}`,
+    );
   }
 
   const byName = (tasks: Task[], name: string): Task => {

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SHARED_CACHE_MILLIS } from '../../server/api/ShutdownViews.js';
-import { createPgTestSchema, pgUnreachable, type PgTestSchema } from '../server/store/pgTestDb.js';
-import { CLI, getJson, startServe, waitFor, type Served } from './serve.js';
+import { createPgTestSchema, type PgTestSchema, pgUnreachable } from '../server/store/pgTestDb.js';
+import { CLI, getJson, type Served, startServe, waitFor } from './serve.js';
 
 const unreachable = await pgUnreachable();
 if (unreachable !== undefined && process.env.CI !== 'true') console.warn(`serve on PostgreSQL tests skipped: ${unreachable}`);

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { getJson, startServe, waitFor, type Served } from './serve.js';
+import { getJson, type Served, startServe, waitFor } from './serve.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const kv = (key: string, value: string | number | boolean) => ({

@@ -1,12 +1,12 @@
-import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, ROOT, startServe, waitFor, type Served } from './serve.js';
 import { hasChromium, launchChromium, NO_CHROMIUM_MESSAGE } from './browser.js';
-import { pythonExampleLine, runPythonExample, type PythonRun } from './runPythonExample.js';
-import { runNodeExample, type NodeRun } from './runNodeExample.js';
+import { type NodeRun, runNodeExample } from './runNodeExample.js';
+import { type PythonRun, pythonExampleLine, runPythonExample } from './runPythonExample.js';
+import { getJson, ROOT, type Served, startServe, waitFor } from './serve.js';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'web-programs');
 const P1_FILE = 'p01_swallow_return.py';
@@ -42,21 +42,29 @@ interface Recorded {
 
 /** Polls the API until a shutdown of `service` holds a task named `taskName` with `verdict`. */
 async function recordedShutdown(served: Served, service: string, taskName: string, verdict: string): Promise<Recorded> {
-  return waitFor(async () => {
-    const list = await getJson<Summary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`);
-    for (const summary of list) {
-      const view = await getJson<View>(served, `/api/shutdowns/${summary.id}`);
-      const task = view.tasks.find((t) => t.name === taskName && t.verdict === verdict);
-      if (task) return { service, shutdownId: summary.id, task, view };
-    }
-    return undefined;
-  }, ARRIVAL_TIMEOUT_MILLIS, `a shutdown of ${service} with ${taskName} ${verdict}`);
+  return waitFor(
+    async () => {
+      const list = await getJson<Summary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`);
+      for (const summary of list) {
+        const view = await getJson<View>(served, `/api/shutdowns/${summary.id}`);
+        const task = view.tasks.find((t) => t.name === taskName && t.verdict === verdict);
+        if (task) return { service, shutdownId: summary.id, task, view };
+      }
+      return undefined;
+    },
+    ARRIVAL_TIMEOUT_MILLIS,
+    `a shutdown of ${service} with ${taskName} ${verdict}`,
+  );
 }
 
 /** The verdicts of the timeline's labels from top to bottom, as laid out on screen. */
 function labelVerdictsTopDown(page: Page): Promise<(string | null)[]> {
   return page.locator('.tl-label').evaluateAll((els) =>
-    els.map((e) => [e.getAttribute('data-verdict'), e.getBoundingClientRect().top] as const).sort((a, b) => a[1] - b[1]).map((v) => v[0]));
+    els
+      .map((e) => [e.getAttribute('data-verdict'), e.getBoundingClientRect().top] as const)
+      .sort((a, b) => a[1] - b[1])
+      .map((v) => v[0]),
+  );
 }
 
 /** The computed background of an element as [r, g, b]. */
@@ -208,7 +216,9 @@ if (!hasChromium()) {
       // the panel's stack is the one the recorder took at its last snapshot
       const apiStack = p8.task.events.filter((e) => e.name === 'task.stack').at(-1)?.attributes['task.stack'];
       expect(String(apiStack)).toContain('in poller');
-      await page.waitForFunction((want) => document.querySelector('.task-panel section.stack pre')?.textContent === want, String(apiStack), { timeout: RENDER_TIMEOUT_MILLIS });
+      await page.waitForFunction((want) => document.querySelector('.task-panel section.stack pre')?.textContent === want, String(apiStack), {
+        timeout: RENDER_TIMEOUT_MILLIS,
+      });
       expect(await stack.locator('pre').textContent()).toMatch(/p08_survivor_loop\.py", line \d+, in poller/);
       await shot('p8-survivor');
     });

@@ -1,15 +1,15 @@
-import { type Attributes, type HrTime, type Tracer } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Attributes, HrTime, Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, ROOT, startServe, waitFor, type Served } from './serve.js';
 import { hasChromium, launchChromium, NO_CHROMIUM_MESSAGE } from './browser.js';
+import { getJson, ROOT, type Served, startServe, waitFor } from './serve.js';
 
 const MS = 1_000_000n;
 const at = (ns: bigint): HrTime => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
@@ -20,7 +20,12 @@ const SERVICE = 'web-e2e';
 /** A second service whose one shutdown had no task in flight. */
 const IDLE_SERVICE = 'web-e2e-idle';
 
-function task(tracer: Tracer, t0: bigint, name: string, o: { endMs: number; state: string; events?: [string, number, Attributes?][]; attributes?: Attributes }): void {
+function task(
+  tracer: Tracer,
+  t0: bigint,
+  name: string,
+  o: { endMs: number; state: string; events?: [string, number, Attributes?][]; attributes?: Attributes },
+): void {
   const span = tracer.startSpan(name, {
     startTime: at(t0 - 1000n * MS),
     attributes: {
@@ -58,13 +63,42 @@ async function sendShutdown(served: Served, instance: string, t0: bigint, opts: 
     attributes: { 'shutdown.reason': 'SIGTERM', 'shutdown.drain_timeout_ms': 1500, 'shutdown.outcome': 'survivors', 'shutdown.pending_baseline': 0 },
   });
   shutdown.addEvent('shutdown.cancel_all', { 'tasks.count': 3 }, at(t0 + 5n * MS));
-  for (const [ms, count] of [[0, 3], [100, 2], [200, 1], [1900, 1]] as const) shutdown.addEvent('tasks.pending', { 'tasks.pending.count': count }, at(t0 + BigInt(ms) * MS));
-  const cancel = (ms: number): [string, number, Attributes] => ['task.cancel_requested', ms, { 'cancel.count': 1, 'cancel.message': '<b>shutdown</b>', 'code.filepath': '/srv/app/main.ts', 'code.lineno': 77, 'code.function': 'onSigterm' }];
-  task(tracer, t0, 'polite', { endMs: 60, state: 'cancelled', events: [cancel(5), ['task.cleanup.start', 10, { 'cleanup.name': 'close-db' }], ['task.cleanup.end', 40, { 'cleanup.name': 'close-db', 'cleanup.outcome': 'ok' }]] });
+  for (const [ms, count] of [
+    [0, 3],
+    [100, 2],
+    [200, 1],
+    [1900, 1],
+  ] as const)
+    shutdown.addEvent('tasks.pending', { 'tasks.pending.count': count }, at(t0 + BigInt(ms) * MS));
+  const cancel = (ms: number): [string, number, Attributes] => [
+    'task.cancel_requested',
+    ms,
+    { 'cancel.count': 1, 'cancel.message': '<b>shutdown</b>', 'code.filepath': '/srv/app/main.ts', 'code.lineno': 77, 'code.function': 'onSigterm' },
+  ];
+  task(tracer, t0, 'polite', {
+    endMs: 60,
+    state: 'cancelled',
+    events: [
+      cancel(5),
+      ['task.cleanup.start', 10, { 'cleanup.name': 'close-db' }],
+      ['task.cleanup.end', 40, { 'cleanup.name': 'close-db', 'cleanup.outcome': 'ok' }],
+    ],
+  });
   if (opts.fixed) task(tracer, t0, HOSTILE_NAME, { endMs: 150, state: 'cancelled', events: [cancel(5)] });
-  else task(tracer, t0, HOSTILE_NAME, { endMs: 150, state: 'completed', events: [cancel(5)], attributes: { 'task.swallow_site': '/srv/app/swallower.ts:42 in loop' } });
+  else
+    task(tracer, t0, HOSTILE_NAME, {
+      endMs: 150,
+      state: 'completed',
+      events: [cancel(5)],
+      attributes: { 'task.swallow_site': '/srv/app/swallower.ts:42 in loop' },
+    });
   const endMs = opts.fixed ? 1950 : 2000;
-  task(tracer, t0, 'zombie', { endMs, state: 'pending', events: [cancel(5), ['task.stack', endMs, { 'task.stack': 'at poll (/srv/app/zombie.ts:12)' }]], attributes: { 'task.snapshot': true } });
+  task(tracer, t0, 'zombie', {
+    endMs,
+    state: 'pending',
+    events: [cancel(5), ['task.stack', endMs, { 'task.stack': 'at poll (/srv/app/zombie.ts:12)' }]],
+    attributes: { 'task.snapshot': true },
+  });
   shutdown.end(at(t0 + BigInt(endMs) * MS));
   await provider.forceFlush();
   await provider.shutdown();
@@ -73,7 +107,10 @@ async function sendShutdown(served: Served, instance: string, t0: bigint, opts: 
 /** Sends a shutdown of another service during which no task was in flight. */
 async function sendIdleShutdown(served: Served, service: string, instance: string, t0: bigint): Promise<void> {
   const { tracer, provider } = tracerFor(served, service, instance);
-  const shutdown = tracer.startSpan('shutdown', { startTime: at(t0), attributes: { 'shutdown.reason': 'main_returned', 'shutdown.outcome': 'clean', 'shutdown.pending_baseline': 0 } });
+  const shutdown = tracer.startSpan('shutdown', {
+    startTime: at(t0),
+    attributes: { 'shutdown.reason': 'main_returned', 'shutdown.outcome': 'clean', 'shutdown.pending_baseline': 0 },
+  });
   shutdown.addEvent('tasks.pending', { 'tasks.pending.count': 0 }, at(t0));
   shutdown.end(at(t0 + 3n * MS));
   await provider.forceFlush();
@@ -112,10 +149,14 @@ if (!hasChromium()) {
       mkdirSync(ARTIFACTS, { recursive: true });
       served = await startServe();
       await sendShutdown(served, instance, t0);
-      const [row] = await waitFor(async () => {
-        const rows = await getJson<any[]>(served, '/api/shutdowns');
-        return rows.length > 0 ? rows : undefined;
-      }, 15_000, 'the shutdown to be listed');
+      const [row] = await waitFor(
+        async () => {
+          const rows = await getJson<any[]>(served, '/api/shutdowns');
+          return rows.length > 0 ? rows : undefined;
+        },
+        15_000,
+        'the shutdown to be listed',
+      );
       shutdownId = row.id;
       const view = await getJson(served, `/api/shutdowns/${shutdownId}`);
       swallowedSpanId = view.tasks.find((t: any) => t.verdict === 'swallowed').spanId;
@@ -161,7 +202,12 @@ if (!hasChromium()) {
       await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 15_000 });
       const labels = page.locator('.tl-label');
       await labels.first().waitFor();
-      const verdicts = await labels.evaluateAll((els) => els.map((e) => [e.getAttribute('data-verdict'), e.getBoundingClientRect().top] as const).sort((a, b) => a[1] - b[1]).map((v) => v[0]));
+      const verdicts = await labels.evaluateAll((els) =>
+        els
+          .map((e) => [e.getAttribute('data-verdict'), e.getBoundingClientRect().top] as const)
+          .sort((a, b) => a[1] - b[1])
+          .map((v) => v[0]),
+      );
       expect(verdicts).toEqual(['swallowed', 'survivor', 'cancelled']);
       const top = page.locator('.tl-label[data-verdict=swallowed]');
       expect(await top.getAttribute('class')).toContain('highlight');
@@ -250,7 +296,7 @@ if (!hasChromium()) {
       await shot('sites');
     });
 
-    it('when the site view is switched to survivors, then only the survivor\'s site is listed', async () => {
+    it("when the site view is switched to survivors, then only the survivor's site is listed", async () => {
       await page.selectOption('.filter-verdict', 'survivor');
       await page.locator('tr.site-row', { hasText: 'run_zombie' }).waitFor({ timeout: 15_000 });
       expect(await page.locator('tr.site-row td.coroutine').allTextContents()).toEqual(['run_zombie']);
@@ -302,7 +348,11 @@ if (!hasChromium()) {
     it('when a shutdown is compared with a fixed run of its service, then the swallower shows as fixed and the drain as faster', async () => {
       const fixedInstance = randomUUID();
       await sendShutdown(served, fixedInstance, t0 + 90_000n * MS, { fixed: true });
-      const fixed = await waitFor(async () => (await getJson<any[]>(served, `/api/shutdowns?service=${SERVICE}`)).find((r) => r.instance === fixedInstance), 15_000, 'the fixed shutdown');
+      const fixed = await waitFor(
+        async () => (await getJson<any[]>(served, `/api/shutdowns?service=${SERVICE}`)).find((r) => r.instance === fixedInstance),
+        15_000,
+        'the fixed shutdown',
+      );
       await page.goto(`${served.uiUrl}/#/?service=${SERVICE}`);
       await page.locator(`tr.shutdown-row[data-id="${fixed.id}"]`).waitFor({ timeout: 15_000 });
       expect(await page.locator('.compare-btn').isDisabled()).toBe(true);
@@ -314,7 +364,13 @@ if (!hasChromium()) {
       expect(new URL(page.url()).hash).toBe(`#/compare/${shutdownId}/${fixed.id}`);
       const row = (coroutine: string) => page.locator('tr.compare-row', { hasText: coroutine });
       expect(await row('run_swallower').getAttribute('class')).toContain('status-fixed');
-      expect(await row('run_swallower').locator('td').allTextContents()).toEqual(['fixed', 'run_swallower', '/srv/app/swallower.ts:10', 'swallowed 1', 'cancelled 1']);
+      expect(await row('run_swallower').locator('td').allTextContents()).toEqual([
+        'fixed',
+        'run_swallower',
+        '/srv/app/swallower.ts:10',
+        'swallowed 1',
+        'cancelled 1',
+      ]);
       expect(await row('run_zombie').getAttribute('class')).toContain('status-same');
       expect(await page.locator('.side-before .drain').textContent()).toMatch(/^drain 2\.00 s · /);
       expect(await page.locator('.side-after .drain').textContent()).toMatch(/^drain 1\.95 s · /);
@@ -333,7 +389,9 @@ if (!hasChromium()) {
       expect(await fresh.locator('.not-found .error-message').textContent()).toContain(unknown);
       // a mangled id (cut off when pasted) gets the same plain message, not a blank page
       await fresh.goto(`${served.uiUrl}/#/shutdowns/${shutdownId.slice(0, 20)}`);
-      await fresh.waitForFunction((id) => document.querySelector('.not-found .error-message')?.textContent?.includes(id), shutdownId.slice(0, 20), { timeout: 15_000 });
+      await fresh.waitForFunction((id) => document.querySelector('.not-found .error-message')?.textContent?.includes(id), shutdownId.slice(0, 20), {
+        timeout: 15_000,
+      });
       await fresh.screenshot({ path: join(ARTIFACTS, 'not-found.png') });
       await fresh.locator('.not-found a').click();
       await fresh.locator(`tr.shutdown-row[data-id="${shutdownId}"]`).waitFor({ timeout: 15_000 });
@@ -347,7 +405,11 @@ if (!hasChromium()) {
       await page.evaluate(() => (window as any).__canceltrace.view.timelineView.zoomTo(0, 200));
       await page.locator('.tl-label[data-verdict=swallowed]').click();
       await page.locator('.task-panel .swallow-site').waitFor();
-      await page.waitForFunction(() => document.querySelector('.timeline')!.getBoundingClientRect().right <= document.querySelector('aside.panel')!.getBoundingClientRect().left, undefined, { timeout: 5_000 });
+      await page.waitForFunction(
+        () => document.querySelector('.timeline')!.getBoundingClientRect().right <= document.querySelector('aside.panel')!.getBoundingClientRect().left,
+        undefined,
+        { timeout: 5_000 },
+      );
       const domain = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.xScale().domain() as number[]);
       expect(domain[0]).toBeCloseTo(0, 3);
       expect(domain[1]).toBeCloseTo(200, 3);

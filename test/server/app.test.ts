@@ -1,13 +1,13 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
 import { ShutdownViews } from '../../server/api/ShutdownViews.js';
+import { createApp } from '../../server/app.js';
 import { judgeTaskAlone } from '../../server/judge/index.js';
 import { SqliteStore } from '../../server/store/SqliteStore.js';
-import { events, MS, SEC, shutdownSpan, taskSpan, T0 } from '../doubles/spans.js';
+import { events, MS, SEC, shutdownSpan, T0, taskSpan } from '../doubles/spans.js';
 
 describe('createApp', () => {
   let store: SqliteStore;
@@ -74,7 +74,14 @@ describe('createApp', () => {
         attributes: { 'task.coroutine': 'worker', 'code.filepath': '/w.py', 'code.lineno': 3 },
         events: [events.cancel(100n * MS), events.cleanupStart(110n * MS, 'flush'), events.cleanupEnd(150n * MS, 'flush', 'timeout')],
       }),
-      taskSpan({ spanId: 'f'.repeat(16), start: -SEC, end: SEC, finalState: 'completed', attributes: { 'task.coroutine': 'worker', 'code.filepath': '/w.py', 'code.lineno': 3 }, events: [events.cancel(100n * MS)] }),
+      taskSpan({
+        spanId: 'f'.repeat(16),
+        start: -SEC,
+        end: SEC,
+        finalState: 'completed',
+        attributes: { 'task.coroutine': 'worker', 'code.filepath': '/w.py', 'code.lineno': 3 },
+        events: [events.cancel(100n * MS)],
+      }),
     ]);
     const id = `${'0af7651916cd43dd8448eb211c80319c'}-${spanId}`;
     const full = (await request(app).get(`/api/shutdowns/${id}`)).body;
@@ -97,7 +104,10 @@ describe('createApp', () => {
     await views.consume([other, taskSpan({ traceId, spanId: '2'.repeat(16) })]);
     const res = await request(app).get(`/api/traces/${traceId.toUpperCase()}`);
     expect(res.status).toBe(200);
-    expect(res.body.spans.map((s: any) => [s.spanId, s.role]).sort()).toEqual([['1'.repeat(16), 'other'], ['2'.repeat(16), 'task']]);
+    expect(res.body.spans.map((s: any) => [s.spanId, s.role]).sort()).toEqual([
+      ['1'.repeat(16), 'other'],
+      ['2'.repeat(16), 'task'],
+    ]);
     expect((await request(app).get(`/api/traces/${'cd'.repeat(16)}`)).status).toBe(404);
     expect((await request(app).get('/api/traces/xyz')).status).toBe(400);
   });
@@ -109,7 +119,9 @@ describe('createApp', () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const res = await request(app).get('/api/tasks').query({ limit: 10, ...(cursor ? { cursor } : {}) });
+      const res = await request(app)
+        .get('/api/tasks')
+        .query({ limit: 10, ...(cursor ? { cursor } : {}) });
       expect(res.status).toBe(200);
       for (const t of res.body.tasks) seen.add(t.spanId);
       cursor = res.body.nextCursor;

@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startService, STOP_GRACE_MILLIS, type RunningService } from '../../server/service.js';
+import { type RunningService, STOP_GRACE_MILLIS, startService } from '../../server/service.js';
 
 describe('startService', () => {
   let service: RunningService | undefined;

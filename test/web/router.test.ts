@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { parseRoute, routeHash } from '../../web/src/router.js';
 
 describe('parseRoute', () => {
@@ -25,8 +25,11 @@ describe('parseRoute', () => {
     },
   );
 
-  test.prop([fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined })])('routeHash and parseRoute are inverse for shutdown routes', (id, taskId) => {
-    const route = taskId === undefined ? { view: 'shutdown' as const, id } : { view: 'shutdown' as const, id, taskId };
-    expect(parseRoute(routeHash(route))).toEqual(route);
-  });
+  test.prop([fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined })])(
+    'routeHash and parseRoute are inverse for shutdown routes',
+    (id, taskId) => {
+      const route = taskId === undefined ? { view: 'shutdown' as const, id } : { view: 'shutdown' as const, id, taskId };
+      expect(parseRoute(routeHash(route))).toEqual(route);
+    },
+  );
 });

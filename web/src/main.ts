@@ -4,13 +4,13 @@
  * `#/shutdowns/<id>/tasks/<spanId>`; back and forward re-parse the hash.
  */
 import { select } from 'd3-selection';
-import { api, ApiError } from './api/client.js';
+import { ApiError, api } from './api/client.js';
 import type { ApiShutdownSummary } from './api/types.js';
-import { parseRoute, routeHash, type Route } from './router.js';
+import { parseRoute, type Route, routeHash } from './router.js';
+import { renderCompare } from './views/CompareView.js';
 import { ShutdownList } from './views/ShutdownList.js';
 import { loadShutdown, ShutdownView } from './views/ShutdownView.js';
 import { MAX_SITE_TASKS, SitesView } from './views/SitesView.js';
-import { renderCompare } from './views/CompareView.js';
 
 /** How often the list, an open shutdown and the site view are refreshed, in ms. */
 export const POLL_INTERVAL_MS = 2_000;
@@ -49,10 +49,12 @@ function routeKey(r: Route): string {
 
 async function show(route: Route): Promise<void> {
   const key = routeKey(route);
-  select('nav').selectAll('a').classed('active', function () {
-    const href = (this as HTMLAnchorElement).getAttribute('href');
-    return (route.view === 'sites' && href === '#/sites') || (route.view !== 'sites' && href === '#/');
-  });
+  select('nav')
+    .selectAll('a')
+    .classed('active', function () {
+      const href = (this as HTMLAnchorElement).getAttribute('href');
+      return (route.view === 'sites' && href === '#/sites') || (route.view !== 'sites' && href === '#/');
+    });
   if (current && current.key === key) {
     if (route.view === 'shutdown') current.shutdown?.selectTask(route.taskId);
     return;
@@ -148,10 +150,18 @@ function renderLoadError(container: HTMLElement, route: Route, err: unknown): vo
   const ids = route.view === 'shutdown' ? [route.id] : route.view === 'compare' ? [route.before, route.after] : [];
   if (notFound && ids.length) {
     box.append('h1').text(ids.length === 1 ? 'Shutdown not found' : 'Cannot compare: a shutdown was not found');
-    box.append('p').attr('class', 'error-message').text(`No shutdown with id “${ids.join('” or “')}” is stored here. The link may be mistyped, or the shutdown was recorded by another canceltrace server or database.`);
+    box
+      .append('p')
+      .attr('class', 'error-message')
+      .text(
+        `No shutdown with id “${ids.join('” or “')}” is stored here. The link may be mistyped, or the shutdown was recorded by another canceltrace server or database.`,
+      );
   } else {
     box.append('h1').text('Could not load this view');
-    box.append('p').attr('class', 'error-message error').text(err instanceof Error ? err.message : String(err));
+    box
+      .append('p')
+      .attr('class', 'error-message error')
+      .text(err instanceof Error ? err.message : String(err));
   }
   box.append('p').append('a').attr('href', '#/').text('← all shutdowns');
 }

@@ -30,7 +30,10 @@ export function parseRoute(hash: string): Route {
   const rest = hash.replace(/^#\/?/, '');
   const qAt = rest.indexOf('?');
   const path = qAt < 0 ? rest : rest.slice(0, qAt);
-  const parts = path.split('/').filter((p) => p !== '').map(dec);
+  const parts = path
+    .split('/')
+    .filter((p) => p !== '')
+    .map(dec);
   if (parts[0] === 'shutdowns' && parts[1]) {
     if (parts[2] === 'tasks' && parts[3]) return { view: 'shutdown', id: parts[1], taskId: parts[3] };
     return { view: 'shutdown', id: parts[1] };

@@ -1,8 +1,8 @@
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTR, CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 import { TaskLifecycleProcessor, tracesUrl } from '../../../collector/node/TaskLifecycleProcessor.js';
+import { ATTR, CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 import { HangingSpanExporter, RejectingSpanExporter, ThrowingSpanExporter } from '../../doubles/FailingSpanExporters.js';
 
 function setup(options: ConstructorParameters<typeof TaskLifecycleProcessor>[0] = {}) {
@@ -41,7 +41,12 @@ describe('TaskLifecycleProcessor', () => {
       tracer.startSpan('a').end();
       tracer.startSpan('b').end();
       await new Promise((r) => setTimeout(r, 900));
-      expect(exporter.getFinishedSpans().map((s) => s.name).sort()).toEqual(['a', 'b']);
+      expect(
+        exporter
+          .getFinishedSpans()
+          .map((s) => s.name)
+          .sort(),
+      ).toEqual(['a', 'b']);
       await provider.shutdown();
     });
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR } from '../../../contract/contract.js';
 import { runTask } from '../../../collector/node/runTask.js';
 import { TaskScope } from '../../../collector/node/TaskScope.js';
+import { ATTR } from '../../../contract/contract.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;

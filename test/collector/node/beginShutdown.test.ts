@@ -1,12 +1,12 @@
 import { once } from 'node:events';
-import { connect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addHrTimes, hrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR, EVENT } from '../../../contract/contract.js';
 import { activeResourceCounts, beginShutdown, currentShutdown } from '../../../collector/node/beginShutdown.js';
 import { runTask } from '../../../collector/node/runTask.js';
+import { ATTR, EVENT } from '../../../contract/contract.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;
@@ -18,9 +18,7 @@ afterEach(async () => {
 });
 
 function samples(span: ReadableSpan, event: string, key: string, filter?: (a: Record<string, unknown>) => boolean): number[] {
-  return span.events
-    .filter((e) => e.name === event && (!filter || filter(e.attributes ?? {})))
-    .map((e) => Number(e.attributes?.[key]));
+  return span.events.filter((e) => e.name === event && (!filter || filter(e.attributes ?? {}))).map((e) => Number(e.attributes?.[key]));
 }
 
 describe('beginShutdown', () => {
@@ -86,8 +84,7 @@ describe('beginShutdown', () => {
     for (const socket of [...accepted]) socket.destroy();
     await shutdown.end();
     const span = (await h.finished()).find((s) => s.attributes[ATTR.shutdownReason] === 'manual')!;
-    const last = (name: string): number | undefined =>
-      samples(span, EVENT.gauge, 'resource.value', (a) => a['resource.name'] === name).at(-1);
+    const last = (name: string): number | undefined => samples(span, EVENT.gauge, 'resource.value', (a) => a['resource.name'] === name).at(-1);
     expect(samples(span, EVENT.gauge, 'resource.value', (a) => a['resource.name'] === 'active.TCPServerWrap')[0]).toBe(1);
     expect(last('active.TCPServerWrap')).toBe(0);
     expect(last('active.TCPSocketWrap')).toBe(0);

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTR, EVENT } from '../../../contract/contract.js';
 import { cleanup } from '../../../collector/node/cleanup.js';
 import { runTask } from '../../../collector/node/runTask.js';
+import { ATTR, EVENT } from '../../../contract/contract.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;
@@ -166,11 +166,7 @@ describe('runTask', () => {
 
 describe('cleanup', () => {
   it('when the step outlives its bound, then it is recorded as timeout and resolves undefined', async () => {
-    const result = await runTask(
-      'bounded',
-      () => cleanup('flush', () => new Promise<string>(() => undefined), { timeoutMs: 20 }),
-      { tracer: h.tracer },
-    );
+    const result = await runTask('bounded', () => cleanup('flush', () => new Promise<string>(() => undefined), { timeoutMs: 20 }), { tracer: h.tracer });
     expect(result).toBeUndefined();
     const span = await only('bounded');
     expect(span.events.map((e) => [e.name, e.attributes?.['cleanup.outcome']])).toEqual([

@@ -1,8 +1,8 @@
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 import { TaskLifecycleProcessor } from '../../../collector/node/TaskLifecycleProcessor.js';
+import { CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 
 /** A provider with a TaskLifecycleProcessor over an in-memory exporter, and async context on. */
 export function taskHarness() {

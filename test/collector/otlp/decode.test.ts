@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { decodeTraceRequest, OtlpDecodeError } from '../../../collector/otlp/decode.js';
+import { describe, expect, it } from 'vitest';
 import type { OtlpEncoding } from '../../../collector/otlp/decode.js';
+import { decodeTraceRequest, OtlpDecodeError } from '../../../collector/otlp/decode.js';
 import { OtlpTypes } from '../../../collector/otlp/schema.js';
 import { hr, ns, readableSpan } from '../../doubles/readableSpans.js';
 
@@ -62,7 +62,10 @@ describe('decodeTraceRequest', () => {
 
   describe('round trip through the official serializers', () => {
     const hex = (bytes: number) =>
-      fc.uint8Array({ minLength: bytes, maxLength: bytes }).filter((b) => b.some((x) => x !== 0)).map((b) => Buffer.from(b).toString('hex'));
+      fc
+        .uint8Array({ minLength: bytes, maxLength: bytes })
+        .filter((b) => b.some((x) => x !== 0))
+        .map((b) => Buffer.from(b).toString('hex'));
     const scalar = fc.oneof(
       fc.string(),
       fc.boolean(),
@@ -83,11 +86,7 @@ describe('decodeTraceRequest', () => {
         length: fc.bigInt({ min: 0n, max: 10n ** 12n }),
         attributes,
         events: fc.array(fc.record({ name: fc.string({ maxLength: 20 }), offset: fc.bigInt({ min: 0n, max: 10n ** 9n }), attributes }), { maxLength: 3 }),
-        status: fc.constantFrom(
-          { code: SpanStatusCode.UNSET },
-          { code: SpanStatusCode.OK },
-          { code: SpanStatusCode.ERROR, message: 'boom' },
-        ),
+        status: fc.constantFrom({ code: SpanStatusCode.UNSET }, { code: SpanStatusCode.OK }, { code: SpanStatusCode.ERROR, message: 'boom' }),
       })
       .map((s) =>
         readableSpan({
@@ -174,7 +173,10 @@ describe('decodeTraceRequest', () => {
                     attributes: [
                       { key: 'big', value: { intValue: '-9223372036854775808' } },
                       { key: 'small', value: { intValue: 42 } },
-                      { key: 'list', value: { kvlistValue: { values: [{ key: 'a', value: { arrayValue: { values: [{ boolValue: false }, { doubleValue: 1.5 }] } } }] } } },
+                      {
+                        key: 'list',
+                        value: { kvlistValue: { values: [{ key: 'a', value: { arrayValue: { values: [{ boolValue: false }, { doubleValue: 1.5 }] } } }] } },
+                      },
                       { key: 'raw', value: { bytesValue: Buffer.from([1, 2, 255]) } },
                     ],
                   },

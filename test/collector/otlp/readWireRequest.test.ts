@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { decodeTraceRequest, OtlpDecodeError } from '../../../collector/otlp/decode.js';
+import { describe, expect, it } from 'vitest';
 import type { DecodedRequest } from '../../../collector/otlp/decode.js';
+import { decodeTraceRequest, OtlpDecodeError } from '../../../collector/otlp/decode.js';
 import { readWireRequest } from '../../../collector/otlp/readWireRequest.js';
 import { OtlpTypes } from '../../../collector/otlp/schema.js';
 import { toSpanRecord } from '../../../collector/processor/toSpanRecord.js';
@@ -55,7 +55,8 @@ const anyValue: fc.Arbitrary<Any> = fc.letrec<{ v: Any }>((tie) => ({
 const keyValues = fc.array(fc.record({ key: fc.oneof(fc.constantFrom('service.name', 'task.kind', 'x', 'x'), fc.string({ maxLength: 8 })), value: anyValue }), {
   maxLength: 4,
 });
-const id = (bytes: number) => fc.oneof(fc.uint8Array({ minLength: bytes, maxLength: bytes }), fc.constant(new Uint8Array(bytes)), fc.uint8Array({ maxLength: 20 }));
+const id = (bytes: number) =>
+  fc.oneof(fc.uint8Array({ minLength: bytes, maxLength: bytes }), fc.constant(new Uint8Array(bytes)), fc.uint8Array({ maxLength: 20 }));
 const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String);
 const span = fc.record(
   {
@@ -71,7 +72,10 @@ const span = fc.record(
     attributes: keyValues,
     droppedAttributesCount: fc.nat(3),
     events: fc.array(fc.record({ timeUnixNano: u64, name: fc.constantFrom('task.cancel_requested', 'e', ''), attributes: keyValues }), { maxLength: 3 }),
-    links: fc.array(fc.record({ traceId: id(16), spanId: id(8), traceState: fc.constantFrom('', 'k=v'), attributes: keyValues, flags: fc.constantFrom(0, 0x300) }), { maxLength: 2 }),
+    links: fc.array(
+      fc.record({ traceId: id(16), spanId: id(8), traceState: fc.constantFrom('', 'k=v'), attributes: keyValues, flags: fc.constantFrom(0, 0x300) }),
+      { maxLength: 2 },
+    ),
     status: fc.option(fc.record({ code: fc.integer({ min: 0, max: 3 }), message: fc.constantFrom('', 'boom') }), { nil: undefined }),
   },
   { requiredKeys: ['traceId', 'spanId', 'startTimeUnixNano', 'endTimeUnixNano'] },
@@ -82,7 +86,10 @@ const request = fc.record({
       resource: fc.option(fc.record({ attributes: keyValues }), { nil: undefined }),
       schemaUrl: fc.constantFrom('', 'https://opentelemetry.io/schemas/1.24.0'),
       scopeSpans: fc.array(
-        fc.record({ scope: fc.option(fc.record({ name: fc.constantFrom('canceltrace', 'lib'), version: fc.constantFrom('', '1.0') }), { nil: undefined }), spans: fc.array(span, { maxLength: 3 }) }),
+        fc.record({
+          scope: fc.option(fc.record({ name: fc.constantFrom('canceltrace', 'lib'), version: fc.constantFrom('', '1.0') }), { nil: undefined }),
+          spans: fc.array(span, { maxLength: 3 }),
+        }),
         { maxLength: 2 },
       ),
     }),
@@ -129,7 +136,13 @@ describe('readWireRequest', () => {
 
   it('when a body is not in the canonical shape, then the direct reader declines it and decode still reads it', () => {
     const nested = (depth: number): Any => (depth === 0 ? { stringValue: 'deep' } : { arrayValue: { values: [nested(depth - 1)] } });
-    const spanOf = (over: Any) => ({ traceId: new Uint8Array(16).fill(1), spanId: new Uint8Array(8).fill(2), startTimeUnixNano: '5', endTimeUnixNano: '6', ...over });
+    const spanOf = (over: Any) => ({
+      traceId: new Uint8Array(16).fill(1),
+      spanId: new Uint8Array(8).fill(2),
+      startTimeUnixNano: '5',
+      endTimeUnixNano: '6',
+      ...over,
+    });
     const bodies = [
       encode({ resourceSpans: [{ scopeSpans: [{ spans: [spanOf({ attributes: [{ key: '__proto__', value: { stringValue: 'x' } }] })] }] }] }),
       encode({ resourceSpans: [{ scopeSpans: [{ spans: [spanOf({ attributes: [{ key: 'deep', value: nested(40) }] })] }] }] }),

@@ -1,5 +1,5 @@
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { TaskLifecycleProcessor } from '../../../collector/processor/TaskLifecycleProcessor.js';
 import type { Consumer, SpanRecord } from '../../../contract/records.js';

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import { test } from '@fast-check/vitest';
-import fc from 'fast-check';
 import { SpanKind } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { decodeTraceRequest } from '../../../collector/otlp/decode.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import type { OtlpEncoding } from '../../../collector/otlp/decode.js';
+import { decodeTraceRequest } from '../../../collector/otlp/decode.js';
 import { decodedPartsOf } from '../../../collector/otlp/decodedParts.js';
 import { hrTimeToNanos, nanosToHrTime, toSpanRecord } from '../../../collector/processor/toSpanRecord.js';
 import { readableSpan } from '../../doubles/readableSpans.js';
@@ -38,18 +38,27 @@ function oddJsonRequest(): Uint8Array {
               spans: [
                 span('0000000000000001', {
                   kind: 0,
-                  attributes: [kv('task.kind', { stringValue: 'asyncio' }), kv('big', { intValue: '12345678901234567890'.slice(0, 19) }), kv('task.snapshot', { boolValue: true })],
+                  attributes: [
+                    kv('task.kind', { stringValue: 'asyncio' }),
+                    kv('big', { intValue: '12345678901234567890'.slice(0, 19) }),
+                    kv('task.snapshot', { boolValue: true }),
+                  ],
                   events: [{ name: 'task.cancel_requested', timeUnixNano: '1700000000500000001', attributes: [kv('cancel.count', { intValue: 1 })] }],
                 }),
                 span('0000000000000002', {
                   kind: 7,
                   parentSpanId: '0000000000000001',
                   status: { code: 2, message: 'boom' },
-                  links: [{ traceId: TRACE.toUpperCase(), spanId: '00000000000000AB', attributes: [kv('l', { arrayValue: { values: [{ doubleValue: 1.5 }] } })] }],
+                  links: [
+                    { traceId: TRACE.toUpperCase(), spanId: '00000000000000AB', attributes: [kv('l', { arrayValue: { values: [{ doubleValue: 1.5 }] } })] },
+                  ],
                 }),
               ],
             },
-            { scope: { name: 'other', version: '2.0' }, spans: [span('0000000000000003', { kind: 'SPAN_KIND_SERVER', attributes: [kv('shutdown.reason', { stringValue: 'SIGTERM' })] })] },
+            {
+              scope: { name: 'other', version: '2.0' },
+              spans: [span('0000000000000003', { kind: 'SPAN_KIND_SERVER', attributes: [kv('shutdown.reason', { stringValue: 'SIGTERM' })] })],
+            },
           ],
         },
         { scopeSpans: [{ spans: [span('0000000000000004', {})] }] },
@@ -65,7 +74,9 @@ const spanArb = fc
     kind: fc.constantFrom(SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER),
     start: fc.bigInt({ min: 1n, max: 4_000_000_000_000_000_000n }),
     length: fc.bigInt({ min: 0n, max: 10n ** 12n }),
-    attributes: fc.dictionary(fc.string({ minLength: 1 }), fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, min: -1e9, max: 1e9 }), fc.boolean()), { maxKeys: 5 }),
+    attributes: fc.dictionary(fc.string({ minLength: 1 }), fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, min: -1e9, max: 1e9 }), fc.boolean()), {
+      maxKeys: 5,
+    }),
     events: fc.array(fc.record({ name: fc.string(), offset: fc.bigInt({ min: 0n, max: 10n ** 9n }) }), { maxLength: 4 }),
     resource: fc.dictionary(fc.constantFrom('service.name', 'service.instance.id', 'process.pid', 'x'), fc.oneof(fc.string(), fc.integer()), { maxKeys: 4 }),
   })

@@ -2,19 +2,19 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import request from 'supertest';
-import type { Response as TestResponse } from 'supertest';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { createOtlpApp, DEFAULT_MAX_BODY_BYTES, OtlpHttpReceiver } from '../../../collector/receiver/OtlpHttpReceiver.js';
-import type { OtlpHttpReceiverOptions } from '../../../collector/receiver/OtlpHttpReceiver.js';
+import type { Response as TestResponse } from 'supertest';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpTypes } from '../../../collector/otlp/schema.js';
+import type { OtlpHttpReceiverOptions } from '../../../collector/receiver/OtlpHttpReceiver.js';
+import { createOtlpApp, DEFAULT_MAX_BODY_BYTES, OtlpHttpReceiver } from '../../../collector/receiver/OtlpHttpReceiver.js';
 import { RecordingConsumer } from '../../doubles/RecordingConsumer.js';
 import { ns, readableSpan } from '../../doubles/readableSpans.js';
 
@@ -128,7 +128,13 @@ describe('OtlpHttpReceiver', () => {
 
     it('when a protobuf request has a bad span, then the partialSuccess comes back as protobuf', async () => {
       const { app, consumer } = setup();
-      const good = { traceId: Buffer.from(TRACE, 'hex'), spanId: Buffer.from('0000000000000001', 'hex'), name: 'good', startTimeUnixNano: 1, endTimeUnixNano: 2 };
+      const good = {
+        traceId: Buffer.from(TRACE, 'hex'),
+        spanId: Buffer.from('0000000000000001', 'hex'),
+        name: 'good',
+        startTimeUnixNano: 1,
+        endTimeUnixNano: 2,
+      };
       const body = OtlpTypes.ExportTraceServiceRequest.encode({
         resourceSpans: [{ scopeSpans: [{ spans: [good, { ...good, name: 'no span id', spanId: Buffer.alloc(0) }] }] }],
       }).finish();

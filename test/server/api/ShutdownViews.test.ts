@@ -51,9 +51,7 @@ describe('ShutdownViews', () => {
   describe('with a store other instances write to', () => {
     /** A span another canceltrace instance stored: it never passes through `views`. */
     const swallowedElsewhere = (instance: string) =>
-      new ShutdownViews(store).consume([
-        taskSpan({ instance, start: -SEC, end: SEC, finalState: 'completed', events: [events.cancel(100n * MS)] }),
-      ]);
+      new ShutdownViews(store).consume([taskSpan({ instance, start: -SEC, end: SEC, finalState: 'completed', events: [events.cancel(100n * MS)] })]);
 
     it('when another instance writes, then a cached report and summary are reused only until maxAgeMillis has passed', async () => {
       let clock = 0;

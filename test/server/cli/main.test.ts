@@ -1,11 +1,11 @@
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../../e2e/serve.js';
 
@@ -23,7 +23,14 @@ function shutdownSpans(opts: { swallow: boolean; instance: string }): ReadableSp
   const worker = (name: string, state: string, extra: Record<string, string | number> = {}) => {
     const span = tracer.startSpan(name, {
       startTime: at(-1000),
-      attributes: { 'task.kind': 'asyncio', 'task.coroutine': `${name}_loop`, 'code.filepath': '/app/main.py', 'code.lineno': 7, 'task.final_state': state, ...extra },
+      attributes: {
+        'task.kind': 'asyncio',
+        'task.coroutine': `${name}_loop`,
+        'code.filepath': '/app/main.py',
+        'code.lineno': 7,
+        'task.final_state': state,
+        ...extra,
+      },
     });
     span.addEvent('task.cancel_requested', { 'cancel.count': 1 }, at(5));
     span.end(at(50));
@@ -130,7 +137,11 @@ describe('canceltrace CLI', () => {
       // same spans again: stored once per (trace id, span id)
       const check = spawnSync(
         process.execPath,
-        ['--input-type=module', '-e', `import D from 'better-sqlite3'; const d = new D(${JSON.stringify(db)}); console.log(d.prepare("select count(*) n from spans").get().n)`],
+        [
+          '--input-type=module',
+          '-e',
+          `import D from 'better-sqlite3'; const d = new D(${JSON.stringify(db)}); console.log(d.prepare("select count(*) n from spans").get().n)`,
+        ],
         { encoding: 'utf8', cwd: process.cwd() },
       );
       expect(check.stdout.trim()).toBe('6');

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { dedupeRecords } from '../../../server/judge/dedupeRecords.js';
+import { describe, expect, it } from 'vitest';
 import { newerRecord } from '../../../contract/contract.js';
 import type { EventRecord } from '../../../contract/records.js';
-import { SEC, ev, task } from '../../doubles/spans.js';
+import { dedupeRecords } from '../../../server/judge/dedupeRecords.js';
 import { shuffle } from '../../doubles/shuffle.js';
+import { ev, SEC, task } from '../../doubles/spans.js';
 
 interface Rec {
   traceId: string;
@@ -59,12 +59,9 @@ describe('dedupeRecords', () => {
     tag: fc.constantFrom('p', 'q', 'r'),
   });
 
-  test.prop([fc.array(recArb, { maxLength: 20 }), fc.integer()])(
-    'dedupeRecords(records) is the same for every order of the records',
-    (records, seed) => {
-      expect(dedupeRecords(shuffle(records, seed))).toEqual(dedupeRecords(records));
-    },
-  );
+  test.prop([fc.array(recArb, { maxLength: 20 }), fc.integer()])('dedupeRecords(records) is the same for every order of the records', (records, seed) => {
+    expect(dedupeRecords(shuffle(records, seed))).toEqual(dedupeRecords(records));
+  });
 
   test.prop([fc.array(recArb, { maxLength: 20 })])('keeps one record per span, and no record of that span is newer', (records) => {
     const out = dedupeRecords(records);

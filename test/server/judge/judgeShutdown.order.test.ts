@@ -1,10 +1,10 @@
-import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
+import { describe, expect } from 'vitest';
 import { readShutdown, readTask } from '../../../contract/contract.js';
 import type { Attrs, EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../contract/records.js';
-import { MS, SEC, ev, shutdownSpan, taskSpan } from '../../doubles/spans.js';
+import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
 import { shuffle } from '../../doubles/shuffle.js';
+import { ev, MS, SEC, shutdownSpan, taskSpan } from '../../doubles/spans.js';
 
 /** Few distinct times, so that events often tie and the tie-break is exercised. */
 const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 4n * SEC);

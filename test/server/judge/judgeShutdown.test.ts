@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
 import type { TaskRecord } from '../../../contract/records.js';
-import { MS, SEC, T0, events as e, shutdown, task } from '../../doubles/spans.js';
+import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
+import { events as e, MS, SEC, shutdown, T0, task } from '../../doubles/spans.js';
 
 /** A closed shutdown from 1 s to 3 s. */
 const closedShutdown = (spec: Parameters<typeof shutdown>[0] = {}) => shutdown({ start: SEC, end: 3n * SEC, ...spec });
@@ -32,7 +32,10 @@ describe('judgeShutdown', () => {
       const spanId = 'feedfacefeedface';
       const snap = task({ spanId, snapshot: true, end: 2n * SEC, events: [e.cancel(SEC + 100n * MS)] });
       const final = task({ spanId, finalState: 'cancelled', end: 2200n * MS, events: [e.cancel(SEC + 100n * MS)] });
-      for (const tasks of [[snap, final], [final, snap]]) {
+      for (const tasks of [
+        [snap, final],
+        [final, snap],
+      ]) {
         const report = judgeShutdown(closedShutdown(), tasks);
         expect(report.tasks).toHaveLength(1);
         expect(report.tasks[0].verdict).toBe('cancelled');
@@ -56,7 +59,14 @@ describe('judgeShutdown', () => {
       ];
       const report = judgeShutdown(closedShutdown(), tasks);
       expect(report.tasks.map((t) => t.task.name)).toEqual([
-        'swallowed-early', 'swallowed-late', 'survivor', 'replaced', 'destroyed', 'orphan', 'cancelled', 'finished',
+        'swallowed-early',
+        'swallowed-late',
+        'survivor',
+        'replaced',
+        'destroyed',
+        'orphan',
+        'cancelled',
+        'finished',
       ]);
       expect(report.counts).toEqual({ swallowed: 2, survivor: 1, replaced: 1, destroyed: 1, orphan: 1, cancelled: 1, finished: 1 });
       expect(report.outcome).toBe('survivors');
@@ -88,7 +98,10 @@ describe('judgeShutdown', () => {
         events: [e.pending(2n * SEC, 2), e.pending(SEC, 5)],
       });
       const report = judgeShutdown(sd, []);
-      expect(report.pending).toEqual([{ t: T0 + SEC, value: 5 }, { t: T0 + 2n * SEC, value: 2 }]);
+      expect(report.pending).toEqual([
+        { t: T0 + SEC, value: 5 },
+        { t: T0 + 2n * SEC, value: 2 },
+      ]);
       expect(report.pendingBaseline).toBe(1);
       expect(report.findings.map((f) => f.kind)).toEqual(['pending_not_at_baseline']);
     });
@@ -149,8 +162,22 @@ describe('judgeShutdown', () => {
       const cancel = [e.cancel(SEC + 10n * MS)];
       const tasks = [
         task({ name: 'parent', taskId: 'p', finalState: 'cancelled', end: 2n * SEC, events: cancel }),
-        task({ name: 'child-ok', taskId: 'c1', attributes: { 'task.parent_id': 'p', 'task.group_id': 'g1' }, finalState: 'cancelled', end: 2n * SEC, events: cancel }),
-        task({ name: 'child-bad', taskId: 'c2', attributes: { 'task.parent_id': 'p', 'task.group_id': 'g1' }, finalState: 'completed', end: 2n * SEC, events: cancel }),
+        task({
+          name: 'child-ok',
+          taskId: 'c1',
+          attributes: { 'task.parent_id': 'p', 'task.group_id': 'g1' },
+          finalState: 'cancelled',
+          end: 2n * SEC,
+          events: cancel,
+        }),
+        task({
+          name: 'child-bad',
+          taskId: 'c2',
+          attributes: { 'task.parent_id': 'p', 'task.group_id': 'g1' },
+          finalState: 'completed',
+          end: 2n * SEC,
+          events: cancel,
+        }),
         task({ name: 'loose', taskId: 'c3', attributes: { 'task.parent_id': 'p' }, finalState: 'completed', end: 2n * SEC, events: cancel }),
       ];
       const report = judgeShutdown(closedShutdown(), tasks);
@@ -162,7 +189,14 @@ describe('judgeShutdown', () => {
     });
 
     it('when a group child is a survivor and the parent is not among the tasks, then only the shutdown finding is made', () => {
-      const child = task({ name: 'stuck', taskId: 'c', attributes: { 'task.parent_id': 'gone', 'task.group_id': 'g2' }, snapshot: true, end: 3n * SEC, events: [e.cancel(SEC)] });
+      const child = task({
+        name: 'stuck',
+        taskId: 'c',
+        attributes: { 'task.parent_id': 'gone', 'task.group_id': 'g2' },
+        snapshot: true,
+        end: 3n * SEC,
+        events: [e.cancel(SEC)],
+      });
       const report = judgeShutdown(closedShutdown(), [child]);
       expect(report.findings.map((f) => f.kind)).toEqual(['group_blocked']);
       expect(report.tasks[0].findings).toEqual([]);
@@ -176,7 +210,10 @@ describe('judgeShutdown', () => {
       const destroyed = task({ finalState: 'destroyed', end: 3500n * MS, events: [e.warning(3500n * MS, msg)] });
       const finished = task({ end: 2n * SEC, events: [e.warning(SEC, 'not collected')] });
       const report = judgeShutdown(sd, [destroyed, finished]);
-      expect(report.warnings).toEqual([{ t: T0 + 2900n * MS, message: 'loop closing' }, { t: T0 + 3500n * MS, message: msg }]);
+      expect(report.warnings).toEqual([
+        { t: T0 + 2900n * MS, message: 'loop closing' },
+        { t: T0 + 3500n * MS, message: msg },
+      ]);
     });
   });
 

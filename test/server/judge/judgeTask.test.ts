@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { judgeTask } from '../../../server/judge/judgeTask.js';
 import { judgeTaskAlone } from '../../../server/judge/judgeTaskAlone.js';
 import { DEFAULT_SLOW_CANCEL_NS } from '../../../server/judge/options.js';
-import { MS, SEC, T0, events as e, task } from '../../doubles/spans.js';
+import { events as e, MS, SEC, T0, task } from '../../doubles/spans.js';
 
 const closed = { end: T0 + 2n * SEC, open: false };
 const open = { end: T0 + 2n * SEC, open: true };

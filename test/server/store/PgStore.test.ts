@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpanRecord } from '../../../contract/records.js';
-import { PgStore, StoreOpenError, isPgUrl, redactPgUrl } from '../../../server/store/PgStore.js';
 import { SpanCodecError } from '../../../server/store/codec.js';
 import { StoreSchemaError } from '../../../server/store/migrations.js';
+import { isPgUrl, PgStore, redactPgUrl, StoreOpenError } from '../../../server/store/PgStore.js';
 import { PG_MIGRATIONS } from '../../../server/store/pgMigrations.js';
-import { createPgTestSchema, pgUnreachable, type PgTestSchema } from './pgTestDb.js';
+import { createPgTestSchema, type PgTestSchema, pgUnreachable } from './pgTestDb.js';
 import { otherSpan, shutdownSpan, taskSpan, traceId, verdictAlone } from './spanBuilder.js';
 import { storeContract } from './storeContract.js';
 
@@ -46,9 +46,11 @@ describe.skipIf(unreachable !== undefined && process.env.CI !== 'true')('PgStore
         resourceCount: async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM resources'))[0].n),
         bodies: async () => (await db.query<{ record: string }>('SELECT record FROM spans ORDER BY id')).map((r) => r.record),
         times: async () =>
-          (await db.query<{ start_ns: string; end_ns: string; created_ns: string }>('SELECT start_ns, end_ns, created_ns FROM spans ORDER BY id')).map(
-            (r) => ({ start: BigInt(r.start_ns), end: BigInt(r.end_ns), created: BigInt(r.created_ns) }),
-          ),
+          (await db.query<{ start_ns: string; end_ns: string; created_ns: string }>('SELECT start_ns, end_ns, created_ns FROM spans ORDER BY id')).map((r) => ({
+            start: BigInt(r.start_ns),
+            end: BigInt(r.end_ns),
+            created: BigInt(r.created_ns),
+          })),
       },
       dispose: async () => undefined,
     };
@@ -144,8 +146,7 @@ describe.skipIf(unreachable !== undefined && process.env.CI !== 'true')('PgStore
       const [a, b] = await Promise.all([0, 1].map(() => PgStore.open({ url: db.url, verdictOf: verdictAlone })));
       try {
         const SPANS = 200;
-        const snapshots = (end: bigint) =>
-          Array.from({ length: SPANS }, (_, i) => taskSpan({ trace: 2, span: i + 1, snapshot: true, cancelled: true, end }));
+        const snapshots = (end: bigint) => Array.from({ length: SPANS }, (_, i) => taskSpan({ trace: 2, span: i + 1, snapshot: true, cancelled: true, end }));
         const finals = Array.from({ length: SPANS }, (_, i) => taskSpan({ trace: 2, span: i + 1, state: 'cancelled', cancelled: true, end: 3_000n }));
         // The final records go in the middle of a stream of ever later snapshots from the other writer,
         // in reverse order, so that the two transactions cross on the same rows.
@@ -171,7 +172,10 @@ describe.skipIf(unreachable !== undefined && process.env.CI !== 'true')('PgStore
       await db.clear();
       const [a, b] = await Promise.all([0, 1].map(() => PgStore.open({ url: db.url, verdictOf: verdictAlone })));
       try {
-        const batch = (trace: number): SpanRecord[] => [otherSpan({ trace, span: 1, instance: 'svc-shared' }), shutdownSpan({ trace, span: 2, instance: 'svc-shared' })];
+        const batch = (trace: number): SpanRecord[] => [
+          otherSpan({ trace, span: 1, instance: 'svc-shared' }),
+          shutdownSpan({ trace, span: 2, instance: 'svc-shared' }),
+        ];
         await Promise.all([a.consume(batch(3)), b.consume(batch(4))]);
         expect(await db.query('SELECT count(*)::int AS n FROM resources')).toEqual([{ n: 1 }]);
         expect((await a.spansOfTrace(traceId(4))).map((s) => s.instance)).toEqual(['svc-shared', 'svc-shared']);

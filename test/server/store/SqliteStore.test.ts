@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test as base, describe, expect } from 'vitest';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
-import { SqliteStore, StoreOpenError } from '../../../server/store/SqliteStore.js';
 import { encodeSpanRecord } from '../../../server/store/codec.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';
+import { SqliteStore, StoreOpenError } from '../../../server/store/SqliteStore.js';
 import { otherSpan, shutdownSpan, spanId, taskSpan, traceId, verdictAlone } from './spanBuilder.js';
 import { storeContract } from './storeContract.js';
 
@@ -37,7 +37,6 @@ const it = base.extend<Fixtures>({
 
 /** The key of a record, for comparing sets of records. */
 const key = (r: { traceId: string; spanId: string }) => `${r.traceId}/${r.spanId}`;
-
 
 storeContract('SqliteStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'canceltrace-store-'));
@@ -101,10 +100,7 @@ describe('SqliteStore', () => {
       }
     });
 
-    it('when the store closes while another connection is open, then the WAL is checkpointed and truncated', async ({
-      dir,
-      openStore,
-    }) => {
+    it('when the store closes while another connection is open, then the WAL is checkpointed and truncated', async ({ dir, openStore }) => {
       const path = join(dir, 'store.db');
       const store = openStore();
       // SQLite checkpoints by itself when the last connection closes; a second one keeps that from hiding ours.
@@ -124,9 +120,7 @@ describe('SqliteStore', () => {
   });
 
   describe('performance', () => {
-    it('when an instance holds 100,000 tasks stored in batches of 10,000, then a shutdown window of it reads in well under a second', async ({
-      openStore,
-    }) => {
+    it('when an instance holds 100,000 tasks stored in batches of 10,000, then a shutdown window of it reads in well under a second', async ({ openStore }) => {
       const store = openStore();
       const TASKS = 100_000;
       const BATCH = 10_000;
@@ -191,10 +185,7 @@ describe('SqliteStore', () => {
       CREATE INDEX spans_task_end ON spans (end_ns) WHERE role = 'task';
       PRAGMA user_version = 1;`;
 
-    it('when a version-1 database is opened, then it is migrated to the current version and its data is there', async ({
-      dir,
-      openStore,
-    }) => {
+    it('when a version-1 database is opened, then it is migrated to the current version and its data is there', async ({ dir, openStore }) => {
       const path = join(dir, 'store.db');
       const old = new Database(path);
       old.exec(VERSION_1_SCHEMA);
@@ -210,9 +201,7 @@ describe('SqliteStore', () => {
 
       const store = openStore();
       expect(await store.spansOfTrace(traceId(1))).toEqual([task, shutdown]);
-      expect((await store.queryTasks({ limit: 5, verdict: 'cancelled' })).tasks.map((t) => t.task.endTime)).toEqual([
-        1700000000123456789n,
-      ]);
+      expect((await store.queryTasks({ limit: 5, verdict: 'cancelled' })).tasks.map((t) => t.task.endTime)).toEqual([1700000000123456789n]);
       expect((await store.getShutdown(`${traceId(1)}-${spanId(2)}`))?.outcome).toBe('clean');
       await store.consume([taskSpan({ trace: 1, span: 3 })]);
       expect(await store.stats()).toEqual({ spans: 3, tasks: 2, shutdowns: 1 });

@@ -1,9 +1,16 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import type { AttrValue, Attrs } from '../../../contract/records.js';
-import { SpanCodecError, decodeResource, decodeSpanRecord, decodeSpanRow, encodeResource, encodeSpanBody, encodeSpanRecord } from '../../../server/store/codec.js';
+import type { Attrs, AttrValue, SpanRecord } from '../../../contract/records.js';
 import type { SpanRowColumns } from '../../../server/store/codec.js';
-import type { SpanRecord } from '../../../contract/records.js';
+import {
+  decodeResource,
+  decodeSpanRecord,
+  decodeSpanRow,
+  encodeResource,
+  encodeSpanBody,
+  encodeSpanRecord,
+  SpanCodecError,
+} from '../../../server/store/codec.js';
 import { otherSpan, taskSpan } from './spanBuilder.js';
 
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, StoreSchemaError, migrate, schemaVersion } from '../../../server/store/migrations.js';
 import type { Migration } from '../../../server/store/migrations.js';
+import { MIGRATIONS, migrate, StoreSchemaError, schemaVersion } from '../../../server/store/migrations.js';
 
 const open: Database.Database[] = [];
 function memoryDb(): Database.Database {

@@ -1,8 +1,8 @@
 import { test as base, describe, expect } from 'vitest';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
+import { SpanCodecError } from '../../../server/store/codec.js';
 import type { Store, TaskQuery } from '../../../server/store/Store.js';
 import { StoreQueryError } from '../../../server/store/StoreQueryError.js';
-import { SpanCodecError } from '../../../server/store/codec.js';
 import { otherSpan, shutdownSpan, spanId, taskSpan, traceId, verdictAlone } from './spanBuilder.js';
 
 /** What a contract test reads of a store's storage directly, past the {@link Store} interface. */
@@ -120,12 +120,17 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
         expect((await stored(store)).endTime).toBe(4_000n);
       });
 
-      it('when two records of the same kind end at the same time, then the one with more events is kept, else the stored one', async ({
-        openStore,
-      }) => {
+      it('when two records of the same kind end at the same time, then the one with more events is kept, else the stored one', async ({ openStore }) => {
         const store = await openStore();
         const withEvents = (n: number, name: string) =>
-          taskSpan({ trace: 9, span: 9, state: 'cancelled', end: 3_000n, name, events: Array.from({ length: n }, (_, i) => ({ name: 'e', time: 1_000n + BigInt(i), attributes: {} })) });
+          taskSpan({
+            trace: 9,
+            span: 9,
+            state: 'cancelled',
+            end: 3_000n,
+            name,
+            events: Array.from({ length: n }, (_, i) => ({ name: 'e', time: 1_000n + BigInt(i), attributes: {} })),
+          });
         await store.consume([withEvents(1, 'first')]);
         await store.consume([withEvents(1, 'same count')]);
         expect((await stored(store)).name).toBe('first');
@@ -181,10 +186,7 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
     });
 
     describe('resources', () => {
-      it('when many spans share a few resources, then each resource is stored once and every record reads back with its own', async ({
-        openStore,
-        peek,
-      }) => {
+      it('when many spans share a few resources, then each resource is stored once and every record reads back with its own', async ({ openStore, peek }) => {
         const spans = Array.from({ length: 40 }, (_, n) =>
           n % 2 === 0 ? taskSpan({ trace: 6, span: n + 1, instance: 'svc-a' }) : otherSpan({ trace: 6, span: n + 1, instance: 'svc-b', attributes: { n } }),
         );
@@ -202,10 +204,7 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
         expect(window.map((t) => t.span).sort((a, b) => a.spanId.localeCompare(b.spanId))).toEqual(spans.filter((s) => s.instance === 'svc-a'));
       });
 
-      it('when a batch that brought a new resource is rolled back, then a later batch of that resource still stores it', async ({
-        openStore,
-        peek,
-      }) => {
+      it('when a batch that brought a new resource is rolled back, then a later batch of that resource still stores it', async ({ openStore, peek }) => {
         const store = await openStore();
         const bad = otherSpan({ trace: 7, span: 2, instance: 'svc-new', attributes: { f: (() => 0) as never } });
         await expect(store.consume([taskSpan({ trace: 7, span: 1, instance: 'svc-new' }), bad])).rejects.toThrow(SpanCodecError);
@@ -249,10 +248,7 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
 
       it('when the window has no end, then tasks created any time after the start are included', async ({ openStore }) => {
         const store = await openStore();
-        await store.consume([
-          taskSpan({ trace: 1, span: 1, start: 50_000n, end: 60_000n }),
-          taskSpan({ trace: 1, span: 2, start: 1_000n, end: 2_000n }),
-        ]);
+        await store.consume([taskSpan({ trace: 1, span: 1, start: 50_000n, end: 60_000n }), taskSpan({ trace: 1, span: 2, start: 1_000n, end: 2_000n })]);
         expect((await store.tasksInWindow('svc-1', 10_000n, undefined)).map((t) => t.spanId)).toEqual([spanId(1)]);
       });
     });
@@ -316,9 +312,7 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
         const expected = (pick: (s: SpanRecord) => boolean) => spans.filter(pick).map(key).sort();
 
         const swallowed = await allPages(store, { limit: 3, verdict: 'swallowed' });
-        expect(swallowed.seen.map((t) => key(t.task)).sort()).toEqual(
-          expected((s) => s.attributes['task.final_state'] === 'completed'),
-        );
+        expect(swallowed.seen.map((t) => key(t.task)).sort()).toEqual(expected((s) => s.attributes['task.final_state'] === 'completed'));
         expect(swallowed.seen.every((t) => t.verdict === 'swallowed')).toBe(true);
 
         const worker = await allPages(store, { limit: 4, service: 'worker' });
@@ -355,9 +349,7 @@ export function storeContract(name: string, harness: () => Promise<StoreHarness>
     });
 
     describe('shutdowns', () => {
-      it('when shutdowns of several services exist, then listShutdowns gives them newest start first, filtered and limited', async ({
-        openStore,
-      }) => {
+      it('when shutdowns of several services exist, then listShutdowns gives them newest start first, filtered and limited', async ({ openStore }) => {
         const store = await openStore();
         await store.consume([
           shutdownSpan({ trace: 1, span: 1, start: 1_000n, service: 'api', outcome: 'clean' }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiShutdownReport, ApiTask } from '../../../web/src/api/types.js';
-import { fromCompact, windowStartOf, type CompactStep, type CompactTask, type CompactTimeline } from '../../../web/src/layout/compactTimeline.js';
+import { type CompactStep, type CompactTask, type CompactTimeline, fromCompact, windowStartOf } from '../../../web/src/layout/compactTimeline.js';
 import { toTimelineTask } from '../../../web/src/layout/timelineTask.js';
 import { apiTask, at, ORIGIN_NS } from '../fixtures.js';
 
@@ -31,8 +31,25 @@ function encode(tasks: ApiTask[]): CompactTimeline {
     return [t.spanId, t.name, t.verdict, index.get(key)!, t.createdAt, t.endedAt, t.finalState ?? 'pending', t.snapshot ? 1 : 0, cancels, steps];
   });
   const report: Omit<ApiShutdownReport, 'tasks'> = {
-    shutdown: { id: 'x', traceId: 't', spanId: 's', service: 'svc', instance: 'svc-1', reason: 'SIGTERM', start: at(0), end: at(1000), open: false, outcome: 'clean', attributes: {}, events: [] },
-    pending: [], pendingBaseline: 0, gauges: [], findings: [], warnings: [],
+    shutdown: {
+      id: 'x',
+      traceId: 't',
+      spanId: 's',
+      service: 'svc',
+      instance: 'svc-1',
+      reason: 'SIGTERM',
+      start: at(0),
+      end: at(1000),
+      open: false,
+      outcome: 'clean',
+      attributes: {},
+      events: [],
+    },
+    pending: [],
+    pendingBaseline: 0,
+    gauges: [],
+    findings: [],
+    warnings: [],
   };
   return { ...report, sites, tasks: out };
 }
@@ -40,15 +57,37 @@ function encode(tasks: ApiTask[]): CompactTimeline {
 describe('fromCompact', () => {
   it('when tasks are sent compact, then the timeline tasks equal those made from the full tasks', () => {
     const full = [
-      apiTask({ spanId: 'a', createdAt: at(-9000), events: [{ name: 'task.cancel_requested', time: at(5), attributes: {} }, { name: 'task.cleanup.start', time: at(6), attributes: { 'cleanup.name': 'close' } }, { name: 'task.cleanup.end', time: at(30), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'timeout' } }] }),
-      apiTask({ spanId: 'b', verdict: 'survivor', finalState: 'pending', snapshot: true, endedAt: at(900), events: [{ name: 'task.cancel_requested', time: at(5), attributes: {} }, { name: 'task.shield.start', time: at(8), attributes: {} }] }),
+      apiTask({
+        spanId: 'a',
+        createdAt: at(-9000),
+        events: [
+          { name: 'task.cancel_requested', time: at(5), attributes: {} },
+          { name: 'task.cleanup.start', time: at(6), attributes: { 'cleanup.name': 'close' } },
+          { name: 'task.cleanup.end', time: at(30), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'timeout' } },
+        ],
+      }),
+      apiTask({
+        spanId: 'b',
+        verdict: 'survivor',
+        finalState: 'pending',
+        snapshot: true,
+        endedAt: at(900),
+        events: [
+          { name: 'task.cancel_requested', time: at(5), attributes: {} },
+          { name: 'task.shield.start', time: at(8), attributes: {} },
+        ],
+      }),
       apiTask({ spanId: 'c', verdict: 'swallowed', finalState: 'completed', coroutine: 'other', code: { filepath: 'o.py', lineno: 3 } }),
     ];
     const win = windowStartOf(1000);
     const { timeline, tasks } = fromCompact(encode(full), ORIGIN_NS, win);
     const strip = ({ task: _t, ...rest }: ReturnType<typeof toTimelineTask>) => rest;
     expect(timeline.map(strip)).toEqual(full.map((t) => strip(toTimelineTask(t, ORIGIN_NS, win))));
-    expect(tasks.map((t) => [t.spanId, t.verdict, t.cancelRequestedAt, t.attributes])).toEqual([['a', 'cancelled', at(5), undefined], ['b', 'survivor', at(5), undefined], ['c', 'swallowed', undefined, undefined]]);
+    expect(tasks.map((t) => [t.spanId, t.verdict, t.cancelRequestedAt, t.attributes])).toEqual([
+      ['a', 'cancelled', at(5), undefined],
+      ['b', 'survivor', at(5), undefined],
+      ['c', 'swallowed', undefined, undefined],
+    ]);
   });
 
   it('windowStartOf(last mark) leads in by 15 % of the shutdown, at least 2 ms', () => {

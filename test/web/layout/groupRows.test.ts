@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { groupRows } from '../../../web/src/layout/groupRows.js';
 import { toTimelineTask } from '../../../web/src/layout/timelineTask.js';
 import { apiTask, at, ORIGIN_NS } from '../fixtures.js';
@@ -8,14 +8,20 @@ import { apiTask, at, ORIGIN_NS } from '../fixtures.js';
 const VERDICTS = ['cancelled', 'swallowed', 'survivor', 'finished'];
 
 function tasks(specs: { coroutine: string; line: number; verdict: string; start: number }[]) {
-  return specs.map((s, i) => toTimelineTask(apiTask({
-    spanId: `s${i}`,
-    coroutine: s.coroutine,
-    code: { filepath: 'w.py', lineno: s.line },
-    verdict: s.verdict,
-    createdAt: at(s.start),
-    endedAt: at(s.start + 10),
-  }), ORIGIN_NS, -1000));
+  return specs.map((s, i) =>
+    toTimelineTask(
+      apiTask({
+        spanId: `s${i}`,
+        coroutine: s.coroutine,
+        code: { filepath: 'w.py', lineno: s.line },
+        verdict: s.verdict,
+        createdAt: at(s.start),
+        endedAt: at(s.start + 10),
+      }),
+      ORIGIN_NS,
+      -1000,
+    ),
+  );
 }
 
 const spec = fc.record({
@@ -26,7 +32,7 @@ const spec = fc.record({
 });
 
 describe('groupRows', () => {
-  it('when an expanded group\'s members were all created before the window, then they follow their creation order', () => {
+  it("when an expanded group's members were all created before the window, then they follow their creation order", () => {
     // created at -5000 … -4990 ms, window from -1000 ms: every bar is cut to the same start
     const input = tasks(Array.from({ length: 10 }, (_, i) => ({ coroutine: 'worker', line: 5, verdict: 'cancelled', start: -5000 + (9 - i) })));
     const members = groupRows(input, new Set([input[0].groupKey])).filter((r) => r.kind === 'member');

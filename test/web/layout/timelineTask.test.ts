@@ -9,24 +9,32 @@ describe('toTimelineTask', () => {
   });
 
   it('when the cleanup has a start and an end, then one step is paired with its outcome', () => {
-    const t = toTimelineTask(apiTask({
-      spanId: 'b',
-      events: [
-        { name: 'task.cancel_requested', time: at(10), attributes: {} },
-        { name: 'task.cleanup.start', time: at(12), attributes: { 'cleanup.name': 'flush' } },
-        { name: 'task.cleanup.end', time: at(40), attributes: { 'cleanup.name': 'flush', 'cleanup.outcome': 'timeout' } },
-      ],
-    }), ORIGIN_NS, -100);
+    const t = toTimelineTask(
+      apiTask({
+        spanId: 'b',
+        events: [
+          { name: 'task.cancel_requested', time: at(10), attributes: {} },
+          { name: 'task.cleanup.start', time: at(12), attributes: { 'cleanup.name': 'flush' } },
+          { name: 'task.cleanup.end', time: at(40), attributes: { 'cleanup.name': 'flush', 'cleanup.outcome': 'timeout' } },
+        ],
+      }),
+      ORIGIN_NS,
+      -100,
+    );
     expect(t.cancels).toEqual([10]);
     expect(t.steps).toEqual([{ kind: 'cleanup', name: 'flush', start: 12, end: 40, outcome: 'timeout' }]);
   });
 
   it('when a cleanup never ended, then it is an interrupted step running to the task end', () => {
-    const t = toTimelineTask(apiTask({
-      spanId: 'c',
-      endedAt: at(90),
-      events: [{ name: 'task.shield.start', time: at(30), attributes: {} }],
-    }), ORIGIN_NS, -100);
+    const t = toTimelineTask(
+      apiTask({
+        spanId: 'c',
+        endedAt: at(90),
+        events: [{ name: 'task.shield.start', time: at(30), attributes: {} }],
+      }),
+      ORIGIN_NS,
+      -100,
+    );
     expect(t.steps).toEqual([{ kind: 'shield', name: 'shield', start: 30, end: 90, outcome: 'interrupted' }]);
   });
 

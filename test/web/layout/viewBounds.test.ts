@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { viewBounds } from '../../../web/src/layout/viewBounds.js';
 
 const finite = fc.double({ min: -1e9, max: 1e9, noNaN: true, noDefaultInfinity: true });

@@ -3,7 +3,10 @@ import type { ApiShutdownReport, ApiShutdownSummary, ApiTask, ApiTaskPage } from
 
 /** An API error with the server's message. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'ApiError';
   }

@@ -1,6 +1,6 @@
 import type { ApiShutdownReport, ApiTask } from '../api/types.js';
 import { nsToMs } from './nsToMs.js';
-import { timelineIdentity, type TimelineStep, type TimelineTask } from './timelineTask.js';
+import { type TimelineStep, type TimelineTask, timelineIdentity } from './timelineTask.js';
 
 /** One creation site, interned: `sites[i]` of {@link CompactTimeline}. */
 export interface CompactSite {
@@ -55,8 +55,20 @@ export function fromCompact(c: CompactTimeline, originNs: bigint, windowStartMs:
     const site = c.sites[siteIndex] ?? {};
     const code = { filepath: site.filepath, lineno: site.lineno, function: site.function };
     const task: ApiTask = {
-      traceId: '', spanId, name, verdict, findings: [], finalState, createdAt, endedAt, code, coroutine: site.coroutine,
-      snapshot: snapshot === 1, events: [], service, instance,
+      traceId: '',
+      spanId,
+      name,
+      verdict,
+      findings: [],
+      finalState,
+      createdAt,
+      endedAt,
+      code,
+      coroutine: site.coroutine,
+      snapshot: snapshot === 1,
+      events: [],
+      service,
+      instance,
       ...(cancelNs.length ? { cancelRequestedAt: cancelNs[0] } : {}),
     };
     tasks[i] = task;
@@ -70,7 +82,10 @@ export function fromCompact(c: CompactTimeline, originNs: bigint, windowStartMs:
       return { kind, name: stepName, start: sm, end: e === null ? Math.max(sm, end) : Math.max(sm, nsToMs(e, originNs)), outcome: outcome ?? 'interrupted' };
     });
     timeline[i] = {
-      ...timelineIdentity(task), start, end, clippedStart,
+      ...timelineIdentity(task),
+      start,
+      end,
+      clippedStart,
       cancels: cancelNs.map((t) => nsToMs(t, originNs)).sort((a, b) => a - b),
       steps: steps.sort((a, b) => a.start - b.start),
     };

@@ -33,7 +33,10 @@ function tally(tasks: readonly ApiTask[]): Map<string, { coroutine: string; site
     const site = siteLabel(t.code);
     const key = `${coroutine}\u0000${site}`;
     let e = out.get(key);
-    if (!e) out.set(key, (e = { coroutine, site, counts: {} }));
+    if (!e) {
+      e = { coroutine, site, counts: {} };
+      out.set(key, e);
+    }
     e.counts[t.verdict] = (e.counts[t.verdict] ?? 0) + 1;
   }
   return out;

@@ -54,7 +54,7 @@ const FINDINGS: Record<string, Explanation> = {
     what: 'uncancel() brought the cancel count below what the cancel requests added, erasing a real cancellation.',
   },
   group_blocked: {
-    what: 'A task of the same group swallowed or survived its cancel and held the group\'s teardown.',
+    what: "A task of the same group swallowed or survived its cancel and held the group's teardown.",
   },
   pending_not_at_baseline: {
     what: 'The pending task count did not fall back to what it was before the shutdown began.',
@@ -68,10 +68,10 @@ const UNKNOWN: VerdictExplanation = { what: 'No explanation is known for this ki
 
 /** The one-sentence explanation and fix for a verdict. */
 export function explainVerdict(verdict: string): VerdictExplanation {
-  return Object.prototype.hasOwnProperty.call(VERDICTS, verdict) ? VERDICTS[verdict] : UNKNOWN;
+  return Object.hasOwn(VERDICTS, verdict) ? VERDICTS[verdict] : UNKNOWN;
 }
 
 /** The one-sentence explanation of a finding kind. */
 export function explainFinding(kind: string): Explanation {
-  return Object.prototype.hasOwnProperty.call(FINDINGS, kind) ? FINDINGS[kind] : UNKNOWN;
+  return Object.hasOwn(FINDINGS, kind) ? FINDINGS[kind] : UNKNOWN;
 }

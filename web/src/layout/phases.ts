@@ -53,6 +53,7 @@ export function phasesOf(shutdown: ApiShutdown): Phases {
   const drainEnd = Number.isFinite(drainedMs) ? drainedMs : endMs;
   if (drainStart > 0) lanes.push({ kind: 'signal', label: 'signalled', start: 0, end: drainStart });
   if (Number.isFinite(drainEnd) && drainEnd >= drainStart) lanes.push({ kind: 'drain', label: 'drain', start: drainStart, end: drainEnd });
-  if (Number.isFinite(deadline) && Number.isFinite(endMs) && endMs > deadline) lanes.push({ kind: 'overdue', label: 'past deadline', start: deadline, end: endMs });
+  if (Number.isFinite(deadline) && Number.isFinite(endMs) && endMs > deadline)
+    lanes.push({ kind: 'overdue', label: 'past deadline', start: deadline, end: endMs });
   return { marks, lanes };
 }

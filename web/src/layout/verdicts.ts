@@ -11,7 +11,7 @@ const VERDICT_RANK: Readonly<Record<string, number>> = Object.fromEntries(VERDIC
 
 /** The rank of a verdict in {@link VERDICTS} (lower sorts first); unknown verdicts rank after every known one. */
 export function verdictRank(verdict: string): number {
-  return Object.prototype.hasOwnProperty.call(VERDICT_RANK, verdict) ? VERDICT_RANK[verdict] : 99;
+  return Object.hasOwn(VERDICT_RANK, verdict) ? VERDICT_RANK[verdict] : 99;
 }
 
 /** True for a verdict the dashboard shows as a red badge. */

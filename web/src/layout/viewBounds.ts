@@ -15,7 +15,7 @@ export interface Bounds {
 const HIDDEN: Bounds = Object.freeze({ start: 0, end: 0, visible: false, clippedStart: false, clippedEnd: false });
 
 function clamp01(x: number): number {
-  return x <= 0 ? 0 : x >= 1 ? 1 : x;
+  return x <= 0 ? 0 : Math.min(x, 1);
 }
 
 /**

@@ -1,7 +1,7 @@
-import { select, type Selection } from 'd3-selection';
-import { scaleLinear, type ScaleLinear } from 'd3-scale';
 import { axisLeft } from 'd3-axis';
-import { line, curveStepAfter } from 'd3-shape';
+import { type ScaleLinear, scaleLinear } from 'd3-scale';
+import { type Selection, select } from 'd3-selection';
+import { curveStepAfter, line } from 'd3-shape';
 import type { ApiShutdownReport } from '../api/types.js';
 import { nsToMs } from '../layout/nsToMs.js';
 
@@ -34,37 +34,86 @@ export class PendingChart {
   private readonly root: Selection<HTMLDivElement, unknown, null, undefined>;
 
   constructor(container: HTMLElement, report: ApiShutdownReport, originNs: bigint) {
-    const toPoints = (s: { t: string; v: number }[]) => s.map((p) => ({ t: nsToMs(p.t, originNs), v: p.v })).filter((p) => Number.isFinite(p.t)).sort((a, b) => a.t - b.t);
+    const toPoints = (s: { t: string; v: number }[]) =>
+      s
+        .map((p) => ({ t: nsToMs(p.t, originNs), v: p.v }))
+        .filter((p) => Number.isFinite(p.t))
+        .sort((a, b) => a.t - b.t);
     const mk = (name: string, kind: Series['kind'], baseline: number, points: { t: number; v: number }[], height: number): Series => ({
-      name, kind, baseline, points, height,
+      name,
+      kind,
+      baseline,
+      points,
+      height,
       notAtBaseline: points.length > 0 && points[points.length - 1].v > baseline,
-      y: scaleLinear().domain([0, Math.max(baseline, ...points.map((p) => p.v), 1) * 1.1]).range([height - MARGIN.bottom, MARGIN.top]),
+      y: scaleLinear()
+        .domain([0, Math.max(baseline, ...points.map((p) => p.v), 1) * 1.1])
+        .range([height - MARGIN.bottom, MARGIN.top]),
     });
     this.series = [
       mk('tasks.pending', 'pending', report.pendingBaseline ?? 0, toPoints((report.pending ?? []).map((p) => ({ t: p.t, v: p.count }))), PENDING_HEIGHT_PX),
       ...(report.gauges ?? []).map((g) => mk(g.name, 'gauge', g.baseline, toPoints(g.samples.map((s) => ({ t: s.t, v: s.value }))), GAUGE_HEIGHT_PX)),
     ];
     this.root = select(container).append('div').attr('class', 'charts');
-    const blocks = this.root.selectAll<HTMLDivElement, Series>('div.chart').data(this.series).join('div').attr('class', (d) => `chart chart-${d.kind}`);
+    const blocks = this.root
+      .selectAll<HTMLDivElement, Series>('div.chart')
+      .data(this.series)
+      .join('div')
+      .attr('class', (d) => `chart chart-${d.kind}`);
     const label = blocks.append('div').attr('class', 'chart-label');
-    label.append('div').attr('class', 'chart-name').text((d) => (d.kind === 'pending' ? 'pending tasks' : d.name));
-    label.append('div').attr('class', 'chart-last').text((d) => (d.points.length ? `last ${d.points[d.points.length - 1].v} · baseline ${d.baseline}` : 'no samples'));
-    label.filter((d) => d.notAtBaseline).append('div').attr('class', 'chart-finding badge bad').text((d) => (d.kind === 'pending' ? '⚠ pending_not_at_baseline' : '⚠ resource_not_released'));
-    const svgs = blocks.append('svg').attr('class', 'chart-svg').attr('height', (d) => d.height);
+    label
+      .append('div')
+      .attr('class', 'chart-name')
+      .text((d) => (d.kind === 'pending' ? 'pending tasks' : d.name));
+    label
+      .append('div')
+      .attr('class', 'chart-last')
+      .text((d) => (d.points.length ? `last ${d.points[d.points.length - 1].v} · baseline ${d.baseline}` : 'no samples'));
+    label
+      .filter((d) => d.notAtBaseline)
+      .append('div')
+      .attr('class', 'chart-finding badge bad')
+      .text((d) => (d.kind === 'pending' ? '⚠ pending_not_at_baseline' : '⚠ resource_not_released'));
+    const svgs = blocks
+      .append('svg')
+      .attr('class', 'chart-svg')
+      .attr('height', (d) => d.height);
     // lines are clipped to the plot so that a zoomed-in series never runs over the labels on the left
-    svgs.append('clipPath').attr('id', () => `ct-chart-clip-${++clipSerial}`).append('rect').attr('class', 'clip-rect').attr('x', 0).attr('y', 0).attr('height', (d) => d.height);
-    svgs.append('g').attr('class', 'plot-area').attr('clip-path', function () {
-      return `url(#${(this.parentNode as SVGSVGElement).querySelector('clipPath')!.id})`;
-    });
+    svgs
+      .append('clipPath')
+      .attr('id', () => `ct-chart-clip-${++clipSerial}`)
+      .append('rect')
+      .attr('class', 'clip-rect')
+      .attr('x', 0)
+      .attr('y', 0)
+      .attr('height', (d) => d.height);
+    svgs
+      .append('g')
+      .attr('class', 'plot-area')
+      .attr('clip-path', function () {
+        return `url(#${(this.parentNode as SVGSVGElement).querySelector('clipPath')!.id})`;
+      });
     // the value axis and the baseline's height do not change with zoom: drawn once
     svgs.each(function (d) {
       const svg = select(this);
       // counts are whole numbers: no 0.2-task ticks
       const ticks = d.y.ticks(d.kind === 'pending' ? 4 : 2).filter((v) => Number.isInteger(v));
-      svg.append('g').attr('class', 'y-axis').attr('transform', 'translate(0,0)')
-        .call(axisLeft(d.y).tickValues(ticks).tickFormat((v) => Number(v).toLocaleString()));
+      svg
+        .append('g')
+        .attr('class', 'y-axis')
+        .attr('transform', 'translate(0,0)')
+        .call(
+          axisLeft(d.y)
+            .tickValues(ticks)
+            .tickFormat((v) => Number(v).toLocaleString()),
+        );
       svg.append('line').attr('class', 'baseline').attr('x1', 0).attr('y1', d.y(d.baseline)).attr('y2', d.y(d.baseline));
-      svg.append('text').attr('class', 'baseline-label').attr('x', 4).attr('y', d.y(d.baseline) - 3).text(`baseline ${d.baseline}`);
+      svg
+        .append('text')
+        .attr('class', 'baseline-label')
+        .attr('x', 4)
+        .attr('y', d.y(d.baseline) - 3)
+        .text(`baseline ${d.baseline}`);
     });
   }
 
@@ -77,14 +126,34 @@ export class PendingChart {
       svg.select('rect.clip-rect').attr('width', w);
       svg.select('line.baseline').attr('x2', w);
       const plot = svg.select<SVGGElement>('g.plot-area');
-      const path = line<{ t: number; v: number }>().x((p) => x(p.t)).y((p) => y(p.v)).curve(curveStepAfter);
-      plot.selectAll<SVGPathElement, null>('path.series').data([null]).join('path').attr('class', `series series-${d.kind}`).attr('d', path(d.points) ?? '');
+      const path = line<{ t: number; v: number }>()
+        .x((p) => x(p.t))
+        .y((p) => y(p.v))
+        .curve(curveStepAfter);
+      plot
+        .selectAll<SVGPathElement, null>('path.series')
+        .data([null])
+        .join('path')
+        .attr('class', `series series-${d.kind}`)
+        .attr('d', path(d.points) ?? '');
       const last = d.points[d.points.length - 1];
       const marker = d.notAtBaseline && last && x(last.t) >= 0 && x(last.t) <= w ? [last] : [];
-      plot.selectAll<SVGCircleElement, { t: number; v: number }>('circle.not-at-baseline').data(marker).join('circle')
-        .attr('class', 'not-at-baseline').attr('r', 5).attr('cx', (p) => x(p.t)).attr('cy', (p) => y(p.v));
-      svg.selectAll<SVGTextElement, { t: number; v: number }>('text.not-at-baseline-label').data(marker).join('text')
-        .attr('class', 'not-at-baseline-label').attr('x', (p) => Math.min(w - 4, x(p.t) - 8)).attr('y', (p) => y(p.v) - 7).attr('text-anchor', 'end')
+      plot
+        .selectAll<SVGCircleElement, { t: number; v: number }>('circle.not-at-baseline')
+        .data(marker)
+        .join('circle')
+        .attr('class', 'not-at-baseline')
+        .attr('r', 5)
+        .attr('cx', (p) => x(p.t))
+        .attr('cy', (p) => y(p.v));
+      svg
+        .selectAll<SVGTextElement, { t: number; v: number }>('text.not-at-baseline-label')
+        .data(marker)
+        .join('text')
+        .attr('class', 'not-at-baseline-label')
+        .attr('x', (p) => Math.min(w - 4, x(p.t) - 8))
+        .attr('y', (p) => y(p.v) - 7)
+        .attr('text-anchor', 'end')
         .text((p) => `${p.v} > baseline ${d.baseline}`);
     });
   }

@@ -1,16 +1,16 @@
-import { select, type Selection } from 'd3-selection';
-import type { ApiShutdownReport, ApiShutdownSummary, ApiTask } from '../api/types.js';
+import { type Selection, select } from 'd3-selection';
 import { api } from '../api/client.js';
-import { fromCompact, windowStartOf, type CompactTimeline } from '../layout/compactTimeline.js';
+import type { ApiShutdownReport, ApiShutdownSummary, ApiTask } from '../api/types.js';
+import { type CompactTimeline, fromCompact, windowStartOf } from '../layout/compactTimeline.js';
+import { nsToMs, parseNs } from '../layout/nsToMs.js';
 import { drainMsOf, phasesOf } from '../layout/phases.js';
 import type { TimelineTask } from '../layout/timelineTask.js';
-import { nsToMs, parseNs } from '../layout/nsToMs.js';
 import { routeHash } from '../router.js';
-import { Timeline } from './Timeline.js';
-import { PendingChart } from './PendingChart.js';
-import { renderTaskPanel } from './TaskPanel.js';
 import { verdictBadges } from './badges.js';
 import { formatDuration, formatTime } from './format.js';
+import { PendingChart } from './PendingChart.js';
+import { renderTaskPanel } from './TaskPanel.js';
+import { Timeline } from './Timeline.js';
 
 type Div = Selection<HTMLDivElement, unknown, null, undefined>;
 
@@ -28,7 +28,12 @@ export async function loadShutdown(id: string): Promise<LoadedShutdown> {
   const body = await api.shutdownCompact(id);
   if (!isCompact(body)) return { report: body };
   const originNs = parseNs(body.shutdown.start) ?? 0n;
-  const lastMark = Math.max(0, ...phasesOf(body.shutdown).marks.map((m) => m.t).filter(Number.isFinite));
+  const lastMark = Math.max(
+    0,
+    ...phasesOf(body.shutdown)
+      .marks.map((m) => m.t)
+      .filter(Number.isFinite),
+  );
   const { tasks, timeline } = fromCompact(body, originNs, windowStartOf(lastMark));
   const { sites: _sites, tasks: _tasks, ...rest } = body;
   return { report: { ...rest, tasks }, timeline };
@@ -57,7 +62,11 @@ export class ShutdownView {
   private precomputed: TimelineTask[] | undefined;
 
   /** @param loaded the report, and the timeline tasks when they came precomputed from the compact endpoint */
-  constructor(container: HTMLElement, loaded: LoadedShutdown, private readonly others: ApiShutdownSummary[]) {
+  constructor(
+    container: HTMLElement,
+    loaded: LoadedShutdown,
+    private readonly others: ApiShutdownSummary[],
+  ) {
     this.id = loaded.report.shutdown.id;
     this.report = loaded.report;
     this.precomputed = loaded.timeline;
@@ -92,15 +101,19 @@ export class ShutdownView {
       return;
     }
     this.panel.classed('hidden', false);
-    const show = (full: ApiTask) => renderTaskPanel(this.panel.node()!, full, this.timeline?.originNs ?? 0n, () => {
-      location.hash = routeHash({ view: 'shutdown', id: this.id });
-    });
+    const show = (full: ApiTask) =>
+      renderTaskPanel(this.panel.node()!, full, this.timeline?.originNs ?? 0n, () => {
+        location.hash = routeHash({ view: 'shutdown', id: this.id });
+      });
     show(task);
     if (task.attributes === undefined) {
       // summary form: fetch the whole task (events, attributes, stack) for the panel
-      api.task(this.id, task.spanId).then((full) => {
-        if (this.selected === task.spanId) show(full);
-      }, () => undefined);
+      api.task(this.id, task.spanId).then(
+        (full) => {
+          if (this.selected === task.spanId) show(full);
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -138,11 +151,17 @@ export class ShutdownView {
     title.append('a').attr('href', '#/').attr('class', 'back').text('← shutdowns');
     title.append('h1').text(`${s.service} · ${s.instance}`);
     const outcome = r.outcome ?? s.outcome;
-    title.append('span').attr('class', `badge outcome outcome-${outcome}`).text(s.open ? `${outcome} (live)` : outcome);
+    title
+      .append('span')
+      .attr('class', `badge outcome outcome-${outcome}`)
+      .text(s.open ? `${outcome} (live)` : outcome);
     const facts = h.append('div').attr('class', 'facts-row');
     facts.append('span').text(`reason ${s.reason}`);
     facts.append('span').text(`at ${formatTime(s.start)}`);
-    facts.append('span').attr('class', 'drain').text(`drain ${formatDuration(drainMsOf(s))}${s.drainTimeoutMs !== undefined ? ` of ${formatDuration(s.drainTimeoutMs)} allowed` : ''}`);
+    facts
+      .append('span')
+      .attr('class', 'drain')
+      .text(`drain ${formatDuration(drainMsOf(s))}${s.drainTimeoutMs !== undefined ? ` of ${formatDuration(s.drainTimeoutMs)} allowed` : ''}`);
     const counts: Record<string, number> = {};
     for (const t of r.tasks) counts[t.verdict] = (counts[t.verdict] ?? 0) + 1;
     verdictBadges(facts.append('span').attr('class', 'counts') as unknown as Selection<HTMLElement, unknown, null, undefined>, r.counts ?? counts);
@@ -152,7 +171,13 @@ export class ShutdownView {
       const cmp = facts.append('label').attr('class', 'compare-with').text('compare with ');
       const sel = cmp.append('select');
       sel.append('option').attr('value', '').text('another shutdown…');
-      sel.selectAll('option.other').data(same).join('option').attr('class', 'other').attr('value', (d) => d.id).text((d) => `${formatTime(d.start)} (${d.outcome})`);
+      sel
+        .selectAll('option.other')
+        .data(same)
+        .join('option')
+        .attr('class', 'other')
+        .attr('value', (d) => d.id)
+        .text((d) => `${formatTime(d.start)} (${d.outcome})`);
       sel.on('change', (ev: Event) => {
         const other = same.find((o) => o.id === (ev.target as HTMLSelectElement).value);
         if (!other) return;
@@ -177,12 +202,17 @@ export class ShutdownView {
     }
 
     this.main.node()!.replaceChildren();
-    this.timeline = new Timeline(this.main.node()!, r, {
-      onSelectTask: (spanId) => {
-        location.hash = routeHash({ view: 'shutdown', id: this.id, taskId: spanId });
+    this.timeline = new Timeline(
+      this.main.node()!,
+      r,
+      {
+        onSelectTask: (spanId) => {
+          location.hash = routeHash({ view: 'shutdown', id: this.id, taskId: spanId });
+        },
+        onViewChange: (x) => this.chart?.update(x),
       },
-      onViewChange: (x) => this.chart?.update(x),
-    }, this.precomputed);
+      this.precomputed,
+    );
     this.chart = new PendingChart(this.main.node()!, r, this.timeline.originNs);
     this.chart.update(this.timeline.xScale());
   }

@@ -1,10 +1,10 @@
-import { select, type Selection } from 'd3-selection';
+import { type Selection, select } from 'd3-selection';
 import type { ApiTask } from '../api/types.js';
 import { siteGroups } from '../layout/siteGroups.js';
+import { siteLabel } from '../layout/timelineTask.js';
 import { BAD_VERDICTS } from '../layout/verdicts.js';
 import { formatTime } from './format.js';
 import { copySite } from './TaskPanel.js';
-import { siteLabel } from '../layout/timelineTask.js';
 
 type Div = Selection<HTMLDivElement, unknown, null, undefined>;
 
@@ -23,12 +23,20 @@ export class SitesView {
   private readonly tbody: Selection<HTMLTableSectionElement, unknown, null, undefined>;
   private readonly summary: Div;
 
-  constructor(container: HTMLElement, private readonly onFilterChange: (verdict: string) => void) {
+  constructor(
+    container: HTMLElement,
+    private readonly onFilterChange: (verdict: string) => void,
+  ) {
     this.root = select(container).append('div').attr('class', 'sites-view');
     const bar = this.root.append('div').attr('class', 'filters');
     bar.append('h1').text('Cancellations by code site');
     this.verdict = bar.append('select').attr('class', 'filter-verdict').attr('aria-label', 'verdict');
-    this.verdict.selectAll('option').data(['', ...BAD_VERDICTS, 'cancelled']).join('option').attr('value', (d) => d).text((d) => d || 'all verdicts');
+    this.verdict
+      .selectAll('option')
+      .data(['', ...BAD_VERDICTS, 'cancelled'])
+      .join('option')
+      .attr('value', (d) => d)
+      .text((d) => d || 'all verdicts');
     this.verdict.property('value', 'swallowed');
     this.verdict.on('change', () => {
       this.tasks.clear();
@@ -60,21 +68,40 @@ export class SitesView {
     }
     const groups = siteGroups([...this.tasks.values()]);
     const verdict = this.filter();
-    this.summary.text(groups.length
-      ? `${this.tasks.size.toLocaleString()} ${this.tasks.size === 1 ? 'task' : 'tasks'} in ${groups.length} ${groups.length === 1 ? 'site' : 'sites'}`
-      : `No ${verdict ? `${verdict} ` : ''}task recorded yet. Tasks judged inside and outside shutdowns appear here as they arrive.`);
-    const rows = this.tbody.selectAll<HTMLTableRowElement, (typeof groups)[number]>('tr').data(groups, (d) => d.key).join('tr').attr('class', 'site-row');
+    this.summary.text(
+      groups.length
+        ? `${this.tasks.size.toLocaleString()} ${this.tasks.size === 1 ? 'task' : 'tasks'} in ${groups.length} ${groups.length === 1 ? 'site' : 'sites'}`
+        : `No ${verdict ? `${verdict} ` : ''}task recorded yet. Tasks judged inside and outside shutdowns appear here as they arrive.`,
+    );
+    const rows = this.tbody
+      .selectAll<HTMLTableRowElement, (typeof groups)[number]>('tr')
+      .data(groups, (d) => d.key)
+      .join('tr')
+      .attr('class', 'site-row');
     rows.each((d, i, nodes) => {
       const tr = select(nodes[i]);
       tr.selectAll('*').remove();
       tr.append('td').attr('class', 'coroutine').text(d.coroutine);
       // the site copies itself as file:line, like the task panel's links
       const where = siteLabel(d.example.swallowSite) ? d.example.swallowSite : d.example.code;
-      if (where?.filepath) copySite(tr.append('td').attr('class', 'site') as unknown as Parameters<typeof copySite>[0], { filepath: where?.filepath, lineno: where?.lineno }, 'site-link');
+      if (where?.filepath)
+        copySite(
+          tr.append('td').attr('class', 'site') as unknown as Parameters<typeof copySite>[0],
+          { filepath: where?.filepath, lineno: where?.lineno },
+          'site-link',
+        );
       else tr.append('td').attr('class', 'site').text('–');
-      tr.append('td').attr('class', 'num').append('span').attr('class', d.swallowed ? 'badge bad' : 'muted').text(String(d.swallowed));
+      tr.append('td')
+        .attr('class', 'num')
+        .append('span')
+        .attr('class', d.swallowed ? 'badge bad' : 'muted')
+        .text(String(d.swallowed));
       tr.append('td').attr('class', 'num').text(String(d.count));
-      tr.append('td').text(Object.entries(d.verdicts).map(([v, n]) => `${v} ${n}`).join(', '));
+      tr.append('td').text(
+        Object.entries(d.verdicts)
+          .map(([v, n]) => `${v} ${n}`)
+          .join(', '),
+      );
       tr.append('td').text(formatTime(String(d.firstSeen)));
       tr.append('td').text(formatTime(String(d.lastSeen)));
       tr.append('td').text(d.services.join(', '));

@@ -1,8 +1,8 @@
-import { select, type Selection } from 'd3-selection';
+import { type Selection, select } from 'd3-selection';
 import type { ApiCodeSite, ApiTask } from '../api/types.js';
+import { explainFinding, explainVerdict } from '../layout/explain.js';
 import { nsToMs } from '../layout/nsToMs.js';
 import { siteLabel, toTimelineTask } from '../layout/timelineTask.js';
-import { explainFinding, explainVerdict } from '../layout/explain.js';
 import { isBad } from '../layout/verdicts.js';
 import { formatDuration, formatTime, valueText } from './format.js';
 
@@ -59,22 +59,39 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
 
   const v = explainVerdict(task.verdict);
   const verdict = root.append('section').attr('class', `verdict-box verdict-${task.verdict}`);
-  verdict.append('span').attr('class', `badge ${isBad(task.verdict) ? 'bad' : 'ok'} verdict-${task.verdict}`).text(task.verdict);
+  verdict
+    .append('span')
+    .attr('class', `badge ${isBad(task.verdict) ? 'bad' : 'ok'} verdict-${task.verdict}`)
+    .text(task.verdict);
   verdict.append('p').attr('class', 'what').text(v.what);
   // a good verdict with findings (an interrupted cleanup) still has something to fix: say where
   const findingCount = task.findings?.length ?? 0;
-  verdict.append('p').attr('class', 'fix').text(!isBad(task.verdict) && findingCount > 0
-    ? `The verdict is fine, but ${findingCount === 1 ? 'one finding below needs' : `${findingCount} findings below need`} a fix.`
-    : `Fix: ${v.fix}`);
+  verdict
+    .append('p')
+    .attr('class', 'fix')
+    .text(
+      !isBad(task.verdict) && findingCount > 0
+        ? `The verdict is fine, but ${findingCount === 1 ? 'one finding below needs' : `${findingCount} findings below need`} a fix.`
+        : `Fix: ${v.fix}`,
+    );
 
   if (task.findings?.length) {
     const f = root.append('section').attr('class', 'findings');
     f.append('h3').text('Findings');
     const items = f.selectAll('div.finding').data(task.findings).join('div').attr('class', 'finding');
-    items.append('span').attr('class', 'badge warn').text((d) => d.kind);
+    items
+      .append('span')
+      .attr('class', 'badge warn')
+      .text((d) => d.kind);
     // the server's message says what happened and the fix; the explanation says why it matters
-    items.append('p').attr('class', 'message').text((d) => d.message);
-    items.append('p').attr('class', 'what').text((d) => explainFinding(d.kind).what);
+    items
+      .append('p')
+      .attr('class', 'message')
+      .text((d) => d.message);
+    items
+      .append('p')
+      .attr('class', 'what')
+      .text((d) => explainFinding(d.kind).what);
   }
 
   const facts = root.append('section').attr('class', 'facts') as unknown as Div;
@@ -87,10 +104,14 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
   field(facts, 'coroutine').text(task.coroutine ?? '–');
   field(facts, 'final state').text(`${task.finalState ?? '–'}${task.snapshot ? ' (snapshot: still open)' : ''}`);
   field(facts, 'created').text(formatTime(task.createdAt));
-  field(facts, 'cancel requested').text(task.cancelRequestedAt ? `${formatTime(task.cancelRequestedAt)} (+${formatDuration(nsToMs(task.cancelRequestedAt, originNs))} after signal)` : 'never');
+  field(facts, 'cancel requested').text(
+    task.cancelRequestedAt ? `${formatTime(task.cancelRequestedAt)} (+${formatDuration(nsToMs(task.cancelRequestedAt, originNs))} after signal)` : 'never',
+  );
   // a snapshot of a task still pending has no end yet: its "end" is only when it was last seen
   const stillOpen = task.snapshot && task.finalState === 'pending';
-  field(facts, stillOpen ? 'last seen (never ended)' : 'ended').text(`${formatTime(task.endedAt)}${task.cancelRequestedAt ? ` (${formatDuration(nsToMs(task.endedAt, BigInt(task.cancelRequestedAt)))} after cancel)` : ''}`);
+  field(facts, stillOpen ? 'last seen (never ended)' : 'ended').text(
+    `${formatTime(task.endedAt)}${task.cancelRequestedAt ? ` (${formatDuration(nsToMs(task.endedAt, BigInt(task.cancelRequestedAt)))} after cancel)` : ''}`,
+  );
   field(facts, 'service / instance').text(`${task.service} / ${task.instance}`);
   if (task.taskId) field(facts, 'task id').text(task.taskId);
   if (task.parentTaskId) field(facts, 'parent task').text(task.parentTaskId);
@@ -102,15 +123,26 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
     c.append('h3').text(`Cancel requests (${cancels.length})`);
     for (const e of cancels) {
       const row = c.append('div').attr('class', 'cancel') as unknown as Div;
-      row.append('span').attr('class', 'time').text(`+${formatDuration(nsToMs(e.time, originNs))} `);
+      row
+        .append('span')
+        .attr('class', 'time')
+        .text(`+${formatDuration(nsToMs(e.time, originNs))} `);
       row.append('span').text('by ');
       const a = e.attributes ?? {};
-      copySite(row, {
-        filepath: typeof a['code.filepath'] === 'string' ? a['code.filepath'] : undefined,
-        lineno: typeof a['code.lineno'] === 'number' ? a['code.lineno'] : a['code.lineno'] !== undefined ? Number(a['code.lineno']) : undefined,
-        function: typeof a['code.function'] === 'string' ? a['code.function'] : undefined,
-      }, 'cancel-site');
-      if (a['cancel.message'] !== undefined) row.append('span').attr('class', 'msg').text(` “${valueText(a['cancel.message'])}”`);
+      copySite(
+        row,
+        {
+          filepath: typeof a['code.filepath'] === 'string' ? a['code.filepath'] : undefined,
+          lineno: typeof a['code.lineno'] === 'number' ? a['code.lineno'] : a['code.lineno'] !== undefined ? Number(a['code.lineno']) : undefined,
+          function: typeof a['code.function'] === 'string' ? a['code.function'] : undefined,
+        },
+        'cancel-site',
+      );
+      if (a['cancel.message'] !== undefined)
+        row
+          .append('span')
+          .attr('class', 'msg')
+          .text(` “${valueText(a['cancel.message'])}”`);
     }
   }
 
@@ -118,8 +150,15 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
   if (steps.length) {
     const s = root.append('section').attr('class', 'steps');
     s.append('h3').text('Cleanup and shield steps');
-    const items = s.selectAll('div.step').data(steps).join('div').attr('class', (d) => `step outcome-${d.outcome}`);
-    items.append('span').attr('class', (d) => `badge ${d.outcome === 'ok' ? 'ok' : 'bad'}`).text((d) => d.outcome);
+    const items = s
+      .selectAll('div.step')
+      .data(steps)
+      .join('div')
+      .attr('class', (d) => `step outcome-${d.outcome}`);
+    items
+      .append('span')
+      .attr('class', (d) => `badge ${d.outcome === 'ok' ? 'ok' : 'bad'}`)
+      .text((d) => d.outcome);
     items.append('span').text((d) => ` ${d.kind} “${d.name}” ${formatDuration(d.end - d.start)} from +${formatDuration(d.start)}`);
   }
 
@@ -132,16 +171,43 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
 
   const ev = root.append('section').attr('class', 'events');
   ev.append('h3').text(`Events (${task.events?.length ?? 0})`);
-  const rows = ev.append('table').selectAll('tr').data(task.events ?? []).join('tr');
-  rows.append('td').attr('class', 'time').text((d) => `+${formatDuration(nsToMs(d.time, originNs))}`);
-  rows.append('td').attr('class', 'ev-name').text((d) => d.name);
-  rows.append('td').attr('class', 'ev-attrs').text((d) => Object.entries(d.attributes ?? {}).map(([k, val]) => `${k}=${valueText(val)}`).join('  '));
+  const rows = ev
+    .append('table')
+    .selectAll('tr')
+    .data(task.events ?? [])
+    .join('tr');
+  rows
+    .append('td')
+    .attr('class', 'time')
+    .text((d) => `+${formatDuration(nsToMs(d.time, originNs))}`);
+  rows
+    .append('td')
+    .attr('class', 'ev-name')
+    .text((d) => d.name);
+  rows
+    .append('td')
+    .attr('class', 'ev-attrs')
+    .text((d) =>
+      Object.entries(d.attributes ?? {})
+        .map(([k, val]) => `${k}=${valueText(val)}`)
+        .join('  '),
+    );
 
   const at = root.append('section').attr('class', 'attributes');
   at.append('h3').text('Attributes');
-  const arows = at.append('table').selectAll('tr').data(Object.entries(task.attributes ?? {})).join('tr');
-  arows.append('td').attr('class', 'attr-key').text((d) => d[0]);
-  arows.append('td').attr('class', 'attr-value').text((d) => valueText(d[1]));
+  const arows = at
+    .append('table')
+    .selectAll('tr')
+    .data(Object.entries(task.attributes ?? {}))
+    .join('tr');
+  arows
+    .append('td')
+    .attr('class', 'attr-key')
+    .text((d) => d[0]);
+  arows
+    .append('td')
+    .attr('class', 'attr-value')
+    .text((d) => valueText(d[1]));
 }
 
 function lastStack(task: ApiTask): string | undefined {

@@ -1,19 +1,19 @@
-import { select, type Selection } from 'd3-selection';
-import { scaleLinear, type ScaleLinear } from 'd3-scale';
-import { zoom, zoomIdentity, type ZoomBehavior, type ZoomTransform, type D3ZoomEvent } from 'd3-zoom';
-import { brushX, type BrushBehavior, type D3BrushEvent } from 'd3-brush';
 import { axisTop } from 'd3-axis';
+import { type BrushBehavior, brushX, type D3BrushEvent } from 'd3-brush';
+import { type ScaleLinear, scaleLinear } from 'd3-scale';
+import { type Selection, select } from 'd3-selection';
+import { type D3ZoomEvent, type ZoomBehavior, type ZoomTransform, zoom, zoomIdentity } from 'd3-zoom';
 import type { ApiShutdownReport } from '../api/types.js';
-import { parseNs } from '../layout/nsToMs.js';
-import { toTimelineTask, type TimelineTask } from '../layout/timelineTask.js';
-import { groupRows, type TimelineRow } from '../layout/groupRows.js';
-import { rowOrder, type RowOrderMode } from '../layout/rowOrder.js';
-import { viewBounds } from '../layout/viewBounds.js';
-import { phasesOf, type Phases } from '../layout/phases.js';
-import { phaseLabels, type PhaseLabel } from '../layout/phaseLabels.js';
 import { windowStartOf } from '../layout/compactTimeline.js';
+import { groupRows, type TimelineRow } from '../layout/groupRows.js';
+import { parseNs } from '../layout/nsToMs.js';
+import { type PhaseLabel, phaseLabels } from '../layout/phaseLabels.js';
+import { type Phases, phasesOf } from '../layout/phases.js';
+import { type RowOrderMode, rowOrder } from '../layout/rowOrder.js';
+import { type TimelineTask, toTimelineTask } from '../layout/timelineTask.js';
 import { HIGHLIGHT_VERDICTS, VERDICTS } from '../layout/verdicts.js';
-import { verdictColor, VERDICT_ICON } from './colors.js';
+import { viewBounds } from '../layout/viewBounds.js';
+import { VERDICT_ICON, verdictColor } from './colors.js';
 
 /** Height of one timeline row in CSS px. */
 export const ROW_HEIGHT_PX = 20;
@@ -76,7 +76,12 @@ export class Timeline {
    * @param precomputed timeline tasks already derived (from the compact endpoint, with the same
    *   origin and {@link windowStartOf} window); otherwise they are derived from `report.tasks`
    */
-  constructor(container: HTMLElement, report: ApiShutdownReport, private readonly events: TimelineEvents, precomputed?: TimelineTask[]) {
+  constructor(
+    container: HTMLElement,
+    report: ApiShutdownReport,
+    private readonly events: TimelineEvents,
+    precomputed?: TimelineTask[],
+  ) {
     this.originNs = parseNs(report.shutdown.start) ?? 0n;
     this.phases = phasesOf(report.shutdown);
     const lastMark = Math.max(0, ...this.phases.marks.map((m) => m.t).filter(Number.isFinite));
@@ -89,15 +94,35 @@ export class Timeline {
 
     this.root = select(container).append('div').attr('class', 'timeline');
     const toolbar = this.root.append('div').attr('class', 'tl-toolbar');
-    toolbar.append('label').text('Sort ').append('select').attr('class', 'tl-sort')
+    toolbar
+      .append('label')
+      .text('Sort ')
+      .append('select')
+      .attr('class', 'tl-sort')
       .on('change', (ev: Event) => this.setOrder((ev.target as HTMLSelectElement).value as RowOrderMode))
-      .selectAll('option').data([['severity', 'swallowed & survivors first'], ['start', 'by start time']]).join('option')
-      .attr('value', (d) => d[0]).text((d) => d[1]);
-    toolbar.append('button').attr('type', 'button').attr('class', 'tl-reset').text('Reset zoom').on('click', () => this.resetZoom());
-    toolbar.append('button').attr('type', 'button').attr('class', 'tl-collapse').text('Collapse all').on('click', () => {
-      this.expanded.clear();
-      this.rebuildRows();
-    });
+      .selectAll('option')
+      .data([
+        ['severity', 'swallowed & survivors first'],
+        ['start', 'by start time'],
+      ])
+      .join('option')
+      .attr('value', (d) => d[0])
+      .text((d) => d[1]);
+    toolbar
+      .append('button')
+      .attr('type', 'button')
+      .attr('class', 'tl-reset')
+      .text('Reset zoom')
+      .on('click', () => this.resetZoom());
+    toolbar
+      .append('button')
+      .attr('type', 'button')
+      .attr('class', 'tl-collapse')
+      .text('Collapse all')
+      .on('click', () => {
+        this.expanded.clear();
+        this.rebuildRows();
+      });
     toolbar.append('span').attr('class', 'tl-hint').text('Ctrl + wheel or the mini-map brush to zoom, drag to pan, click a group to expand it.');
     const legend = toolbar.append('span').attr('class', 'tl-legend');
     for (const v of VERDICTS) {
@@ -107,7 +132,10 @@ export class Timeline {
     }
 
     const head = this.root.append('div').attr('class', 'tl-head');
-    head.append('div').attr('class', 'tl-label-head').text(`${this.tasks.length.toLocaleString()} ${this.tasks.length === 1 ? 'task' : 'tasks'}`);
+    head
+      .append('div')
+      .attr('class', 'tl-label-head')
+      .text(`${this.tasks.length.toLocaleString()} ${this.tasks.length === 1 ? 'task' : 'tasks'}`);
     this.axisSvg = head.append('svg').attr('class', 'tl-axis').attr('height', AXIS_HEIGHT_PX);
 
     this.body = this.root.append('div').attr('class', 'tl-body');
@@ -254,8 +282,19 @@ export class Timeline {
     }
     this.width = w;
     this.canvas.attr('data-ready', '1');
-    this.zoomBehavior.extent([[0, 0], [w, this.viewportHeight]]).translateExtent([[0, -Infinity], [w, Infinity]]);
-    this.brush.extent([[0, 0], [w, MINIMAP_HEIGHT_PX]]);
+    this.zoomBehavior
+      .extent([
+        [0, 0],
+        [w, this.viewportHeight],
+      ])
+      .translateExtent([
+        [0, -Infinity],
+        [w, Infinity],
+      ]);
+    this.brush.extent([
+      [0, 0],
+      [w, MINIMAP_HEIGHT_PX],
+    ]);
     this.brushSvg.attr('width', w).call(this.brush as unknown as (s: Selection<SVGSVGElement, unknown, null, undefined>) => void);
     this.drawMinimap();
     if (keep) this.zoomTo(keep[0], keep[1]);
@@ -440,41 +479,77 @@ export class Timeline {
   private drawAxisAndOverlay(x: ScaleLinear<number, number>, h: number): void {
     const w = this.width;
     this.axisSvg.attr('width', w);
-    const g = this.axisSvg.selectAll<SVGGElement, null>('g.axis').data([null]).join('g').attr('class', 'axis').attr('transform', `translate(0,${AXIS_HEIGHT_PX - 1})`);
+    const g = this.axisSvg
+      .selectAll<SVGGElement, null>('g.axis')
+      .data([null])
+      .join('g')
+      .attr('class', 'axis')
+      .attr('transform', `translate(0,${AXIS_HEIGHT_PX - 1})`);
     const count = Math.max(2, Math.floor(w / 90));
     const [a, b] = x.domain();
     // precision follows the zoom: d3's tickFormat picks the decimals the tick step needs
     const inSeconds = b - a > 5_000;
-    const fmt = inSeconds ? scaleLinear().domain([a / 1000, b / 1000]).tickFormat(count) : x.tickFormat(count);
-    g.call(axisTop(x).ticks(count).tickFormat((d) => (inSeconds ? `${fmt(Number(d) / 1000)} s` : `${fmt(Number(d))} ms`)));
+    const fmt = inSeconds
+      ? scaleLinear()
+          .domain([a / 1000, b / 1000])
+          .tickFormat(count)
+      : x.tickFormat(count);
+    g.call(
+      axisTop(x)
+        .ticks(count)
+        .tickFormat((d) => (inSeconds ? `${fmt(Number(d) / 1000)} s` : `${fmt(Number(d))} ms`)),
+    );
     const visibleMarks = this.phases.marks.filter((m) => x(m.t) >= 0 && x(m.t) <= w);
-    const labels = phaseLabels(visibleMarks.map((m) => ({ key: m.kind, label: m.label, x: x(m.t) })), w);
-    this.axisSvg.selectAll<SVGTextElement, PhaseLabel>('text.phase-label').data(labels, (d) => d.keys[0]).join('text')
+    const labels = phaseLabels(
+      visibleMarks.map((m) => ({ key: m.kind, label: m.label, x: x(m.t) })),
+      w,
+    );
+    this.axisSvg
+      .selectAll<SVGTextElement, PhaseLabel>('text.phase-label')
+      .data(labels, (d) => d.keys[0])
+      .join('text')
       .attr('class', (d) => `phase-label phase-${d.keys[0]}${d.keys.includes('deadline') ? ' phase-deadline' : ''}`)
-      .attr('x', (d) => d.x).attr('y', (d) => 9 + 10 * d.line).attr('text-anchor', (d) => d.anchor).text((d) => d.text);
+      .attr('x', (d) => d.x)
+      .attr('y', (d) => 9 + 10 * d.line)
+      .attr('text-anchor', (d) => d.anchor)
+      .text((d) => d.text);
     this.overlay.attr('width', w).attr('height', h);
-    this.overlay.selectAll<SVGLineElement, (typeof visibleMarks)[number]>('line.phase').data(visibleMarks, (d) => d.kind).join('line')
-      .attr('class', (d) => `phase phase-${d.kind}`).attr('x1', (d) => x(d.t)).attr('x2', (d) => x(d.t)).attr('y1', 0).attr('y2', h);
+    this.overlay
+      .selectAll<SVGLineElement, (typeof visibleMarks)[number]>('line.phase')
+      .data(visibleMarks, (d) => d.kind)
+      .join('line')
+      .attr('class', (d) => `phase phase-${d.kind}`)
+      .attr('x1', (d) => x(d.t))
+      .attr('x2', (d) => x(d.t))
+      .attr('y1', 0)
+      .attr('y2', h);
   }
 
   private drawLabels(first: number, last: number, top: number): void {
     const visible = this.rows.slice(first, last);
-    this.labels.selectAll<HTMLDivElement, TimelineRow>('div.tl-label').data(visible, (d) => d.id).join((enter) => {
-      // rows are buttons for the keyboard too: Tab to a row, Enter or Space opens the task or the group
-      const div = enter.append('div').attr('tabindex', 0).attr('role', 'button');
-      div.on('click', (_ev: MouseEvent, d: TimelineRow) => this.activate(d));
-      div.on('keydown', (ev: KeyboardEvent, d: TimelineRow) => {
-        if (ev.key !== 'Enter' && ev.key !== ' ') return;
-        ev.preventDefault();
-        this.activate(d);
-      });
-      div.append('span').attr('class', 'caret');
-      div.append('span').attr('class', 'verdict-flag');
-      div.append('span').attr('class', 'name');
-      div.append('span').attr('class', 'count');
-      return div;
-    })
-      .attr('class', (d) => `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}`)
+    this.labels
+      .selectAll<HTMLDivElement, TimelineRow>('div.tl-label')
+      .data(visible, (d) => d.id)
+      .join((enter) => {
+        // rows are buttons for the keyboard too: Tab to a row, Enter or Space opens the task or the group
+        const div = enter.append('div').attr('tabindex', 0).attr('role', 'button');
+        div.on('click', (_ev: MouseEvent, d: TimelineRow) => this.activate(d));
+        div.on('keydown', (ev: KeyboardEvent, d: TimelineRow) => {
+          if (ev.key !== 'Enter' && ev.key !== ' ') return;
+          ev.preventDefault();
+          this.activate(d);
+        });
+        div.append('span').attr('class', 'caret');
+        div.append('span').attr('class', 'verdict-flag');
+        div.append('span').attr('class', 'name');
+        div.append('span').attr('class', 'count');
+        return div;
+      })
+      .attr(
+        'class',
+        (d) =>
+          `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}`,
+      )
       .attr('data-verdict', (d) => d.verdict)
       .attr('data-span-id', (d) => (d.kind === 'group' ? null : d.tasks[0].id))
       .attr('aria-expanded', (d) => (d.kind === 'group' ? String(d.expanded) : null))
@@ -540,7 +615,10 @@ export class Timeline {
     const sel: [number, number] = [Math.max(0, -t.x / t.k), Math.min(w, (w - t.x) / t.k)];
     this.syncingBrush = true;
     const full = sel[0] <= 0.5 && sel[1] >= w - 0.5;
-    (this.brush.move as unknown as (g: Selection<SVGSVGElement, unknown, null, undefined>, s: [number, number] | null) => void)(this.brushSvg, full ? null : sel);
+    (this.brush.move as unknown as (g: Selection<SVGSVGElement, unknown, null, undefined>, s: [number, number] | null) => void)(
+      this.brushSvg,
+      full ? null : sel,
+    );
     this.syncingBrush = false;
   }
 
@@ -559,6 +637,7 @@ export class Timeline {
 function emptyMessage(report: ApiShutdownReport): string {
   if (report.shutdown.open) return 'No task reported yet: this shutdown is still open, and its tasks appear here as the program reports them.';
   const last = report.pending?.[report.pending.length - 1]?.count ?? 0;
-  if (last > (report.pendingBaseline ?? 0)) return 'No task span arrived for this shutdown, though its pending count says tasks were in flight: were they exported?';
+  if (last > (report.pendingBaseline ?? 0))
+    return 'No task span arrived for this shutdown, though its pending count says tasks were in flight: were they exported?';
   return 'No task was in flight during this shutdown: nothing to cancel, nothing held it up.';
 }

@@ -11,7 +11,7 @@ export const VERDICT_COLOR: Readonly<Record<string, string>> = {
 
 /** The bar colour of a verdict (grey-blue for an unknown one). */
 export function verdictColor(verdict: string): string {
-  return Object.prototype.hasOwnProperty.call(VERDICT_COLOR, verdict) ? VERDICT_COLOR[verdict] : '#4a6fa5';
+  return Object.hasOwn(VERDICT_COLOR, verdict) ? VERDICT_COLOR[verdict] : '#4a6fa5';
 }
 
 /** Short icon text shown beside highlighted rows so that the verdict does not rest on colour alone. */
