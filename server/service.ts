@@ -3,6 +3,7 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TaskLifecycleProcessor } from '../collector/processor/TaskLifecycleProcessor.js';
+import { OtlpGrpcReceiver } from '../collector/receiver/OtlpGrpcReceiver.js';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { createApp } from './app.js';
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   host?: string;
   otlpPort?: number;
   uiPort?: number;
+  /** OTLP/gRPC port; undefined or 0: no gRPC receiver (the CLI's default is DEFAULT_GRPC_PORT, 4317) */
+  grpcPort?: number;
   /** a SQLite file path, or a `postgres://` / `postgresql://` URL for a store several instances share */
   dbPath?: string;
   maxBodyBytes?: number;
@@ -34,6 +37,8 @@ export interface ServiceOptions {
 export interface RunningService {
   otlpUrl: string;
   uiUrl: string;
+  /** `host:port` of the OTLP/gRPC receiver, when one runs */
+  grpcAddress?: string;
   /** Stops taking requests, finishes in-flight ones, closes the store; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -100,13 +105,17 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const processor = new TaskLifecycleProcessor({ next: views, onError });
   const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError });
+  const grpc = options.grpcPort ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError }) : undefined;
   let otlp: Listening | undefined;
   let ui: Listening;
+  let grpcPort: number | undefined;
   try {
     otlp = await listen(createOtlpApp(receiver), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
+    if (grpc && options.grpcPort) grpcPort = await grpc.listen(host, options.grpcPort);
     ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError }), host, options.uiPort ?? DEFAULT_UI_PORT);
   } catch (error) {
     await otlp?.close();
+    await grpc?.close();
     await store.close();
     throw error;
   }
@@ -114,9 +123,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   return {
     otlpUrl: urlOf(otlp.server, host),
     uiUrl: urlOf(ui.server, host),
+    ...(grpcPort !== undefined ? { grpcAddress: `${host.includes(':') ? `[${host}]` : host}:${grpcPort}` } : {}),
     stop() {
       stopping ??= (async () => {
-        await Promise.all([otlp.close(), ui.close()]);
+        await Promise.all([otlp.close(), ui.close(), grpc?.close()]);
         await processor.shutdown();
         await store.close();
       })();

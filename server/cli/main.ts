@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readDump } from '../../collector/otlp/dump.js';
 import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
+import { DEFAULT_GRPC_PORT } from '../../collector/receiver/OtlpGrpcReceiver.js';
 import { BAD_VERDICTS, type SpanRecord, VERDICTS } from '../../contract/records.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
@@ -14,11 +15,12 @@ import { checkSpans, formatCheckReport, parseFailOn } from './check.js';
 import { ProgressBar } from './ProgressBar.js';
 
 const USAGE = `usage:
-  canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--db PATH|URL]
+  canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--grpc-port P] [--db PATH|URL]
   canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
 
 serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded SQLite file
+--grpc-port  OTLP/gRPC receiver port (default ${DEFAULT_GRPC_PORT}; 0 turns it off)
 --db    a SQLite file path (default ${DEFAULT_DB_PATH}), or postgres://user@host:port/database
         (or postgresql://) for one PostgreSQL store shared by several serve instances
 import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
@@ -48,6 +50,7 @@ async function serve(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'otlp-port': { type: 'string' },
       'ui-port': { type: 'string' },
+      'grpc-port': { type: 'string' },
       db: { type: 'string' },
     },
     strict: true,
@@ -57,9 +60,11 @@ async function serve(argv: string[]): Promise<number> {
     host: values.host ?? DEFAULT_HOST,
     otlpPort: port(values['otlp-port'], DEFAULT_OTLP_PORT, '--otlp-port'),
     uiPort: port(values['ui-port'], DEFAULT_UI_PORT, '--ui-port'),
+    grpcPort: port(values['grpc-port'], DEFAULT_GRPC_PORT, '--grpc-port'),
     dbPath: db,
   });
-  process.stdout.write(`otlp: ${service.otlpUrl}\nui: ${service.uiUrl}\ndb: ${isPgUrl(db) ? redactPgUrl(db) : db}\n`);
+  const grpcLine = service.grpcAddress ? `grpc: ${service.grpcAddress}\n` : '';
+  process.stdout.write(`otlp: ${service.otlpUrl}\n${grpcLine}ui: ${service.uiUrl}\ndb: ${isPgUrl(db) ? redactPgUrl(db) : db}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.stdout.write(`canceltrace: ${signal}, stopping\n`);
@@ -182,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const hint =
       (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
-        ? ' (is another canceltrace running? pick other ports with --otlp-port/--ui-port, or 0 for free ones)'
+        ? ' (is another canceltrace running? pick other ports with --otlp-port/--ui-port/--grpc-port, or 0 for free ones; --grpc-port 0 turns gRPC off)'
         : '';
     console.error(`canceltrace: ${error instanceof Error ? error.message : String(error)}${hint}`);
     return 1;

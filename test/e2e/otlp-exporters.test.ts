@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type Attributes, type HrTime, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, type Served, startServe, waitFor } from './serve.js';
+import { freePort, getJson, type Served, startServe, waitFor } from './serve.js';
 
 const MS = 1_000_000n;
 const at = (ns: bigint): HrTime => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
@@ -108,9 +110,10 @@ function emitShutdown(tracer: Tracer, t0: bigint): void {
   shutdown.end(at(t0 + 2500n * MS));
 }
 
-const exporters: [string, (url: string) => SpanExporter][] = [
-  ['exporter-trace-otlp-proto', (url) => new ProtoExporter({ url: `${url}/v1/traces` })],
-  ['exporter-trace-otlp-http (JSON)', (url) => new JsonExporter({ url: `${url}/v1/traces` })],
+const exporters: [string, (served: Served) => SpanExporter][] = [
+  ['exporter-trace-otlp-proto', (served) => new ProtoExporter({ url: `${served.otlpUrl}/v1/traces` })],
+  ['exporter-trace-otlp-http (JSON)', (served) => new JsonExporter({ url: `${served.otlpUrl}/v1/traces` })],
+  ['exporter-trace-otlp-grpc (gzip)', (served) => new GrpcExporter({ url: `http://${served.grpcAddress}`, compression: CompressionAlgorithm.GZIP })],
 ];
 
 describe.each(exporters)('canceltrace serve fed by the official %s', (_label, makeExporter) => {
@@ -119,10 +122,10 @@ describe.each(exporters)('canceltrace serve fed by the official %s', (_label, ma
   const instance = randomUUID();
 
   beforeAll(async () => {
-    served = await startServe();
+    served = await startServe({ args: ['--grpc-port', String(await freePort())] });
     const provider = new NodeTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'checkout', 'service.instance.id': instance, 'process.pid': 4242 }),
-      spanProcessors: [new SimpleSpanProcessor(makeExporter(served.otlpUrl))],
+      spanProcessors: [new SimpleSpanProcessor(makeExporter(served))],
     });
     emitShutdown(provider.getTracer('canceltrace', '0.1.0'), BigInt(Date.now() - 60_000) * MS);
     await provider.forceFlush();

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,8 @@ export interface Served {
   otlpUrl: string;
   uiUrl: string;
   dbPath: string;
+  /** `host:port` of the OTLP/gRPC receiver, when the test turned it on with `--grpc-port` */
+  grpcAddress?: string;
   child: ChildProcess;
   /** everything the process printed so far */
   output(): string;
@@ -25,10 +28,13 @@ export interface Served {
   stop(): Promise<number | null>;
 }
 
-/** Starts the real CLI on free ports and a fresh (or given) SQLite file. */
+/**
+ * Starts the real CLI on free ports and a fresh (or given) SQLite file. The OTLP/gRPC receiver is
+ * off (`--grpc-port 0`) unless `args` names a port (see {@link freePort}): its default, 4317, is shared.
+ */
 export async function startServe(opts: { db?: string; args?: string[] } = {}): Promise<Served> {
   const dbPath = opts.db ?? join(mkdtempSync(join(tmpdir(), 'canceltrace-e2e-')), 'canceltrace.db');
-  const child = spawn(process.execPath, [CLI, 'serve', '--otlp-port', '0', '--ui-port', '0', '--db', dbPath, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', dbPath, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -55,6 +61,7 @@ export async function startServe(opts: { db?: string; args?: string[] } = {}): P
   return {
     otlpUrl: urls.otlp,
     uiUrl: urls.ui,
+    ...(/^grpc: (\S+)$/m.test(out) ? { grpcAddress: /^grpc: (\S+)$/m.exec(out)?.[1] } : {}),
     dbPath,
     child,
     output: () => out,
@@ -92,4 +99,13 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMil
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for a listener that cannot take port 0, such as `--grpc-port`). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  return port;
 }
