@@ -1,431 +1,228 @@
-// Ingest benchmark: how fast a large synthetic shutdown goes through each stage of the real
-// ingest path, against the built dist/ (run `npm run build` first).
+// Ingest benchmark, as issue 11 defines it: realistic task spans (10–20 attributes, 2–6 events, 512 per
+// request), protobuf and JSON, 4 concurrent senders against `canceltrace serve` on loopback; and in the
+// same run the floor: the same bytes decoded by bare protobufjs / JSON.parse and the same rows inserted
+// by a bare better-sqlite3 prepared statement into a table with only its primary key (10,000 rows per
+// transaction, WAL, synchronous=NORMAL), and by a bare pg client (multi-row insert) into PostgreSQL.
 //
-//   node --expose-gc bench/ingest/run.mjs [--sizes 10000,100000] [--repeat 2] [--baseline DIR] [--skip-http]
+//   npm run bench:ingest                     # 200,000 spans per run
+//   BENCH_INGEST_SPANS=20000 npm run bench:ingest   # a quick run
+//   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test (default); BENCH_PG_URL=off skips PostgreSQL
 //
-// In-process stages run --repeat times and show their fastest run (the machine is shared); the
-// HTTP stages run once.
-// --baseline DIR: another build of canceltrace (a folder holding dist/ and web/dist, with
-// node_modules reachable from it) measured in the same run, stage by stage, for a before/after table.
-// BENCH_SERVE_NODE_ARGS: extra node flags for the spawned serve (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
-// Figures, not assertions: nothing here fails on a number.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+// Prints a table, then as its LAST line one JSON object. Figures, not assertions.
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-
-/** Spans per OTLP request, as a batching exporter would send them. */
-const SPANS_PER_REQUEST = 5_000;
-/** A small run first, so that the measured runs see optimized code. */
-const WARMUP_SPANS = 3_000;
-const DEFAULT_SIZES = [10_000, 100_000];
-/** Runs of the in-process stages per size; the fastest is shown. */
-const DEFAULT_REPEAT = 2;
-/** Distinct coroutine + creation-site pairs. */
-const SITES = 24;
-const DRAIN_MS = 1_500;
-const NS_PER_S = 1_000_000_000n;
-const MS = 1_000_000n;
-const SERVE_START_TIMEOUT_MS = 20_000;
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { fleetBodies, hex, peakRssMb, startServe } from '../workload.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(ROOT, 'dist', 'server', 'cli', 'main.js');
+/** Spans sent per encoding (and per store). */
+const SPANS = Number(process.env.BENCH_INGEST_SPANS ?? 200_000);
+/** Concurrent senders, as the issue defines the workload. */
+const SENDERS = 4;
+/** Rows per transaction of the bare floors. */
+const FLOOR_ROWS_PER_TX = 10_000;
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-function parseArgs(argv) {
-  const opts = { sizes: DEFAULT_SIZES, baseline: undefined, http: true, repeat: DEFAULT_REPEAT };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--sizes')
-      opts.sizes = argv[++i]
-        .split(',')
-        .map(Number)
-        .filter((n) => n > 0);
-    else if (a === '--baseline') opts.baseline = resolve(argv[++i]);
-    else if (a === '--skip-http') opts.http = false;
-    else if (a === '--repeat') opts.repeat = Math.max(1, Number(argv[++i]) || 1);
-    else throw new Error(`unknown argument ${a}`);
-  }
-  return opts;
-}
+const { OtlpTypes } = await import(pathToFileURL(join(ROOT, 'dist', 'collector', 'otlp', 'schema.js')).href);
 
-// ---------------------------------------------------------------------------------------------
-// Synthetic shutdown, as ReadableSpans for the official serializers
-
-const hex = (bytes) => randomBytes(bytes).toString('hex');
-const hr = (ns) => [Number(ns / NS_PER_S), Number(ns % NS_PER_S)];
-
-function readable(traceId, spanId, name, start, end, attributes, events, resource) {
-  const context = { traceId, spanId, traceFlags: 1 };
-  return {
-    name,
-    kind: 0,
-    spanContext: () => context,
-    parentSpanContext: undefined,
-    startTime: hr(start),
-    endTime: hr(end),
-    duration: hr(end - start),
-    status: { code: 0 },
-    attributes,
-    links: [],
-    events: events.map((e) => ({ name: e.name, time: hr(e.time), attributes: e.attributes })),
-    ended: true,
-    resource,
-    instrumentationScope: { name: 'canceltrace', version: 'bench' },
-    droppedAttributesCount: 0,
-    droppedEventsCount: 0,
-    droppedLinksCount: 0,
-  };
-}
-
-/** N task spans of one instance (3-4 contract events each) and the shutdown span, in request-sized batches. */
-function syntheticShutdown(n) {
-  const traceId = hex(16);
-  const instance = `bench-${n}-${hex(4)}`;
-  const resource = resourceFromAttributes({
-    'service.name': 'bench-ingest',
-    'service.instance.id': instance,
-    'process.pid': 4242,
-    'process.runtime.name': 'cpython',
-    'telemetry.sdk.language': 'python',
-    'telemetry.sdk.name': 'canceltrace',
-    'telemetry.sdk.version': '0.1.0',
-    'host.name': 'bench-host-01',
-  });
-  const t0 = BigInt(Date.now() - 600_000) * MS;
-  const at = (ms) => t0 + BigInt(Math.round(ms * 1000)) * 1000n;
-  const spans = [];
-  for (let i = 0; i < n; i++) {
-    const site = i % SITES;
-    const swallowed = i % 997 === 3;
-    const survivor = i % 4999 === 7;
-    const cancelMs = 5 + (i % 50) / 10;
-    const endMs = survivor ? DRAIN_MS + 500 : Math.min(DRAIN_MS, 10 + ((i * 7919) % 1200));
-    const attributes = {
-      'task.kind': 'asyncio',
-      'task.id': String(i),
-      'task.name': `worker-${i}`,
-      'task.coroutine': `app.workers.handler_${site}`,
-      'task.parent_id': '1',
-      'task.group_id': `group-${i % 100}`,
-      'code.filepath': `/srv/app/workers/handler_${site}.py`,
-      'code.lineno': 40 + site,
-      'code.function': 'start_workers',
-      'task.final_state': survivor ? 'pending' : swallowed ? 'completed' : 'cancelled',
-    };
-    if (survivor) attributes['task.snapshot'] = true;
-    const events = [
-      {
-        name: 'task.cancel_requested',
-        time: at(cancelMs),
-        attributes: { 'cancel.message': 'shutdown', 'cancel.count': 1, 'code.filepath': '/srv/app/main.py', 'code.lineno': 12, 'code.function': 'main' },
-      },
-      { name: 'task.cleanup.start', time: at(cancelMs + 1), attributes: { 'cleanup.name': 'close' } },
-    ];
-    if (!survivor)
-      events.push({ name: 'task.cleanup.end', time: at(Math.max(cancelMs + 2, endMs - 1)), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'ok' } });
-    if (swallowed)
-      events.push({
-        name: 'exception',
-        time: at(endMs - 0.5),
-        attributes: {
-          'exception.type': 'CancelledError',
-          'exception.message': '',
-          'exception.stacktrace': `File "/srv/app/workers/handler_${site}.py", line ${90 + site}, in run`,
-        },
+/** POSTs every body with `SENDERS` concurrent keep-alive senders; returns { ms, acknowledged, failed }. */
+async function send(otlpUrl, bodies, contentType) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
+  const url = new URL('/v1/traces', otlpUrl);
+  let next = 0;
+  let acknowledged = 0;
+  let failed = 0;
+  const post = (body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
       });
-    spans.push(readable(traceId, hex(8), `worker-${i}`, at(-30_000 + (i % 1000)), at(endMs), attributes, events, resource));
-  }
-  const shutdownEvents = [{ name: 'shutdown.cancel_all', time: at(5), attributes: { 'tasks.count': n } }];
-  for (let ms = -200; ms <= DRAIN_MS + 500; ms += 100) {
-    const left = ms < 10 ? n : Math.max(Math.ceil(n / 4999), Math.round(n * (1 - (ms - 10) / 1200)));
-    shutdownEvents.push({ name: 'tasks.pending', time: at(ms), attributes: { 'tasks.pending.count': left } });
-    shutdownEvents.push({
-      name: 'resource.gauge',
-      time: at(ms),
-      attributes: { 'resource.name': 'db.pool.in_use', 'resource.value': ms < 10 ? 20 : ms < 800 ? 10 : 1 },
+      req.on('error', reject);
+      req.end(body);
     });
-  }
-  const shutdownAttrs = {
-    'shutdown.reason': 'SIGTERM',
-    'shutdown.drain_timeout_ms': DRAIN_MS,
-    'shutdown.outcome': 'survivors',
-    'shutdown.pending_baseline': 0,
-  };
-  const shutdownSpanId = hex(8);
-  spans.push(readable(traceId, shutdownSpanId, 'shutdown', at(0), at(DRAIN_MS + 500), shutdownAttrs, shutdownEvents, resource));
-  const batches = [];
-  for (let i = 0; i < spans.length; i += SPANS_PER_REQUEST) batches.push(spans.slice(i, i + SPANS_PER_REQUEST));
-  return {
-    shutdownId: `${traceId}-${shutdownSpanId}`,
-    tasks: n,
-    protobuf: batches.map((b) => ProtobufTraceSerializer.serializeRequest(b)),
-    json: batches.map((b) => JsonTraceSerializer.serializeRequest(b)),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// One build of canceltrace
-
-async function loadBuild(root) {
-  const mod = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
-  const [decode, toSpanRecord, sqlite, judge, views, json] = await Promise.all([
-    mod('collector/otlp/decode.js'),
-    mod('collector/processor/toSpanRecord.js'),
-    mod('server/store/SqliteStore.js'),
-    mod('server/judge/index.js'),
-    mod('server/api/ShutdownViews.js'),
-    mod('server/api/json.js'),
-  ]);
-  return {
-    root,
-    decodeTraceRequest: decode.decodeTraceRequest,
-    toSpanRecord: toSpanRecord.toSpanRecord,
-    SqliteStore: sqlite.SqliteStore,
-    judgeTaskAlone: judge.judgeTaskAlone,
-    ShutdownViews: views.ShutdownViews,
-    compactReportJson: json.compactReportJson,
-    reportJson: json.reportJson,
-    bigintReplacer: json.bigintReplacer,
-    toJsonText: json.toJsonText,
-    cli: join(root, 'dist', 'server', 'cli', 'main.js'),
-  };
-}
-
-const time = async (fn) => {
-  const t = performance.now();
-  const value = await fn();
-  return [performance.now() - t, value];
-};
-
-function gc() {
-  if (typeof globalThis.gc === 'function') globalThis.gc();
-}
-
-/** The in-process stages; returns { stage: ms } */
-async function inProcess(build, data, dir) {
-  const ms = {};
-  let spans = 0;
-  for (const encoding of ['protobuf', 'json']) {
-    gc();
-    [ms[`decode ${encoding}`]] = await time(() => {
-      for (const body of data[encoding]) spans += build.decodeTraceRequest(body, encoding).spans.length;
-    });
-    gc();
-    [ms[`decode+toSpanRecord ${encoding}`]] = await time(() => {
-      for (const body of data[encoding]) build.decodeTraceRequest(body, encoding).spans.map(build.toSpanRecord);
-    });
-  }
-  const batches = data.protobuf.map((body) => build.decodeTraceRequest(body, 'protobuf').spans.map(build.toSpanRecord));
-  const path = join(dir, `store-${Math.random().toString(36).slice(2)}.db`);
-  let store = build.SqliteStore.open({ path, verdictOf: build.judgeTaskAlone });
-  gc();
-  [ms['store consume']] = await time(async () => {
-    for (const batch of batches) await store.consume(batch);
-  });
-  await store.close();
-  ms['store file bytes/span'] = statSync(path).size / (spans / 2);
-  batches.length = 0;
-  gc();
-  // Cold: a freshly opened store and an empty report cache, as after a restart.
-  store = build.SqliteStore.open({ path, verdictOf: build.judgeTaskAlone });
-  {
-    const shutdown = await store.getShutdown(data.shutdownId);
-    [ms['cold store read (window)']] = await time(() => store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.end));
-    await store.close();
-  }
-  gc();
-  store = build.SqliteStore.open({ path, verdictOf: build.judgeTaskAlone });
-  const views = new build.ShutdownViews(store);
-  const shutdown = await store.getShutdown(data.shutdownId);
-  const [readMs, report] = await time(() => views.report(shutdown));
-  ms['cold read+judge'] = readMs;
-  [ms['compact JSON encode']] = await time(() => JSON.stringify(build.compactReportJson(report), build.bigintReplacer).length);
-  [ms['full JSON encode']] = await time(() => JSON.stringify(build.reportJson(report), build.bigintReplacer).length);
-  // toJsonText: the same text without a replacer function (builds that have it)
-  if (build.toJsonText) {
-    [ms['compact JSON toJsonText']] = await time(() => build.toJsonText(build.compactReportJson(report)).length);
-    [ms['full JSON toJsonText']] = await time(() => build.toJsonText(build.reportJson(report)).length);
-  }
-  ms.tasks = report.tasks.length;
-  await store.close();
-  return { ms, spans: spans / 2 };
-}
-
-/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
-const TICKS_PER_SECOND = 100;
-
-/**
- * CPU time (user + system, ms) a process has used so far; undefined where /proc is missing. On a
- * shared machine this is steadier than the wall time, which also counts waiting for a core.
- */
-function cpuMillis(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[11], fields[12]: utime and stime (fields 14 and 15 of proc(5), counted from the state field)
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Spawns `canceltrace serve` of a build on free ports and a fresh file. */
-async function startServe(build, dir, db = join(dir, `serve-${Math.random().toString(36).slice(2)}.db`)) {
-  const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS ? process.env.BENCH_SERVE_NODE_ARGS.split(' ') : [];
-  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'serve', '--otlp-port', '0', '--ui-port', '0', '--db', db], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise((r) => child.once('exit', r));
-  const urls = await new Promise((resolveUrls, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), SERVE_START_TIMEOUT_MS);
-    const look = () => {
-      const otlp = /^otlp: (\S+)$/m.exec(out)?.[1];
-      const ui = /^ui: (\S+)$/m.exec(out)?.[1];
-      if (otlp && ui) {
-        clearTimeout(timer);
-        resolveUrls({ otlp, ui });
-      }
-    };
-    child.stdout.on('data', (d) => {
-      out += d;
-      look();
-    });
-    child.stderr.on('data', (d) => (out += d));
-    void exited.then((code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
-  });
-  return {
-    ...urls,
-    db,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-const MEDIA = { protobuf: 'application/x-protobuf', json: 'application/json' };
-
-async function overHttp(build, data, dir) {
-  const ms = {};
-  for (const encoding of ['protobuf', 'json']) {
-    let served = await startServe(build, dir);
-    try {
-      const cpuBefore = cpuMillis(served.pid);
-      [ms[`HTTP POST ${encoding}`]] = await time(async () => {
-        for (const body of data[encoding]) {
-          const res = await fetch(`${served.otlp}/v1/traces`, { method: 'POST', headers: { 'content-type': MEDIA[encoding] }, body });
-          if (res.status !== 200) throw new Error(`POST: ${res.status} ${await res.text()}`);
-          await res.arrayBuffer();
-        }
-      });
-      const cpuAfter = cpuMillis(served.pid);
-      if (cpuBefore !== undefined && cpuAfter !== undefined) ms[`HTTP POST ${encoding} serve CPU`] = cpuAfter - cpuBefore;
-      if (encoding !== 'protobuf') continue;
-      // Each GET on a freshly started serve: an empty report cache, a cold read + judge + encode + transfer.
-      for (const form of ['compact', 'full']) {
-        await served.stop();
-        served = await startServe(build, dir, served.db);
-        let text;
-        const cpuBefore = cpuMillis(served.pid);
-        [ms[`HTTP GET ${form}`], text] = await time(async () => {
-          const res = await fetch(`${served.ui}/api/shutdowns/${data.shutdownId}${form === 'compact' ? '?tasks=compact' : ''}`);
-          if (res.status !== 200) throw new Error(`GET: ${res.status} ${await res.text()}`);
-          return res.text();
-        });
-        const cpuAfter = cpuMillis(served.pid);
-        if (cpuBefore !== undefined && cpuAfter !== undefined) ms[`HTTP GET ${form} serve CPU`] = cpuAfter - cpuBefore;
-        const got = JSON.parse(text).tasks.length;
-        if (got !== data.tasks) throw new Error(`GET ${form}: ${got} tasks, expected ${data.tasks}`);
-      }
-    } finally {
-      await served.stop();
+  const sender = async () => {
+    while (next < bodies.length) {
+      const item = bodies[next++];
+      const status = await post(item.body);
+      if (status === 200) acknowledged += item.spans;
+      else failed += item.spans;
     }
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: SENDERS }, sender));
+  const ms = performance.now() - t;
+  agent.destroy();
+  return { ms, acknowledged, failed };
+}
+
+/** The rows the floors insert: ids, name, times and the span's attributes and events as JSON text. */
+function floorRows(jsonBodies) {
+  const rows = [];
+  for (const { body } of jsonBodies) {
+    for (const rs of JSON.parse(Buffer.from(body).toString('utf8')).resourceSpans)
+      for (const ss of rs.scopeSpans)
+        for (const s of ss.spans)
+          rows.push([s.traceId, s.spanId, s.name, BigInt(s.startTimeUnixNano), BigInt(s.endTimeUnixNano), JSON.stringify({ a: s.attributes, e: s.events })]);
   }
+  return rows;
+}
+
+function decodeMs(bodies, decode) {
+  const t = performance.now();
+  let n = 0;
+  for (const { body } of bodies) n += decode(body);
+  const ms = performance.now() - t;
+  if (n === 0) throw new Error('decoded nothing');
   return ms;
 }
 
-// ---------------------------------------------------------------------------------------------
+function sqliteFloorMs(rows, dir) {
+  const db = new Database(join(dir, 'floor.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, name TEXT, start_ns INTEGER, end_ns INTEGER, body TEXT, PRIMARY KEY (trace_id, span_id))');
+  const insert = db.prepare('INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?)');
+  const tx = db.transaction((chunk) => {
+    for (const row of chunk) insert.run(...row);
+  });
+  const t = performance.now();
+  for (let i = 0; i < rows.length; i += FLOOR_ROWS_PER_TX) tx(rows.slice(i, i + FLOOR_ROWS_PER_TX));
+  const ms = performance.now() - t;
+  db.close();
+  return ms;
+}
 
-const STAGE_ORDER = [
-  'decode protobuf',
-  'decode json',
-  'decode+toSpanRecord protobuf',
-  'decode+toSpanRecord json',
-  'store consume',
-  'HTTP POST protobuf',
-  'HTTP POST json',
-  'HTTP POST protobuf serve CPU',
-  'HTTP POST json serve CPU',
-  'cold store read (window)',
-  'cold read+judge',
-  'compact JSON encode',
-  'full JSON encode',
-  'compact JSON toJsonText',
-  'full JSON toJsonText',
-  'store file bytes/span',
-  'HTTP GET compact',
-  'HTTP GET full',
-  'HTTP GET compact serve CPU',
-  'HTTP GET full serve CPU',
-];
-/** Stages that handle every span (spans/s is meaningful). */
-const PER_SPAN = new Set(STAGE_ORDER.slice(0, 9));
-
-const pad = (s, n) => String(s).padStart(n);
-
-function printTable(n, results) {
-  const labels = Object.keys(results);
-  console.log(`\n${n.toLocaleString('en-US')} task spans + 1 shutdown (${Math.ceil((n + 1) / SPANS_PER_REQUEST)} requests of ≤${SPANS_PER_REQUEST})`);
-  let header = `${'stage'.padEnd(30)}`;
-  for (const l of labels) header += `${pad(`${l} ms`, 14)}${pad(`${l} spans/s`, 18)}`;
-  if (labels.length === 2) header += pad('speed-up', 10);
-  console.log(header);
-  for (const stage of STAGE_ORDER) {
-    if (!labels.some((l) => results[l][stage] !== undefined)) continue;
-    const bytes = stage.includes('bytes');
-    let line = (bytes ? stage : `${stage}`).padEnd(30);
-    const values = labels.map((l) => results[l][stage]);
-    for (const v of values) {
-      line += pad(v === undefined ? '-' : `${v.toFixed(0)}${bytes ? ' B' : ''}`, 14);
-      line += pad(v === undefined || !PER_SPAN.has(stage) ? '' : Math.round(((n + 1) / v) * 1000).toLocaleString('en-US'), 18);
+async function pgFloorMs(rows, schema) {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.query(
+      `CREATE TABLE ${schema}.spans (trace_id text NOT NULL, span_id text NOT NULL, name text, start_ns bigint, end_ns bigint, body text, PRIMARY KEY (trace_id, span_id))`,
+    );
+    const t = performance.now();
+    for (let i = 0; i < rows.length; i += FLOOR_ROWS_PER_TX) {
+      const chunk = rows.slice(i, i + FLOOR_ROWS_PER_TX);
+      const cols = [0, 1, 2, 3, 4, 5].map((c) => chunk.map((r) => (typeof r[c] === 'bigint' ? r[c].toString() : r[c])));
+      await client.query(
+        `INSERT INTO ${schema}.spans SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])`,
+        cols,
+      );
     }
-    if (values.length === 2 && values[0] && values[1]) line += pad(`${(values[0] / values[1]).toFixed(1)}x`, 10);
-    console.log(line);
+    return performance.now() - t;
+  } finally {
+    await client.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+    await client.end();
   }
 }
 
+/** One serve run: POST every body, stop, and count what the store kept. */
+async function serveRun(db, bodies, contentType, countStored) {
+  const serve = await startServe(CLI, db);
+  try {
+    const result = await send(serve.otlp, bodies, contentType);
+    const health = await (await fetch(new URL('/api/health', serve.ui))).json();
+    result.peakRssMb = peakRssMb(serve.pid);
+    await serve.stop();
+    result.stored = countStored ? await countStored() : health.spans;
+    return result;
+  } finally {
+    await serve.stop();
+  }
+}
+
+const rate = (spans, ms) => Math.round((spans * 1000) / ms);
+const fmt = (n) => (n === undefined || Number.isNaN(n) ? '-' : typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: 2 }) : String(n));
+
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
-  const builds = {};
-  if (opts.baseline) builds.before = await loadBuild(opts.baseline);
-  builds[opts.baseline ? 'after' : 'this'] = await loadBuild(ROOT);
   const dir = mkdtempSync(join(tmpdir(), 'canceltrace-bench-ingest-'));
   try {
-    const warm = syntheticShutdown(WARMUP_SPANS);
-    for (const build of Object.values(builds)) await inProcess(build, warm, dir);
-    for (const n of opts.sizes) {
-      const data = syntheticShutdown(n);
-      const results = {};
-      for (const [label, build] of Object.entries(builds)) {
-        const ms = {};
-        for (let r = 0; r < opts.repeat; r++) {
-          const run = (await inProcess(build, data, dir)).ms;
-          if (run.tasks !== n) throw new Error(`${label}: the shutdown view has ${run.tasks} tasks, expected ${n}`);
-          delete run.tasks;
-          for (const [stage, v] of Object.entries(run)) ms[stage] = Math.min(ms[stage] ?? Infinity, v);
-        }
-        if (opts.http) Object.assign(ms, await overHttp(build, data, dir));
-        results[label] = ms;
+    const protobuf = fleetBodies(SPANS, 'protobuf');
+    const json = fleetBodies(SPANS, 'json');
+    const spans = protobuf.reduce((n, b) => n + b.spans, 0);
+    const rows = floorRows(json);
+
+    // Floors, single-threaded, in this process: a warm-up pass first so that the measured one sees optimized code.
+    const decodePb = (body) => OtlpTypes.ExportTraceServiceRequest.decode(body).resourceSpans.length;
+    const decodeJson = (body) => JSON.parse(Buffer.from(body).toString('utf8')).resourceSpans.length;
+    decodeMs(protobuf.slice(0, 20), decodePb);
+    decodeMs(json.slice(0, 20), decodeJson);
+    const pbDecodeMs = decodeMs(protobuf, decodePb);
+    const jsonDecodeMs = decodeMs(json, decodeJson);
+    const sqliteInsertMs = sqliteFloorMs(rows, dir);
+    const pgUsable = PG_URL !== 'off';
+    const pgInsertMs = pgUsable ? await pgFloorMs(rows, `bench_floor_${hex(4)}`) : undefined;
+
+    const sqlitePb = await serveRun(join(dir, 'pb.db'), protobuf, 'application/x-protobuf', () => countSqlite(join(dir, 'pb.db')));
+    const sqliteJson = await serveRun(join(dir, 'json.db'), json, 'application/json', () => countSqlite(join(dir, 'json.db')));
+    let pgPb;
+    if (pgUsable) {
+      const schema = `bench_serve_${hex(4)}`;
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      try {
+        const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+        pgPb = await serveRun(url, protobuf, 'application/x-protobuf', async () => Number((await admin.query(`SELECT count(*) AS n FROM ${schema}.spans`)).rows[0].n));
+      } finally {
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+        await admin.end();
       }
-      printTable(n, results);
     }
+
+    const floor = rate(spans, pbDecodeMs + sqliteInsertMs);
+    const pgFloor = pgInsertMs === undefined ? undefined : rate(spans, pbDecodeMs + pgInsertMs);
+    const runs = [sqlitePb, sqliteJson, ...(pgPb ? [pgPb] : [])];
+    const summary = {
+      protobuf_spans_per_s: rate(sqlitePb.acknowledged, sqlitePb.ms),
+      json_spans_per_s: rate(sqliteJson.acknowledged, sqliteJson.ms),
+      floor_spans_per_s: floor,
+      ratio_to_floor: Number((rate(sqlitePb.acknowledged, sqlitePb.ms) / floor).toFixed(3)),
+      acknowledged: runs.reduce((n, r) => n + r.acknowledged, 0),
+      stored: runs.reduce((n, r) => n + r.stored, 0),
+      peak_rss_mb: Math.round(Math.max(...runs.map((r) => r.peakRssMb ?? 0))),
+      pg_spans_per_s: pgPb ? rate(pgPb.acknowledged, pgPb.ms) : null,
+      pg_floor_spans_per_s: pgFloor ?? null,
+    };
+
+    const table = [
+      ['what', 'ms', 'spans/s', 'note'],
+      ['floor: protobufjs decode', pbDecodeMs, rate(spans, pbDecodeMs), `${protobuf.length} requests of ≤512`],
+      ['floor: JSON.parse', jsonDecodeMs, rate(spans, jsonDecodeMs), ''],
+      ['floor: better-sqlite3 insert (PK only)', sqliteInsertMs, rate(spans, sqliteInsertMs), `${FLOOR_ROWS_PER_TX} rows/tx, WAL, NORMAL`],
+      ['floor: protobuf decode + sqlite insert', pbDecodeMs + sqliteInsertMs, floor, 'single-threaded floor'],
+      ['floor: pg multi-row insert (PK only)', pgInsertMs, pgInsertMs && rate(spans, pgInsertMs), 'unnest, 10,000 rows/statement'],
+      ['floor: protobuf decode + pg insert', pgInsertMs && pbDecodeMs + pgInsertMs, pgFloor, ''],
+      ['serve SQLite, protobuf, 4 senders', sqlitePb.ms, summary.protobuf_spans_per_s, `ack ${sqlitePb.acknowledged}, stored ${sqlitePb.stored}, failed ${sqlitePb.failed}, peak RSS ${fmt(sqlitePb.peakRssMb)} MB`],
+      ['serve SQLite, JSON, 4 senders', sqliteJson.ms, summary.json_spans_per_s, `ack ${sqliteJson.acknowledged}, stored ${sqliteJson.stored}, failed ${sqliteJson.failed}, peak RSS ${fmt(sqliteJson.peakRssMb)} MB`],
+      ['serve PostgreSQL, protobuf, 4 senders', pgPb?.ms, summary.pg_spans_per_s ?? undefined, pgPb ? `ack ${pgPb.acknowledged}, stored ${pgPb.stored}, failed ${pgPb.failed}, peak RSS ${fmt(pgPb.peakRssMb)} MB` : 'skipped'],
+    ];
+    console.log(`ingest: ${spans.toLocaleString('en-US')} task spans per run (10–20 attributes, 2–6 events each)`);
+    for (const [what, ms, perS, note] of table) {
+      console.log(`${String(what).padEnd(42)} ${String(typeof ms === 'number' ? Math.round(ms) : (ms ?? '-')).padStart(8)} ${fmt(perS).padStart(10)}  ${note}`);
+    }
+    console.log(
+      `ratio to floor ${summary.ratio_to_floor} (target ≥ 0.8), JSON/protobuf ${(summary.json_spans_per_s / summary.protobuf_spans_per_s).toFixed(2)} (≥ 0.5), ` +
+        `PG/floor ${pgFloor ? (summary.pg_spans_per_s / pgFloor).toFixed(2) : '-'} (≥ 0.5), acknowledged ${summary.acknowledged} stored ${summary.stored}`,
+    );
+    console.log(JSON.stringify(summary));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function countSqlite(path) {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM spans').pluck().get();
+  } finally {
+    db.close();
   }
 }
 

@@ -18,6 +18,11 @@ export const DEFAULT_CACHE_KIB = 64 * 1024;
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /** Largest page {@link SqliteStore.queryTasks} returns (the {@link TaskQuery} contract). */
 export const MAX_TASK_PAGE = 10_000;
+/**
+ * Group commit: the batches that {@link SqliteStore.consume} receives while a commit is pending share
+ * one transaction, up to about this many spans (a commit per request made the commit most of the cost).
+ */
+export const GROUP_COMMIT_MAX_SPANS = 10_000;
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -67,6 +72,15 @@ type StoredRow = [
 /** What every read selects to rebuild a record (a {@link StoredRow}). */
 const ROW_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, record';
 
+/** A batch waiting for its group commit, with the answer to give its caller. */
+interface PendingBatch {
+  batch: SpanRecord[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  /** set when this batch's savepoint rolled back */
+  error?: unknown;
+}
+
 /** A queryTasks row: the paging key and verdict, then a {@link StoredRow}. */
 type TaskRow = [id: bigint, endNs: bigint, verdict: Verdict, ...row: StoredRow];
 
@@ -80,6 +94,12 @@ export class SqliteStore implements Store {
   private db: Database.Database | undefined;
   private readonly verdictOf: (task: TaskRecord) => Verdict;
   private readonly storeBatch: Database.Transaction<(batch: SpanRecord[]) => void>;
+  /** One transaction around several batches, each in its own savepoint (a nested {@link storeBatch}). */
+  private readonly storeGroup: Database.Transaction<(group: PendingBatch[]) => void>;
+  /** Batches waiting for the next group commit, and how many spans they hold. */
+  private pending: PendingBatch[] = [];
+  private pendingSpans = 0;
+  private flushScheduled = false;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   /** queryTasks statements, one per combination of filters, each prepared on first use. */
   private readonly taskQueries = new Map<string, Database.Statement>();
@@ -99,6 +119,16 @@ export class SqliteStore implements Store {
     this.stmt = prepareStatements(db);
     this.storeBatch = db.transaction((batch: SpanRecord[]) => {
       for (const span of batch) this.storeOne(span);
+    });
+    this.storeGroup = db.transaction((group: PendingBatch[]) => {
+      for (const entry of group) {
+        try {
+          // Nested: a savepoint, so a batch that fails rolls back alone and the others still commit.
+          this.storeBatch(entry.batch);
+        } catch (error) {
+          entry.error = error;
+        }
+      }
     });
   }
 
@@ -132,16 +162,50 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Stores a batch in one transaction: a final record replaces a snapshot, never the reverse. */
-  async consume(batch: SpanRecord[]): Promise<void> {
-    this.live();
-    if (batch.length === 0) return;
+  /**
+   * Stores a batch atomically (a final record replaces a snapshot, never the reverse) and resolves
+   * once it is committed. Batches that arrive together share one transaction (group commit), each in
+   * its own savepoint: a batch that fails is rejected and leaves nothing, the others are kept.
+   */
+  consume(batch: SpanRecord[]): Promise<void> {
     try {
-      this.storeBatch.immediate(batch);
+      this.live();
     } catch (error) {
-      // Resource rows this batch inserted were rolled back with it.
-      this.resourceIds.clear();
-      throw error;
+      return Promise.reject(error);
+    }
+    if (batch.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ batch, resolve, reject });
+      this.pendingSpans += batch.length;
+      if (this.pendingSpans >= GROUP_COMMIT_MAX_SPANS) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After the I/O callbacks of this turn of the loop, so that the requests read in it join the group.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every pending batch in one transaction, then answers each batch's caller. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const group = this.pending;
+    if (group.length === 0) return;
+    this.pending = [];
+    this.pendingSpans = 0;
+    let failed: unknown;
+    try {
+      if (!this.db) throw new Error('SqliteStore: the store is closed');
+      this.storeGroup.immediate(group);
+    } catch (error) {
+      failed = error;
+    }
+    // Resource rows a rolled-back batch inserted are gone with it.
+    if (failed !== undefined || group.some((entry) => entry.error !== undefined)) this.resourceIds.clear();
+    for (const entry of group) {
+      const error = failed ?? entry.error;
+      if (error === undefined) entry.resolve();
+      else entry.reject(error);
     }
   }
 
@@ -249,6 +313,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     if (!db) return;
+    // What was accepted is committed before the file closes.
+    this.flush();
     this.db = undefined;
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');

@@ -6,7 +6,7 @@ import { test as base, describe, expect } from 'vitest';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 import { encodeSpanRecord } from '../../../server/store/codec.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';
-import { SqliteStore, StoreOpenError } from '../../../server/store/SqliteStore.js';
+import { GROUP_COMMIT_MAX_SPANS, SqliteStore, StoreOpenError } from '../../../server/store/SqliteStore.js';
 import { otherSpan, shutdownSpan, spanId, taskSpan, traceId, verdictAlone } from './spanBuilder.js';
 import { storeContract } from './storeContract.js';
 
@@ -116,6 +116,62 @@ describe('SqliteStore', () => {
       } finally {
         other.close();
       }
+    });
+  });
+
+  describe('group commit', () => {
+    it('when several batches arrive together, then each is answered only after all of it is readable from another connection', async ({ dir, openStore }) => {
+      const store = openStore();
+      const reader = new Database(join(dir, 'store.db'), { readonly: true });
+      try {
+        const count = () => reader.prepare('SELECT count(*) FROM spans').pluck().get() as number;
+        const batches = [1, 2, 3, 4].map((trace) => Array.from({ length: 50 }, (_, n) => taskSpan({ trace, span: n + 1 })));
+        const answered: number[] = [];
+        const consumed = batches.map((batch, i) => store.consume(batch).then(() => answered.push(i)));
+        // Nothing is committed, and nobody answered, before the group's transaction ends.
+        expect(count()).toBe(0);
+        expect(answered).toEqual([]);
+        await Promise.all(consumed);
+        expect(count()).toBe(200);
+        expect(answered.sort()).toEqual([0, 1, 2, 3]);
+      } finally {
+        reader.close();
+      }
+    });
+
+    it('when one batch of a group cannot be stored, then only that batch is rejected and the others are kept', async ({ openStore }) => {
+      const store = openStore();
+      const bad = otherSpan({ trace: 9, span: 3, attributes: { f: (() => 0) as never } });
+      const results = await Promise.allSettled([
+        store.consume([taskSpan({ trace: 7, span: 1 }), taskSpan({ trace: 7, span: 2 })]),
+        store.consume([taskSpan({ trace: 9, span: 1 }), bad, taskSpan({ trace: 9, span: 2 })]),
+        store.consume([taskSpan({ trace: 8, span: 1 })]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await store.spansOfTrace(traceId(7))).map((s) => s.spanId)).toEqual([spanId(1), spanId(2)]);
+      expect(await store.spansOfTrace(traceId(9))).toEqual([]);
+      expect(await store.stats()).toEqual({ spans: 3, tasks: 3, shutdowns: 0 });
+    });
+
+    it('when the store is closed while batches wait for their commit, then they are committed and answered first', async ({ dir, openStore }) => {
+      const store = openStore();
+      const consumed = store.consume([taskSpan({ trace: 5, span: 1 }), taskSpan({ trace: 5, span: 2 })]);
+      await store.close();
+      await expect(consumed).resolves.toBeUndefined();
+      const again = SqliteStore.open({ path: join(dir, 'store.db'), verdictOf: verdictAlone });
+      try {
+        expect(await again.stats()).toEqual({ spans: 2, tasks: 2, shutdowns: 0 });
+      } finally {
+        await again.close();
+      }
+    });
+
+    it('when more spans arrive than one group holds, then they are committed in several groups and all kept', async ({ openStore }) => {
+      const store = openStore();
+      const per = Math.ceil(GROUP_COMMIT_MAX_SPANS / 3);
+      const batches = [0, 1, 2, 3, 4].map((b) => Array.from({ length: per }, (_, n) => taskSpan({ trace: 100 + b, span: n + 1 })));
+      await Promise.all(batches.map((batch) => store.consume(batch)));
+      expect((await store.stats()).spans).toBe(5 * per);
     });
   });
 
