@@ -104,6 +104,21 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    name: 'one covering index for /api/tasks instead of three',
+    up(db) {
+      // Measured (bench/ingest, 512-span requests of realistic task spans): the three indices of
+      // /api/tasks cost about 40 % of the insert time. One index in end order that also holds the
+      // filter columns answers every filter combination without reading a row to test it; the row id
+      // right after the end time keeps the (end_ns, id) paging order free of a sort.
+      db.exec(`
+        DROP INDEX spans_task_end;
+        DROP INDEX spans_task_verdict_end;
+        DROP INDEX spans_task_service_end;
+        CREATE INDEX spans_task_end_filters ON spans (end_ns, id, verdict, service) WHERE role = 'task';
+      `);
+    },
+  },
 ];
 
 /** Rows read per page while migration 3 rewrites them. */

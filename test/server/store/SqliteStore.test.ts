@@ -119,6 +119,34 @@ describe('SqliteStore', () => {
     });
   });
 
+  describe('indices', () => {
+    it('when /api/tasks filters by verdict, service or neither, then SQLite reads the one covering index in end order without sorting', async ({
+      dir,
+      openStore,
+    }) => {
+      const store = openStore();
+      await store.consume([taskSpan({ span: 1 })]);
+      const db = new Database(join(dir, 'store.db'), { readonly: true });
+      try {
+        for (const filter of ['', " AND verdict = 'swallowed'", " AND service = 'svc'", " AND verdict = 'swallowed' AND service = 'svc'"]) {
+          const plan = (
+            db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM spans WHERE role = 'task'${filter} ORDER BY end_ns DESC, id DESC LIMIT 50`).all() as {
+              detail: string;
+            }[]
+          )
+            .map((row) => row.detail)
+            .join('; ');
+          expect(plan, filter).toContain('spans_task_end_filters');
+          expect(plan, filter).not.toContain('TEMP B-TREE');
+        }
+        const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'spans_task%' ORDER BY name").pluck().all();
+        expect(names).toEqual(['spans_task_end_filters', 'spans_task_instance_end', 'spans_task_pending']);
+      } finally {
+        db.close();
+      }
+    });
+  });
+
   describe('group commit', () => {
     it('when several batches arrive together, then each is answered only after all of it is readable from another connection', async ({ dir, openStore }) => {
       const store = openStore();
@@ -267,7 +295,7 @@ describe('SqliteStore', () => {
       try {
         expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
         const indices = check.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).pluck().all();
-        expect(indices).toContain('spans_task_verdict_end');
+        expect(indices).toContain('spans_task_end_filters');
       } finally {
         check.close();
       }
