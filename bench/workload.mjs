@@ -1,8 +1,9 @@
 // Realistic task spans for the ingest and judge benchmarks (issue 11): each task span carries the
 // contract's attributes plus application ones (10–20 in all) and 2–6 events, as the Python recorder
 // sends them; request bodies are written by the official OpenTelemetry serializers.
-import { randomBytes } from 'node:crypto';
+
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -92,7 +93,8 @@ export function taskSpan(i, traceId, t0, resource) {
     },
     { name: 'task.cleanup.start', time: at(cancelMs + 1), attributes: { 'cleanup.name': 'close' } },
   ];
-  if (!survivor) events.push({ name: 'task.cleanup.end', time: at(Math.max(cancelMs + 2, endMs - 1)), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'ok' } });
+  if (!survivor)
+    events.push({ name: 'task.cleanup.end', time: at(Math.max(cancelMs + 2, endMs - 1)), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'ok' } });
   if (!survivor && i % 3 === 0) {
     events.push({ name: 'task.shield.start', time: at(cancelMs + 1.2), attributes: { 'shield.name': 'flush', 'shield.timeout_ms': 500 } });
     events.push({ name: 'task.shield.end', time: at(cancelMs + 1.6), attributes: { 'shield.name': 'flush', 'shield.outcome': 'ok' } });
@@ -117,7 +119,11 @@ export function shutdownSpan(tasks, traceId, t0, resource) {
   for (let ms = -200; ms <= DRAIN_MS + 500; ms += 100) {
     const left = ms < 10 ? tasks : Math.max(Math.ceil(tasks / 4999), Math.round(tasks * (1 - (ms - 10) / 1200)));
     events.push({ name: 'tasks.pending', time: at(ms), attributes: { 'tasks.pending.count': left } });
-    events.push({ name: 'resource.gauge', time: at(ms), attributes: { 'resource.name': 'db.pool.in_use', 'resource.value': ms < 10 ? 20 : ms < 800 ? 10 : 1 } });
+    events.push({
+      name: 'resource.gauge',
+      time: at(ms),
+      attributes: { 'resource.name': 'db.pool.in_use', 'resource.value': ms < 10 ? 20 : ms < 800 ? 10 : 1 },
+    });
   }
   const attributes = { 'shutdown.reason': 'SIGTERM', 'shutdown.drain_timeout_ms': DRAIN_MS, 'shutdown.outcome': 'survivors', 'shutdown.pending_baseline': 0 };
   return readable(traceId, hex(8), 'shutdown', at(0), at(DRAIN_MS + 500), attributes, events, resource);

@@ -9,8 +9,9 @@
 //   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test (default); BENCH_PG_URL=off skips PostgreSQL
 //
 // Prints a table, then as its LAST line one JSON object. Figures, not assertions.
-import http from 'node:http';
+
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -86,7 +87,9 @@ function sqliteFloorMs(rows, dir) {
   const db = new Database(join(dir, 'floor.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec('CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, name TEXT, start_ns INTEGER, end_ns INTEGER, body TEXT, PRIMARY KEY (trace_id, span_id))');
+  db.exec(
+    'CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, name TEXT, start_ns INTEGER, end_ns INTEGER, body TEXT, PRIMARY KEY (trace_id, span_id))',
+  );
   const insert = db.prepare('INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?)');
   const tx = db.transaction((chunk) => {
     for (const row of chunk) insert.run(...row);
@@ -110,10 +113,7 @@ async function pgFloorMs(rows, schema) {
     for (let i = 0; i < rows.length; i += FLOOR_ROWS_PER_TX) {
       const chunk = rows.slice(i, i + FLOOR_ROWS_PER_TX);
       const cols = [0, 1, 2, 3, 4, 5].map((c) => chunk.map((r) => (typeof r[c] === 'bigint' ? r[c].toString() : r[c])));
-      await client.query(
-        `INSERT INTO ${schema}.spans SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])`,
-        cols,
-      );
+      await client.query(`INSERT INTO ${schema}.spans SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])`, cols);
     }
     return performance.now() - t;
   } finally {
@@ -169,7 +169,9 @@ async function main() {
       await admin.query(`CREATE SCHEMA ${schema}`);
       try {
         const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-        pgPb = await serveRun(url, protobuf, 'application/x-protobuf', async () => Number((await admin.query(`SELECT count(*) AS n FROM ${schema}.spans`)).rows[0].n));
+        pgPb = await serveRun(url, protobuf, 'application/x-protobuf', async () =>
+          Number((await admin.query(`SELECT count(*) AS n FROM ${schema}.spans`)).rows[0].n),
+        );
       } finally {
         await admin.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
         await admin.end();
@@ -199,9 +201,24 @@ async function main() {
       ['floor: protobuf decode + sqlite insert', pbDecodeMs + sqliteInsertMs, floor, 'single-threaded floor'],
       ['floor: pg multi-row insert (PK only)', pgInsertMs, pgInsertMs && rate(spans, pgInsertMs), 'unnest, 10,000 rows/statement'],
       ['floor: protobuf decode + pg insert', pgInsertMs && pbDecodeMs + pgInsertMs, pgFloor, ''],
-      ['serve SQLite, protobuf, 4 senders', sqlitePb.ms, summary.protobuf_spans_per_s, `ack ${sqlitePb.acknowledged}, stored ${sqlitePb.stored}, failed ${sqlitePb.failed}, peak RSS ${fmt(sqlitePb.peakRssMb)} MB`],
-      ['serve SQLite, JSON, 4 senders', sqliteJson.ms, summary.json_spans_per_s, `ack ${sqliteJson.acknowledged}, stored ${sqliteJson.stored}, failed ${sqliteJson.failed}, peak RSS ${fmt(sqliteJson.peakRssMb)} MB`],
-      ['serve PostgreSQL, protobuf, 4 senders', pgPb?.ms, summary.pg_spans_per_s ?? undefined, pgPb ? `ack ${pgPb.acknowledged}, stored ${pgPb.stored}, failed ${pgPb.failed}, peak RSS ${fmt(pgPb.peakRssMb)} MB` : 'skipped'],
+      [
+        'serve SQLite, protobuf, 4 senders',
+        sqlitePb.ms,
+        summary.protobuf_spans_per_s,
+        `ack ${sqlitePb.acknowledged}, stored ${sqlitePb.stored}, failed ${sqlitePb.failed}, peak RSS ${fmt(sqlitePb.peakRssMb)} MB`,
+      ],
+      [
+        'serve SQLite, JSON, 4 senders',
+        sqliteJson.ms,
+        summary.json_spans_per_s,
+        `ack ${sqliteJson.acknowledged}, stored ${sqliteJson.stored}, failed ${sqliteJson.failed}, peak RSS ${fmt(sqliteJson.peakRssMb)} MB`,
+      ],
+      [
+        'serve PostgreSQL, protobuf, 4 senders',
+        pgPb?.ms,
+        summary.pg_spans_per_s ?? undefined,
+        pgPb ? `ack ${pgPb.acknowledged}, stored ${pgPb.stored}, failed ${pgPb.failed}, peak RSS ${fmt(pgPb.peakRssMb)} MB` : 'skipped',
+      ],
     ];
     console.log(`ingest: ${spans.toLocaleString('en-US')} task spans per run (10–20 attributes, 2–6 events each)`);
     for (const [what, ms, perS, note] of table) {
