@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TaskLifecycleProcessor } from '../collector/processor/TaskLifecycleProcessor.js';
+import { SpanRecordProcessor } from '../collector/processor/SpanRecordProcessor.js';
 import { OtlpGrpcReceiver } from '../collector/receiver/OtlpGrpcReceiver.js';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
@@ -103,7 +103,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone);
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
-  const processor = new TaskLifecycleProcessor({ next: views, onError });
+  const processor = new SpanRecordProcessor({ next: views, onError });
   const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError });
   const grpc = options.grpcPort ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError }) : undefined;
   let otlp: Listening | undefined;

@@ -3,7 +3,7 @@ import { addHrTimes, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
 import { reportError } from './reportError.js';
-import { currentProcessor, type TaskLifecycleProcessor } from './TaskLifecycleProcessor.js';
+import { currentProcessor, type SnapshotSpanProcessor } from './SnapshotSpanProcessor.js';
 import { liveTaskCount } from './taskContext.js';
 
 /** How often the open task count and the active handles are sampled during a shutdown (ms). */
@@ -26,7 +26,7 @@ const LOOP_TURNS_BEFORE_LAST_SAMPLE = 2;
 /** Options of {@link beginShutdown}. */
 export interface ShutdownOptions {
   /** the processor whose open task spans are counted and snapshotted (default: the newest one) */
-  processor?: TaskLifecycleProcessor;
+  processor?: SnapshotSpanProcessor;
   /** tracer of the shutdown span (default: the global tracer named `canceltrace`) */
   tracer?: Tracer;
   /** the bound the drain is given, recorded as `shutdown.drain_timeout_ms` */
@@ -74,7 +74,7 @@ export function beginShutdown(reason: string, options: ShutdownOptions = {}): Sh
 
 class ShutdownWatch implements ShutdownHandle {
   readonly span: Span;
-  private readonly processor: TaskLifecycleProcessor | undefined;
+  private readonly processor: SnapshotSpanProcessor | undefined;
   private readonly baseline: number;
   private readonly budget: number;
   private readonly startedAt = Date.now();

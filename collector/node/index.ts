@@ -1,6 +1,6 @@
 /**
  * canceltrace/node: task-lifecycle instrumentation for Node services.
- * Add a {@link TaskLifecycleProcessor} to the NodeTracerProvider, run cancellable work with
+ * Add a {@link SnapshotSpanProcessor} to the NodeTracerProvider, run cancellable work with
  * {@link runTask} / {@link TaskScope}, and wrap the drain in {@link beginShutdown}.
  */
 
@@ -27,10 +27,10 @@ export {
   DEFAULT_MAX_OPEN_SPANS,
   DEFAULT_MAX_QUEUE_SIZE,
   DEFAULT_SCHEDULED_DELAY_MS,
-  TaskLifecycleProcessor,
-  type TaskLifecycleProcessorOptions,
-  type TaskLifecycleProcessorStats,
+  SnapshotSpanProcessor,
+  type SnapshotSpanProcessorOptions,
+  type SnapshotSpanProcessorStats,
   tracesUrl,
-} from './TaskLifecycleProcessor.js';
+} from './SnapshotSpanProcessor.js';
 export { type CancelResult, DEFAULT_CANCEL_TIMEOUT_MS, TaskScope, type TaskScopeOptions } from './TaskScope.js';
 export { currentTask, type RunningTask } from './taskContext.js';

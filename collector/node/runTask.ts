@@ -41,7 +41,7 @@ let defaultTracer: Tracer | undefined;
  * task's signal aborted, its cleanups, and how it ended: rejected with the signal's reason or an
  * AbortError is `cancelled`; resolved after the abort is `completed` (a swallowed cancel);
  * rejected with another error is `failed`. A task that never settles stays open, and the
- * {@link TaskLifecycleProcessor} exports it as `pending` at each snapshot.
+ * {@link SnapshotSpanProcessor} exports it as `pending` at each snapshot.
  * The returned promise settles exactly as `fn`'s does.
  */
 export function runTask<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T, options: RunTaskOptions = {}): Promise<T> {

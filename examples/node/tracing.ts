@@ -1,16 +1,16 @@
 /**
  * The set-up every example shares: a NodeTracerProvider whose only processor is canceltrace's
- * TaskLifecycleProcessor (it exports to OTEL_EXPORTER_OTLP_ENDPOINT, default http://127.0.0.1:4318).
+ * SnapshotSpanProcessor (it exports to OTEL_EXPORTER_OTLP_ENDPOINT, default http://127.0.0.1:4318).
  */
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { nodeResource, TaskLifecycleProcessor } from '../../collector/node/index.js';
+import { nodeResource, SnapshotSpanProcessor } from '../../collector/node/index.js';
 
 /** How long an example runs before it sends itself SIGTERM (ms); EXAMPLE_RUN_MS overrides it. */
 const DEFAULT_RUN_MS = 300;
 
 /** Registers the provider for `service` and returns it with its processor. */
-export function startTracing(service: string): { provider: NodeTracerProvider; processor: TaskLifecycleProcessor } {
-  const processor = new TaskLifecycleProcessor();
+export function startTracing(service: string): { provider: NodeTracerProvider; processor: SnapshotSpanProcessor } {
+  const processor = new SnapshotSpanProcessor();
   const provider = new NodeTracerProvider({
     resource: nodeResource({ 'service.name': service }),
     spanProcessors: [processor],

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_TIMEOUT_MS, runConsumerScript, runNodeExample as runExample } from './runNodeExample.js';
 import { getJson, type Served, startServe, waitFor } from './serve.js';
 
+/** Export bound of the apps whose exporter never answers: far below the run guard (EXIT_TIMEOUT_MS). */
+const HUNG_EXPORT_BOUND_MS = 300;
 /** N3's grace period before SIGKILL: longer than one snapshot interval (1 s) of the shutdown. */
 const N3_GRACE_MS = 2_500;
 
@@ -133,12 +135,12 @@ function appWithExporter(exportBody: string, shutdownBody: string): string {
   return `
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { trace } from '@opentelemetry/api';
-import { TaskLifecycleProcessor, beginShutdown, runTask } from 'canceltrace/node';
+import { SnapshotSpanProcessor, beginShutdown, runTask } from 'canceltrace/node';
 const exporter = {
   export(spans, done) { ${exportBody} },
   shutdown() { ${shutdownBody} },
 };
-const processor = new TaskLifecycleProcessor({ exporter, exportTimeoutMillis: 200, flushTimeoutMillis: 400 });
+const processor = new SnapshotSpanProcessor({ exporter, exportTimeoutMillis: 200, flushTimeoutMillis: 400 });
 const provider = new BasicTracerProvider({ spanProcessors: [processor] });
 trace.setGlobalTracerProvider(provider);
 const value = await runTask('job', async () => 7);
@@ -161,14 +163,15 @@ describe('canceltrace/node in an app whose exporter misbehaves', () => {
     expect(ran.code, ran.output).toBe(0);
   });
 
-  it('when a shutdown is left open and the exporter never answers, then its periodic snapshots do not keep the process alive', async () => {
-    // The flush bound is longer than the run guard: a snapshot that held the process would end in SIGKILL.
+  it('when a shutdown is left open and the exporter never answers, then its periodic snapshots hold the process no longer than one export bound', async () => {
+    // The flush bound is longer than the run guard: a snapshot whose flush held the process would end in
+    // SIGKILL. Each export is bounded (BatchSpanProcessor keeps the process up while one is in flight).
     const ran = await runConsumerScript(`
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { trace } from '@opentelemetry/api';
-import { TaskLifecycleProcessor, beginShutdown, runTask } from 'canceltrace/node';
+import { SnapshotSpanProcessor, beginShutdown, runTask } from 'canceltrace/node';
 const exporter = { export() {}, shutdown: () => new Promise(() => {}) };
-const processor = new TaskLifecycleProcessor({ exporter, exportTimeoutMillis: ${EXIT_TIMEOUT_MS * 2}, flushTimeoutMillis: ${EXIT_TIMEOUT_MS * 2} });
+const processor = new SnapshotSpanProcessor({ exporter, exportTimeoutMillis: ${HUNG_EXPORT_BOUND_MS}, flushTimeoutMillis: ${EXIT_TIMEOUT_MS * 2} });
 trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [processor] }));
 void runTask('stuck', () => new Promise(() => {}));
 beginShutdown('manual', { snapshotIntervalMs: 50 });

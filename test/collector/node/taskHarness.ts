@@ -1,15 +1,15 @@
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { TaskLifecycleProcessor } from '../../../collector/node/TaskLifecycleProcessor.js';
+import { SnapshotSpanProcessor } from '../../../collector/node/SnapshotSpanProcessor.js';
 import { CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 
-/** A provider with a TaskLifecycleProcessor over an in-memory exporter, and async context on. */
+/** A provider with a SnapshotSpanProcessor over an in-memory exporter, and async context on. */
 export function taskHarness() {
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
   const exporter = new InMemorySpanExporter();
-  const processor = new TaskLifecycleProcessor({ exporter });
+  const processor = new SnapshotSpanProcessor({ exporter });
   const provider = new BasicTracerProvider({ spanProcessors: [processor] });
   const tracer = provider.getTracer(CANCELTRACE_SCOPE);
   return {

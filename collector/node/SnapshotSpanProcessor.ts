@@ -1,11 +1,10 @@
-import { type Context, context, type HrTime } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode, hrTime, suppressTracing } from '@opentelemetry/core';
+import { type Context, type HrTime, TraceFlags } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR, CANCELTRACE_SCOPE } from '../../contract/contract.js';
-import { copySpan, SpanWithResource } from './copySpan.js';
-import { withProcessIdentity } from './processIdentity.js';
+import { copySpan } from './copySpan.js';
+import { GuardedExporter } from './GuardedExporter.js';
 import { describeError, reportError, reportWarning } from './reportError.js';
 import { withBound } from './withBound.js';
 
@@ -23,9 +22,15 @@ export const DEFAULT_EXPORT_TIMEOUT_MS = 5_000;
 export const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 /** Open task spans tracked for snapshots; beyond it new ones are not tracked (and counted). */
 export const DEFAULT_MAX_OPEN_SPANS = 10_000;
+/**
+ * How much later than our own export bound the batch processor's bound is set (ms): ours, which
+ * counts and reports the failure, must fire first. The batch processor's timer is not unref'd, so
+ * an export that never answers holds an exiting process for about `exportTimeoutMillis`.
+ */
+const BATCH_TIMER_MARGIN_MS = 100;
 
-/** Options of {@link TaskLifecycleProcessor}. */
-export interface TaskLifecycleProcessorOptions {
+/** Options of {@link SnapshotSpanProcessor}. */
+export interface SnapshotSpanProcessorOptions {
   /** the canceltrace collector's base URL; spans go to `<url>/v1/traces` */
   url?: string;
   /** replaces the default OTLP/HTTP (protobuf) exporter */
@@ -38,8 +43,8 @@ export interface TaskLifecycleProcessorOptions {
   maxOpenSpans?: number;
 }
 
-/** Counters of a {@link TaskLifecycleProcessor}, for tests and for a health line. */
-export interface TaskLifecycleProcessorStats {
+/** Counters of a {@link SnapshotSpanProcessor}, for tests and for a health line. */
+export interface SnapshotSpanProcessorStats {
   /** spans waiting in the queue */
   queued: number;
   /** spans handed to the exporter that it accepted */
@@ -60,39 +65,46 @@ type Role = 'task' | 'shutdown';
 
 /**
  * A span processor for a `NodeTracerProvider` that makes task lifecycles visible to canceltrace.
- * It exports every ended span in batches (so it can be a service's only processor), tracks the
- * task and shutdown spans that are open, and at {@link snapshot}, {@link forceFlush} and
- * {@link shutdown} exports copies of those open spans marked `task.snapshot = true`
- * (`task.final_state = pending` on tasks), because an SDK processor never sees a span that never
- * ends. It never throws into the app: exporter failures go to the diag logger.
+ * It exports every ended span through the SDK's `BatchSpanProcessor` (so it can be a service's
+ * only processor), tracks the task and shutdown spans that are open, and at {@link snapshot},
+ * {@link forceFlush} and {@link shutdown} exports copies of those open spans marked
+ * `task.snapshot = true` (`task.final_state = pending` on tasks), because an SDK processor never
+ * sees a span that never ends. It never throws into the app: exporter failures go to the diag logger.
  */
-export class TaskLifecycleProcessor implements SpanProcessor {
-  private readonly exporter: SpanExporter;
+export class SnapshotSpanProcessor implements SpanProcessor {
+  private readonly batch: BatchSpanProcessor;
+  private readonly exporter: GuardedExporter;
   private readonly maxQueueSize: number;
-  private readonly batchSize: number;
-  private readonly delayMs: number;
   private readonly exportTimeoutMs: number;
   private readonly flushTimeoutMs: number;
   private readonly maxOpen: number;
   private readonly open = new Map<Span, Role>();
-  private queue: ReadableSpan[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private exporting: Promise<void> | undefined;
+  /** spans handed to the batch processor that no export has taken yet: its queue, seen from outside */
+  private queued = 0;
   private closing = false;
   private shutdownPromise: Promise<void> | undefined;
-  private counts = { exported: 0, dropped: 0, failed: 0, untracked: 0, snapshots: 0 };
+  private counts = { dropped: 0, untracked: 0, snapshots: 0 };
   private dropWarned = false;
   private latestTaskEnd: HrTime | undefined;
 
   /** Creates the processor; the newest one becomes the default of `beginShutdown`. */
-  constructor(options: TaskLifecycleProcessorOptions = {}) {
+  constructor(options: SnapshotSpanProcessorOptions = {}) {
     this.maxQueueSize = positive(options.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE, 'maxQueueSize');
-    this.batchSize = Math.min(positive(options.maxExportBatchSize, DEFAULT_MAX_EXPORT_BATCH_SIZE, 'maxExportBatchSize'), this.maxQueueSize);
-    this.delayMs = positive(options.scheduledDelayMillis, DEFAULT_SCHEDULED_DELAY_MS, 'scheduledDelayMillis');
+    const batchSize = Math.min(positive(options.maxExportBatchSize, DEFAULT_MAX_EXPORT_BATCH_SIZE, 'maxExportBatchSize'), this.maxQueueSize);
+    const delayMs = positive(options.scheduledDelayMillis, DEFAULT_SCHEDULED_DELAY_MS, 'scheduledDelayMillis');
     this.exportTimeoutMs = positive(options.exportTimeoutMillis, DEFAULT_EXPORT_TIMEOUT_MS, 'exportTimeoutMillis');
     this.flushTimeoutMs = positive(options.flushTimeoutMillis, DEFAULT_FLUSH_TIMEOUT_MS, 'flushTimeoutMillis');
     this.maxOpen = positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
-    this.exporter = options.exporter ?? new OTLPTraceExporter({ url: tracesUrl(options.url), timeoutMillis: this.exportTimeoutMs });
+    const inner = options.exporter ?? new OTLPTraceExporter({ url: tracesUrl(options.url), timeoutMillis: this.exportTimeoutMs });
+    this.exporter = new GuardedExporter(inner, this.exportTimeoutMs, (taken) => {
+      this.queued -= taken;
+    });
+    this.batch = new BatchSpanProcessor(this.exporter, {
+      maxQueueSize: this.maxQueueSize,
+      maxExportBatchSize: batchSize,
+      scheduledDelayMillis: delayMs,
+      exportTimeoutMillis: this.exportTimeoutMs + BATCH_TIMER_MARGIN_MS,
+    });
     defaultProcessor = this;
   }
 
@@ -108,7 +120,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
       }
       this.open.set(span, role);
     } catch (error) {
-      reportError('TaskLifecycleProcessor.onStart failed', error);
+      reportError('SnapshotSpanProcessor.onStart failed', error);
     }
   }
 
@@ -119,7 +131,7 @@ export class TaskLifecycleProcessor implements SpanProcessor {
       if (this.closing) return;
       this.enqueue(span);
     } catch (error) {
-      reportError('TaskLifecycleProcessor.onEnd failed', error);
+      reportError('SnapshotSpanProcessor.onEnd failed', error);
     }
   }
 
@@ -128,15 +140,28 @@ export class TaskLifecycleProcessor implements SpanProcessor {
    * The caller is waiting, so the process stays up until the flush ends or its bound runs out.
    */
   async snapshot(): Promise<void> {
-    await this.snapshotAndFlush(true);
+    try {
+      this.enqueueSnapshots();
+      await this.flush(true);
+    } catch (error) {
+      reportError('SnapshotSpanProcessor.snapshot failed', error);
+    }
   }
 
   /**
    * {@link snapshot} for a periodic timer that nobody awaits: its wait does not keep the process
-   * alive, so a hung collector cannot hold an app whose work is done.
+   * alive, and it starts an export only when none is in flight (else the batch processor's own
+   * timer sends the copies). Each export keeps the process up until it ends or its bound runs out,
+   * so back-to-back exports would let a hung collector hold an app whose work is done forever;
+   * one at a time, it holds it for at most one export bound.
    */
   async backgroundSnapshot(): Promise<void> {
-    await this.snapshotAndFlush(false);
+    try {
+      this.enqueueSnapshots();
+      if (!this.exporter.busy) await this.flush(false);
+    } catch (error) {
+      reportError('SnapshotSpanProcessor.snapshot failed', error);
+    }
   }
 
   /** Same as {@link snapshot}: a flush also shows what is still open. */
@@ -162,13 +187,13 @@ export class TaskLifecycleProcessor implements SpanProcessor {
 
   /** True while an export call is in flight (its socket counts among the process's handles). */
   get busy(): boolean {
-    return this.exporting !== undefined;
+    return this.exporter.busy;
   }
 
   /** Resolves when no export is in flight, or after `timeoutMs` (which the process waits for). Never rejects. */
   async idle(timeoutMs: number): Promise<void> {
-    if (!this.exporting) return;
-    await withBound(this.exporting, timeoutMs, true);
+    if (!this.exporter.busy) return;
+    await withBound(this.exporter.settled(), timeoutMs, true);
   }
 
   /**
@@ -181,22 +206,13 @@ export class TaskLifecycleProcessor implements SpanProcessor {
   }
 
   /** The processor's counters. */
-  stats(): TaskLifecycleProcessorStats {
-    return { ...this.counts, queued: this.queue.length, open: this.open.size };
+  stats(): SnapshotSpanProcessorStats {
+    return { ...this.counts, ...this.exporter.counts, queued: this.queued, open: this.open.size };
   }
 
   private noteTaskEnd(end: HrTime): void {
     const latest = this.latestTaskEnd;
     if (!latest || end[0] > latest[0] || (end[0] === latest[0] && end[1] > latest[1])) this.latestTaskEnd = end;
-  }
-
-  private async snapshotAndFlush(hold: boolean): Promise<void> {
-    try {
-      this.enqueueSnapshots();
-      await this.flush(hold);
-    } catch (error) {
-      reportError('TaskLifecycleProcessor.snapshot failed', error);
-    }
   }
 
   private async close(): Promise<void> {
@@ -206,16 +222,13 @@ export class TaskLifecycleProcessor implements SpanProcessor {
       this.open.clear();
       await this.flush(true);
     } catch (error) {
-      reportError('TaskLifecycleProcessor.shutdown failed while flushing', error);
+      reportError('SnapshotSpanProcessor.shutdown failed while flushing', error);
     }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    try {
-      const done = await withBound(Promise.resolve(this.exporter.shutdown()), this.exportTimeoutMs, true);
-      if (!done) reportError(`TaskLifecycleProcessor exporter shutdown did not finish within ${this.exportTimeoutMs} ms`);
-    } catch (error) {
-      reportError('TaskLifecycleProcessor exporter shutdown failed', error);
-    }
+    // The batch processor's shutdown flushes what is left (nothing, or what the flush bound cut
+    // off) and then shuts the exporter down.
+    const closed = this.batch.shutdown().then(undefined, (error: unknown) => reportError('SnapshotSpanProcessor exporter shutdown failed', error));
+    const done = await withBound(closed, this.exportTimeoutMs, true);
+    if (!done) reportError(`SnapshotSpanProcessor exporter shutdown did not finish within ${this.exportTimeoutMs} ms`);
     if (defaultProcessor === this) defaultProcessor = undefined;
   }
 
@@ -230,99 +243,46 @@ export class TaskLifecycleProcessor implements SpanProcessor {
     }
   }
 
+  /** Hands a span to the batch processor, or drops and counts it when the queue is full. */
   private enqueue(span: ReadableSpan): void {
-    if (this.queue.length >= this.maxQueueSize) {
+    // The batch processor exports sampled spans only; counting the others would skew `queued`.
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.queued >= this.maxQueueSize) {
       this.counts.dropped++;
       if (!this.dropWarned) {
         this.dropWarned = true;
-        reportWarning(`TaskLifecycleProcessor queue limit (${this.maxQueueSize}) reached, dropping spans`);
+        reportWarning(`SnapshotSpanProcessor queue limit (${this.maxQueueSize}) reached, dropping spans`);
       }
       return;
     }
-    this.queue.push(span);
-    if (this.queue.length >= this.batchSize) this.kick();
-    else this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.timer || this.exporting) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.kick();
-    }, this.delayMs);
-    this.timer.unref();
-  }
-
-  private kick(): void {
-    if (this.exporting) return;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    this.exporting = this.drain().finally(() => {
-      this.exporting = undefined;
-      if (this.queue.length > 0 && !this.closing) this.schedule();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.batchSize);
-      await this.exportBatch(batch);
-    }
+    this.queued++;
+    this.batch.onEnd(span);
   }
 
   /**
-   * Sends the queue until empty, bounded by the flush timeout. `hold`: someone awaits the flush,
-   * so its bound must keep the process alive; otherwise an app awaiting a flush against a hung
-   * exporter would see the loop empty, its await abandoned and its code after it never run.
+   * Sends the queue and waits for the exports in flight, bounded by the flush timeout. `hold`:
+   * someone awaits the flush, so its bound must keep the process alive; otherwise an app awaiting
+   * a flush against a hung exporter would see the loop empty, its await abandoned and its code
+   * after it never run.
    */
   private async flush(hold: boolean): Promise<void> {
     const work = (async () => {
-      while (this.queue.length > 0 || this.exporting) {
-        if (!this.exporting) this.kick();
-        await this.exporting;
-      }
+      await this.batch.forceFlush();
+      await this.exporter.settled();
     })();
-    const done = await withBound(work, this.flushTimeoutMs, hold);
-    if (!done) reportError(`TaskLifecycleProcessor flush did not finish within ${this.flushTimeoutMs} ms`);
-  }
-
-  private exportBatch(batch: ReadableSpan[]): Promise<void> {
-    const spans = withIdentity(batch);
-    return new Promise<void>((resolve) => {
-      let settled = false;
-      const finish = (result: ExportResult | undefined, error?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timeout);
-        if (result?.code === ExportResultCode.SUCCESS) {
-          this.counts.exported += spans.length;
-        } else {
-          this.counts.failed += spans.length;
-          reportError(`TaskLifecycleProcessor export of ${spans.length} spans failed`, error ?? result?.error);
-        }
-        resolve();
-      };
-      const timeout = setTimeout(() => finish(undefined, new Error(`export timed out after ${this.exportTimeoutMs} ms`)), this.exportTimeoutMs);
-      timeout.unref();
-      try {
-        // The export's own HTTP calls must not be traced, or each export would make spans to export.
-        const returned: unknown = context.with(suppressTracing(context.active()), () => this.exporter.export(spans, (result) => finish(result, result.error)));
-        // An `async export()` that throws rejects instead: left alone, that rejection would be
-        // unhandled and crash the app.
-        if (isThenable(returned)) returned.then(undefined, (error: unknown) => finish(undefined, error));
-      } catch (error) {
-        finish(undefined, error);
-      }
-    });
+    const done = await withBound(
+      work.catch((error: unknown) => reportError('SnapshotSpanProcessor flush failed', error)),
+      this.flushTimeoutMs,
+      hold,
+    );
+    if (!done) reportError(`SnapshotSpanProcessor flush did not finish within ${this.flushTimeoutMs} ms`);
   }
 }
 
-let defaultProcessor: TaskLifecycleProcessor | undefined;
+let defaultProcessor: SnapshotSpanProcessor | undefined;
 
 /** The most recently created processor that is not shut down, used when none is passed. */
-export function currentProcessor(): TaskLifecycleProcessor | undefined {
+export function currentProcessor(): SnapshotSpanProcessor | undefined {
   return defaultProcessor;
 }
 
@@ -340,29 +300,9 @@ function roleAtStart(span: Span): Role | undefined {
   return undefined;
 }
 
-/** The spans as exported: with the process identity in their resource (looked up once per resource run). */
-function withIdentity(batch: ReadableSpan[]): ReadableSpan[] {
-  let from: Resource | undefined;
-  let to: Resource | undefined;
-  const out = new Array<ReadableSpan>(batch.length);
-  for (let i = 0; i < batch.length; i++) {
-    const span = batch[i];
-    if (span.resource !== from) {
-      from = span.resource;
-      to = withProcessIdentity(from);
-    }
-    out[i] = to === from ? span : new SpanWithResource(span, to!);
-  }
-  return out;
-}
-
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (Number.isFinite(value) && value > 0) return value;
-  reportWarning(`TaskLifecycleProcessor option ${name}=${describeError(value)} is not a positive number, using ${fallback}`);
+  reportWarning(`SnapshotSpanProcessor option ${name}=${describeError(value)} is not a positive number, using ${fallback}`);
   return fallback;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -1,7 +1,7 @@
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { TaskLifecycleProcessor } from '../../../collector/processor/TaskLifecycleProcessor.js';
+import { SpanRecordProcessor } from '../../../collector/processor/SpanRecordProcessor.js';
 import type { Consumer, SpanRecord } from '../../../contract/records.js';
 
 class Recording implements Consumer<SpanRecord> {
@@ -19,7 +19,7 @@ class Recording implements Consumer<SpanRecord> {
 function setup(options: { maxQueueSize?: number } = {}) {
   const next = new Recording();
   const errors: unknown[] = [];
-  const processor = new TaskLifecycleProcessor({ next, onError: (e) => errors.push(e), flushDelayMillis: 10_000, ...options });
+  const processor = new SpanRecordProcessor({ next, onError: (e) => errors.push(e), flushDelayMillis: 10_000, ...options });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'svc', 'service.instance.id': 'inst-1' }),
     spanProcessors: [processor],
@@ -27,7 +27,7 @@ function setup(options: { maxQueueSize?: number } = {}) {
   return { next, errors, processor, provider, tracer: provider.getTracer('canceltrace') };
 }
 
-describe('TaskLifecycleProcessor', () => {
+describe('SpanRecordProcessor', () => {
   describe('onEnd', () => {
     it('when task, shutdown and other spans end, then each record carries its role, service and instance', async () => {
       const { next, processor, tracer } = setup();

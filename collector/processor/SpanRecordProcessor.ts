@@ -8,8 +8,8 @@ export const DEFAULT_MAX_QUEUE_SIZE = 100_000;
 /** How long buffered spans wait before they are passed on, in milliseconds. */
 export const DEFAULT_FLUSH_DELAY_MILLIS = 200;
 
-/** Options of {@link TaskLifecycleProcessor}. */
-export interface TaskLifecycleProcessorOptions {
+/** Options of {@link SpanRecordProcessor}. */
+export interface SpanRecordProcessorOptions {
   /** the next stage: usually the store */
   next: Consumer<SpanRecord>;
   maxQueueSize?: number;
@@ -22,11 +22,11 @@ export interface TaskLifecycleProcessorOptions {
  * The collector's span processor: turns spans into task, shutdown and other records
  * (see docs/conventions.md) and hands them to the next stage.
  *
- * Behind the OTLP receiver it is used through {@link TaskLifecycleProcessor.consume}, so a failure of
+ * Behind the OTLP receiver it is used through {@link SpanRecordProcessor.consume}, so a failure of
  * the store reaches the receiver (which answers 503, retryable). As an OpenTelemetry `SpanProcessor`
  * (onEnd), spans are buffered in a bounded queue and passed on in batches; `onEnd` never throws.
  */
-export class TaskLifecycleProcessor implements SpanProcessor, Consumer<ReadableSpan> {
+export class SpanRecordProcessor implements SpanProcessor, Consumer<ReadableSpan> {
   private readonly next: Consumer<SpanRecord>;
   private readonly maxQueueSize: number;
   private readonly flushDelayMillis: number;
@@ -38,11 +38,11 @@ export class TaskLifecycleProcessor implements SpanProcessor, Consumer<ReadableS
   /** spans dropped because the queue was full or the processor was shut down */
   dropped = 0;
 
-  constructor(options: TaskLifecycleProcessorOptions) {
+  constructor(options: SpanRecordProcessorOptions) {
     this.next = options.next;
     this.maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
     this.flushDelayMillis = options.flushDelayMillis ?? DEFAULT_FLUSH_DELAY_MILLIS;
-    this.onError = options.onError ?? ((error) => console.error('TaskLifecycleProcessor:', error));
+    this.onError = options.onError ?? ((error) => console.error('SpanRecordProcessor:', error));
   }
 
   /** Converts a batch of spans and passes it to the next stage; rejects when the next stage does. */

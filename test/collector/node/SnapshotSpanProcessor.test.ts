@@ -1,13 +1,13 @@
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TaskLifecycleProcessor, tracesUrl } from '../../../collector/node/TaskLifecycleProcessor.js';
+import { SnapshotSpanProcessor, tracesUrl } from '../../../collector/node/SnapshotSpanProcessor.js';
 import { ATTR, CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 import { HangingSpanExporter, RejectingSpanExporter, ThrowingSpanExporter } from '../../doubles/FailingSpanExporters.js';
 
-function setup(options: ConstructorParameters<typeof TaskLifecycleProcessor>[0] = {}) {
+function setup(options: ConstructorParameters<typeof SnapshotSpanProcessor>[0] = {}) {
   const exporter = new InMemorySpanExporter();
-  const processor = new TaskLifecycleProcessor({ exporter, ...options });
+  const processor = new SnapshotSpanProcessor({ exporter, ...options });
   const provider = new BasicTracerProvider({ spanProcessors: [processor] });
   return { exporter, processor, provider, tracer: provider.getTracer(CANCELTRACE_SCOPE) };
 }
@@ -34,7 +34,7 @@ afterEach(() => {
   diag.disable();
 });
 
-describe('TaskLifecycleProcessor', () => {
+describe('SnapshotSpanProcessor', () => {
   describe('onEnd', () => {
     it('when spans end, then they are exported in a batch within a second without a flush', async () => {
       const { exporter, tracer, provider } = setup();
@@ -50,9 +50,20 @@ describe('TaskLifecycleProcessor', () => {
       await provider.shutdown();
     });
 
+    it('when a span is not sampled, then it is neither queued nor exported', async () => {
+      const exporter = new InMemorySpanExporter();
+      const processor = new SnapshotSpanProcessor({ exporter });
+      const provider = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [processor] });
+      provider.getTracer('app').startSpan('dropped by the sampler').end();
+      await processor.forceFlush();
+      expect(exporter.getFinishedSpans()).toEqual([]);
+      expect(processor.stats()).toMatchObject({ queued: 0, exported: 0, dropped: 0 });
+      await provider.shutdown();
+    });
+
     it('when the queue is full, then further spans are dropped and counted', async () => {
       const hanging = new HangingSpanExporter();
-      const processor = new TaskLifecycleProcessor({ exporter: hanging, maxQueueSize: 10, maxExportBatchSize: 10, exportTimeoutMillis: 60_000 });
+      const processor = new SnapshotSpanProcessor({ exporter: hanging, maxQueueSize: 10, maxExportBatchSize: 10, exportTimeoutMillis: 60_000 });
       const provider = new BasicTracerProvider({ spanProcessors: [processor] });
       const tracer = provider.getTracer('app');
       for (let i = 0; i < 35; i++) tracer.startSpan(`s${i}`).end();
@@ -109,6 +120,20 @@ describe('TaskLifecycleProcessor', () => {
       await provider.shutdown();
     });
 
+    it('when background snapshots come while an export is in flight, then they start no second export', async () => {
+      captureDiag();
+      const hanging = new HangingSpanExporter();
+      const processor = new SnapshotSpanProcessor({ exporter: hanging, exportTimeoutMillis: 60_000, scheduledDelayMillis: 60_000 });
+      const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+      provider.getTracer(CANCELTRACE_SCOPE).startSpan('stuck', { attributes: { [ATTR.taskKind]: 'node' } });
+      void processor.backgroundSnapshot();
+      void processor.backgroundSnapshot();
+      void processor.backgroundSnapshot();
+      await new Promise((r) => setImmediate(r));
+      expect(hanging.received.map((batch) => batch.length)).toEqual([1]);
+      expect(processor.stats()).toMatchObject({ snapshots: 3, queued: 2, dropped: 0 });
+    });
+
     it('when the task ends after a snapshot, then its final record follows and it is no longer snapshotted', async () => {
       const { exporter, processor, tracer, provider } = setup();
       const span = tracer.startSpan('worker', { attributes: { [ATTR.taskKind]: 'node' } });
@@ -139,7 +164,7 @@ describe('TaskLifecycleProcessor', () => {
     it('when the exporter throws, then the app sees nothing and the failure is reported to diag', async () => {
       const lines = captureDiag();
       const exporter = new ThrowingSpanExporter();
-      const processor = new TaskLifecycleProcessor({ exporter });
+      const processor = new SnapshotSpanProcessor({ exporter });
       const provider = new BasicTracerProvider({ spanProcessors: [processor] });
       const span = provider.getTracer(CANCELTRACE_SCOPE).startSpan('t', { attributes: { [ATTR.taskKind]: 'node' } });
       expect(() => span.end()).not.toThrow();
@@ -147,13 +172,13 @@ describe('TaskLifecycleProcessor', () => {
       await expect(processor.shutdown()).resolves.toBeUndefined();
       expect(exporter.calls).toBeGreaterThan(0);
       expect(processor.stats().failed).toBeGreaterThan(0);
-      expect(lines.some((l) => l.startsWith('canceltrace/node TaskLifecycleProcessor export') && l.includes('exporter exploded'))).toBe(true);
+      expect(lines.some((l) => l.startsWith('canceltrace/node SnapshotSpanProcessor export') && l.includes('exporter exploded'))).toBe(true);
     });
 
     it('when the exporter hangs, then flush and shutdown still resolve within their bounds', async () => {
       captureDiag();
       const exporter = new HangingSpanExporter();
-      const processor = new TaskLifecycleProcessor({ exporter, exportTimeoutMillis: 100, flushTimeoutMillis: 300 });
+      const processor = new SnapshotSpanProcessor({ exporter, exportTimeoutMillis: 100, flushTimeoutMillis: 300 });
       const provider = new BasicTracerProvider({ spanProcessors: [processor] });
       provider.getTracer('app').startSpan('t').end();
       const started = Date.now();
@@ -176,7 +201,7 @@ describe('TaskLifecycleProcessor', () => {
           },
           shutdown: async () => undefined,
         };
-        const processor = new TaskLifecycleProcessor({ exporter });
+        const processor = new SnapshotSpanProcessor({ exporter });
         const provider = new BasicTracerProvider({ spanProcessors: [processor] });
         provider.getTracer('app').startSpan('s').end();
         await processor.forceFlush();
@@ -193,7 +218,7 @@ describe('TaskLifecycleProcessor', () => {
     it('when the collector rejects every batch, then the spans are counted as failed and nothing throws', async () => {
       captureDiag();
       const exporter = new RejectingSpanExporter();
-      const processor = new TaskLifecycleProcessor({ exporter });
+      const processor = new SnapshotSpanProcessor({ exporter });
       const provider = new BasicTracerProvider({ spanProcessors: [processor] });
       for (let i = 0; i < 3; i++) provider.getTracer('app').startSpan(`s${i}`).end();
       await processor.forceFlush();
