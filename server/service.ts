@@ -3,6 +3,7 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SpanRecordProcessor } from '../collector/processor/SpanRecordProcessor.js';
+import { IngestBudget } from '../collector/receiver/IngestBudget.js';
 import { OtlpGrpcReceiver } from '../collector/receiver/OtlpGrpcReceiver.js';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
@@ -29,6 +30,10 @@ export interface ServiceOptions {
   /** a SQLite file path, or a `postgres://` / `postgresql://` URL for a store several instances share */
   dbPath?: string;
   maxBodyBytes?: number;
+  /** resident memory in MiB above which ingest is shed with 503 (`--max-memory-mib`); no limit when undefined */
+  maxMemoryMiB?: number;
+  /** when set, ingest and the API require it (`--token` / CANCELTRACE_TOKEN) */
+  token?: string;
   judge?: Partial<JudgeOptions>;
   onError?: (error: unknown) => void;
 }
@@ -104,7 +109,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const processor = new SpanRecordProcessor({ next: views, onError });
-  const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError });
+  const budget = new IngestBudget({ maxMemoryMiB: options.maxMemoryMiB });
+  const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token });
   const grpc = options.grpcPort ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError }) : undefined;
   let otlp: Listening | undefined;
   let ui: Listening;

@@ -205,6 +205,7 @@ export const RPC_CODE = {
   invalidArgument: 3,
   resourceExhausted: 8,
   unavailable: 14,
+  unauthenticated: 16,
 } as const;
 
 /** A protobufjs `Long` as it arrives from decode (only the parts read here). */

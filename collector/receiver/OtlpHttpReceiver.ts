@@ -8,13 +8,16 @@
  */
 
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import express from 'express';
 import type { Consumer } from '../../contract/records.js';
-import type { DecodedRequest, OtlpEncoding } from '../otlp/decode.js';
-import { decodeTraceRequest, OtlpDecodeError } from '../otlp/decode.js';
+import type { OtlpEncoding } from '../otlp/decode.js';
 import { OtlpTypes, RPC_CODE } from '../otlp/schema.js';
-import { BodyEncodingError, BodyTooLargeError, ClientAbortedError, readBody } from './readBody.js';
+import { bearerTokenMatches } from './bearerToken.js';
+import type { IngestBudget, IngestTicket } from './IngestBudget.js';
+import { IngestOverloadedError } from './IngestBudget.js';
+import { BodyEncodingError, BodyTooLargeError, ClientAbortedError, drainRequest, readBody } from './readBody.js';
+import { ConsumerUnavailableError, type IngestResult, OtlpDecodeError, SpanIngest } from './SpanIngest.js';
 
 /** Largest request body accepted, compressed or not (16 MiB). */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -35,6 +38,10 @@ export interface OtlpHttpReceiverOptions {
   retryAfterSeconds?: number;
   /** Told about failures the sender cannot see (the next stage failing, a receiver bug). Must not throw; if it does, that is ignored. */
   onError?: (err: unknown) => void;
+  /** The ingest budget shared with the process's other receivers; a default one when absent. */
+  budget?: IngestBudget;
+  /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string;
 }
 
 const CONTENT_TYPES: Record<string, OtlpEncoding> = {
@@ -50,21 +57,20 @@ const MEDIA_TYPE: Record<OtlpEncoding, string> = {
 /** The content type is neither OTLP encoding, or the content encoding is not gzip: 415. */
 class UnsupportedMediaError extends Error {}
 
-/** The next stage refused the batch: 503, retryable. */
-class ConsumerUnavailableError extends Error {}
-
-/** Longest `errorMessage` of a partial success, in characters. */
-const MAX_PARTIAL_MESSAGE_CHARS = 2000;
+/** The request carries no valid bearer token: 401. */
+class UnauthorizedError extends Error {}
 
 /** Receives OTLP/HTTP trace exports and hands their spans to the next stage. */
 export class OtlpHttpReceiver {
-  private readonly next: Consumer<ReadableSpan>;
+  /** The transport-neutral path (decode → validate → budget → consume) this receiver shares with others. */
+  readonly ingest: SpanIngest;
+  private readonly token: string | undefined;
   private readonly maxBodyBytes: number;
   private readonly retryAfterSeconds: number;
   private readonly reportError: (err: unknown) => void;
 
   constructor(options: OtlpHttpReceiverOptions) {
-    this.next = options.next;
+    this.token = options.token || undefined;
     this.maxBodyBytes = positiveOr(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.retryAfterSeconds = positiveOr(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds');
     const onError = options.onError ?? defaultOnError;
@@ -75,6 +81,7 @@ export class OtlpHttpReceiver {
         // The reporter is the last resort; nothing is left to tell.
       }
     };
+    this.ingest = new SpanIngest({ next: options.next, budget: options.budget, onError: this.reportError });
   }
 
   /** An Express router serving `POST /v1/traces` (405 for other methods there). */
@@ -94,6 +101,9 @@ export class OtlpHttpReceiver {
   private async receive(req: Request, res: Response): Promise<void> {
     const encoding = encodingOf(req);
     res.locals.otlpEncoding = encoding ?? 'json';
+    if (this.token !== undefined && !bearerTokenMatches(req.get('authorization'), this.token)) {
+      throw new UnauthorizedError('missing or wrong bearer token; send Authorization: Bearer <token>');
+    }
     if (encoding === undefined) {
       throw new UnsupportedMediaError(
         `unsupported content type ${JSON.stringify(req.get('content-type') ?? '')}; use application/x-protobuf or application/json`,
@@ -103,39 +113,39 @@ export class OtlpHttpReceiver {
     if (contentEncoding !== 'identity' && contentEncoding !== 'gzip' && contentEncoding !== 'x-gzip' && contentEncoding !== '') {
       throw new UnsupportedMediaError(`unsupported content encoding ${JSON.stringify(contentEncoding)}; use gzip or none`);
     }
-    const body = await readBody(req, { gzip: contentEncoding.endsWith('gzip'), maxBytes: this.maxBodyBytes });
-    const decoded = decodeTraceRequest(body, encoding);
-    if (decoded.spans.length > 0) {
-      try {
-        await this.next.consume(decoded.spans);
-      } catch (err) {
-        // A stage that refuses the data itself (e.g. a value the store cannot keep exactly) is permanent: 400, not retried.
-        if ((err as { permanent?: unknown })?.permanent === true) throw new OtlpDecodeError(`spans refused: ${(err as Error).message}`);
-        this.reportError(err);
-        throw new ConsumerUnavailableError('the collector cannot take spans right now; retry later');
-      }
+    const ticket: IngestTicket = this.ingest.admit();
+    try {
+      const body = await readBody(req, { gzip: contentEncoding.endsWith('gzip'), maxBytes: this.maxBodyBytes, onKeep: (n) => ticket.take(n) });
+      sendResponse(res, encoding, await this.ingest.ingest(body, encoding, ticket));
+    } finally {
+      ticket.release();
     }
-    sendResponse(res, encoding, decoded);
   }
 
   /** The one place that maps failures to OTLP responses, in the request's encoding. */
-  private mapError(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  private mapError(err: unknown, req: Request, res: Response, next: NextFunction): void {
     if (err instanceof ClientAbortedError) return;
     if (res.headersSent) {
       next(err);
       return;
     }
+    // Answered before the body was read whole: read the rest away so the connection stays usable.
+    drainRequest(req, res);
     const encoding: OtlpEncoding = res.locals.otlpEncoding ?? 'json';
     if (err instanceof OtlpDecodeError || err instanceof BodyEncodingError) {
       sendStatus(res, 400, encoding, RPC_CODE.invalidArgument, err.message);
     } else if (err instanceof BodyTooLargeError) {
-      // When the client is still sending beyond the limit, close rather than read it all.
-      if (err.closeConnection) res.set('Connection', 'close');
       sendStatus(res, 413, encoding, RPC_CODE.resourceExhausted, err.message);
+    } else if (err instanceof UnauthorizedError) {
+      res.set('WWW-Authenticate', 'Bearer');
+      sendStatus(res, 401, encoding, RPC_CODE.unauthenticated, err.message);
     } else if (err instanceof UnsupportedMediaError) {
       sendStatus(res, 415, encoding, RPC_CODE.invalidArgument, err.message);
+    } else if (err instanceof IngestOverloadedError) {
+      res.set('Retry-After', String(err.retryAfterSeconds));
+      sendStatus(res, err.httpStatus, encoding, err.httpStatus === 429 ? RPC_CODE.resourceExhausted : RPC_CODE.unavailable, err.message);
     } else if (err instanceof ConsumerUnavailableError) {
-      res.set('Retry-After', String(this.retryAfterSeconds));
+      res.set('Retry-After', String(err.retryAfterSeconds ?? this.retryAfterSeconds));
       sendStatus(res, 503, encoding, RPC_CODE.unavailable, err.message);
     } else {
       this.reportError(err);
@@ -148,9 +158,11 @@ export class OtlpHttpReceiver {
  * An Express app for the OTLP port: the receiver's routes, and a JSON 404 elsewhere. It
  * does not listen; the caller does.
  */
-export function createOtlpApp(receiver: OtlpHttpReceiver): express.Express {
+export function createOtlpApp(receiver: OtlpHttpReceiver, options: { access?: RequestHandler } = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // e.g. the Host check: before anything reads the body
+  if (options.access) app.use(options.access);
   app.use(receiver.handler());
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}; OTLP traces go to POST ${OTLP_TRACES_PATH}` });
@@ -163,18 +175,10 @@ function encodingOf(req: Request): OtlpEncoding | undefined {
   return CONTENT_TYPES[type];
 }
 
-function sendResponse(res: Response, encoding: OtlpEncoding, decoded: DecodedRequest): void {
+function sendResponse(res: Response, encoding: OtlpEncoding, outcome: IngestResult): void {
   const response: { partialSuccess?: { rejectedSpans: number; errorMessage: string } } = {};
-  if (decoded.rejected > 0) {
-    response.partialSuccess = { rejectedSpans: decoded.rejected, errorMessage: partialMessage(decoded) };
-  }
+  if (outcome.rejected > 0) response.partialSuccess = { rejectedSpans: outcome.rejected, errorMessage: outcome.errorMessage };
   send(res, 200, encoding, encoding === 'protobuf' ? OtlpTypes.ExportTraceServiceResponse.encode(response).finish() : response);
-}
-
-function partialMessage(decoded: DecodedRequest): string {
-  const unlisted = decoded.rejected - decoded.errors.length;
-  const text = decoded.errors.join('; ') + (unlisted > 0 ? `; and ${unlisted} more` : '');
-  return text.length > MAX_PARTIAL_MESSAGE_CHARS ? `${text.slice(0, MAX_PARTIAL_MESSAGE_CHARS)}…` : text;
 }
 
 /** Writes a google.rpc.Status error body. */

@@ -5,7 +5,7 @@
  * streaming, so a small gzip "bomb" is stopped after `maxBytes` of output instead of being
  * inflated whole. Errors are typed so the receiver can map them to HTTP statuses.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip } from 'node:zlib';
 
 /** The body (raw or inflated) is larger than allowed: 413. */
@@ -45,6 +45,11 @@ export interface ReadBodyOptions {
   gzip: boolean;
   /** Largest body accepted, in bytes, before and after inflating. */
   maxBytes: number;
+  /**
+   * Called with the size of each chunk kept (inflated bytes for gzip) before it is kept; a throw
+   * (e.g. an ingest budget that is spent) fails the read with that error.
+   */
+  onKeep?: (bytes: number) => void;
 }
 
 /**
@@ -79,6 +84,9 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
       if (settled) return;
       settled = true;
       cleanup();
+      // A read paused for gzip backpressure would never resume (the inflater is gone) and stall the
+      // keep-alive connection; flowing without listeners discards the rest (see drainRequest).
+      req.resume();
       reject(err);
     };
     const succeed = (): void => {
@@ -90,8 +98,17 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
     };
     const keep = (chunk: Buffer, what: string): void => {
       keptBytes += chunk.length;
-      if (keptBytes > maxBytes) fail(new BodyTooLargeError(`${what} is larger than the limit of ${maxBytes} bytes`, false));
-      else chunks.push(chunk);
+      if (keptBytes > maxBytes) {
+        fail(new BodyTooLargeError(`${what} is larger than the limit of ${maxBytes} bytes`, false));
+        return;
+      }
+      try {
+        options.onKeep?.(chunk.length);
+      } catch (err) {
+        fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      chunks.push(chunk);
     };
 
     function onData(chunk: Buffer): void {
@@ -135,4 +152,66 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
     req.on('error', onReqError);
     req.on('close', onClose);
   });
+}
+
+/** How much of a refused request body is read and discarded to keep its connection usable (32 MiB). */
+export const DEFAULT_DRAIN_MAX_BYTES = 32 * 1024 * 1024;
+/** How long after the answer a refused body may keep arriving before the connection is closed, in milliseconds. */
+export const DEFAULT_DRAIN_MAX_MILLIS = 5_000;
+
+/** Bounds of {@link drainRequest}. */
+export interface DrainOptions {
+  /** defaults to {@link DEFAULT_DRAIN_MAX_BYTES} */
+  maxBytes?: number;
+  /** defaults to {@link DEFAULT_DRAIN_MAX_MILLIS} */
+  maxMillis?: number;
+}
+
+/**
+ * Keeps the connection of a request answered before its body was read (413, 400, 401, 429…) usable.
+ *
+ * The rest of the body is read and discarded, so the client (still uploading) reads the answer and
+ * its next request on the same keep-alive connection is parsed. Closing at once instead would send a
+ * TCP reset that can destroy the answer before the client reads it. The discarding is bounded: past
+ * `maxBytes`, or `maxMillis` after the answer went out, the connection is closed (by then the client
+ * has had the answer; this is a lingering close).
+ */
+export function drainRequest(req: IncomingMessage, res: ServerResponse, options: DrainOptions = {}): void {
+  if (req.complete || req.destroyed) return;
+  const maxBytes = options.maxBytes ?? DEFAULT_DRAIN_MAX_BYTES;
+  const maxMillis = options.maxMillis ?? DEFAULT_DRAIN_MAX_MILLIS;
+  let drained = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const close = (): void => {
+    if (!req.complete) req.socket?.destroy();
+  };
+  const stop = (): void => {
+    if (timer) clearTimeout(timer);
+    req.off('data', onData);
+  };
+  const answered = (): boolean => res.writableFinished;
+  function onData(chunk: Buffer): void {
+    drained += chunk.length;
+    if (drained > maxBytes && answered()) {
+      stop();
+      close();
+    }
+  }
+  req.on('data', onData);
+  req.once('end', stop);
+  req.once('close', stop);
+  res.once('finish', () => {
+    if (req.complete) return;
+    if (drained > maxBytes) {
+      stop();
+      close();
+      return;
+    }
+    timer = setTimeout(() => {
+      stop();
+      close();
+    }, maxMillis);
+    timer.unref();
+  });
+  req.resume();
 }

@@ -235,13 +235,15 @@ describe('OtlpHttpReceiver', () => {
       expect(consumer.calls).toBe(0);
     });
 
-    it('when the consumer refuses the data itself (a permanent error), then 400 and no Retry-After', async () => {
+    it('when the consumer refuses every span as bad data (a permanent error), then 200 with every span in partialSuccess and no Retry-After', async () => {
       const { app, consumer } = setup();
       consumer.failWith = Object.assign(new Error('time outside 64 bits'), { permanent: true });
-      const res = await post(app, PROTO, ProtobufTraceSerializer.serializeRequest(spans(1))!);
-      expect(res.status).toBe(400);
+      const res = await post(app, PROTO, ProtobufTraceSerializer.serializeRequest(spans(2))!);
+      expect(res.status).toBe(200);
       expect(res.headers['retry-after']).toBeUndefined();
-      expect(rpcStatus(res).message).toMatch(/spans refused: time outside 64 bits/);
+      const { partialSuccess } = protoResponse(res) as { partialSuccess: { rejectedSpans: number; errorMessage: string } };
+      expect(partialSuccess.rejectedSpans).toBe(2);
+      expect(partialSuccess.errorMessage).toMatch(/span "task-0" .*refused by the store: time outside 64 bits/);
     });
 
     it('when the consumer rejects, then 503 with Retry-After, the error is reported, and the response is in the request encoding', async () => {
