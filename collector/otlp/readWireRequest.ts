@@ -11,7 +11,8 @@
  * with two members, nesting deeper than {@link MAX_ANY_VALUE_DEPTH}, truncated data) makes it return
  * undefined, and decode reads the body through protobufjs as before, with the same answers.
  */
-import type { Attrs, AttrValue } from '../../contract/records.js';
+import type { Attrs, AttrValue, EventRecord } from '../../contract/records.js';
+import { noteEventDrop } from './spanFields.js';
 
 /**
  * Nesting limit of array/kvlist attribute values: decode rejects the span of a deeper one. This reader
@@ -43,20 +44,15 @@ export interface WireSpan {
   end: bigint;
   attributes: Attrs;
   droppedAttributesCount: number;
-  events: WireEvent[];
+  /** in the record's form, so that the record shares them */
+  events: EventRecord[];
+  /** each event's dropped attribute count, by index; absent (or a hole) where it is 0 */
+  eventDrops?: number[];
   droppedEventsCount: number;
   links: WireLink[];
   droppedLinksCount: number;
   statusCode: number;
   statusMessage: string;
-}
-
-/** An event as read from the wire. */
-export interface WireEvent {
-  time: bigint;
-  name: string;
-  attributes: Attrs;
-  droppedAttributesCount: number;
 }
 
 /** A link as read from the wire. */
@@ -106,6 +102,8 @@ class WireReader {
   private pos = 0;
   private readonly keys = new Map<number, { bytes: Buffer; text: string }[]>();
   private keyCount = 0;
+  /** The dropped attribute count of the event {@link event} read last. */
+  private eventDropped = 0;
 
   constructor(private readonly buf: Buffer) {}
 
@@ -242,9 +240,12 @@ class WireReader {
         case (10 << 3) | VARINT:
           s.droppedAttributesCount = this.varint32() >>> 0;
           break;
-        case (11 << 3) | LEN:
+        case (11 << 3) | LEN: {
           s.events.push(this.event(this.lengthEnd()));
+          const drops = noteEventDrop(s.eventDrops, s.events.length - 1, this.eventDropped);
+          if (drops !== undefined) s.eventDrops = drops;
           break;
+        }
         case (12 << 3) | VARINT:
           s.droppedEventsCount = this.varint32() >>> 0;
           break;
@@ -278,8 +279,10 @@ class WireReader {
     return s;
   }
 
-  private event(end: number): WireEvent {
-    const ev: WireEvent = { time: 0n, name: '', attributes: {}, droppedAttributesCount: 0 };
+  /** Reads an event; its dropped attribute count is left in {@link eventDropped}. */
+  private event(end: number): EventRecord {
+    const ev: EventRecord = { name: '', time: 0n, attributes: {} };
+    this.eventDropped = 0;
     while (this.pos < end) {
       const tag = this.varint32();
       switch (tag) {
@@ -293,7 +296,7 @@ class WireReader {
           this.keyValue(this.lengthEnd(), ev.attributes, 0);
           break;
         case (4 << 3) | VARINT:
-          ev.droppedAttributesCount = this.varint32() >>> 0;
+          this.eventDropped = this.varint32() >>> 0;
           break;
         default:
           this.skipUnknown(tag, 4);

@@ -4,17 +4,35 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { recordOf } from '../../../collector/otlp/DecodedSpan.js';
 import type { OtlpEncoding } from '../../../collector/otlp/decode.js';
 import { decodeTraceRequest } from '../../../collector/otlp/decode.js';
-import { decodedPartsOf } from '../../../collector/otlp/decodedParts.js';
 import { hrTimeToNanos, nanosToHrTime, toSpanRecord } from '../../../collector/processor/toSpanRecord.js';
 import { readableSpan } from '../../doubles/readableSpans.js';
 
 const encoder = new TextEncoder();
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 
-/** The same span without what decodeTraceRequest attached: toSpanRecord must read its public fields. */
-const plain = (span: ReadableSpan): ReadableSpan => ({ ...span });
+/** The same span as a plain object of its public fields, not a decoded one: toSpanRecord must read those fields. */
+const plain = (span: ReadableSpan): ReadableSpan => ({
+  name: span.name,
+  kind: span.kind,
+  spanContext: () => span.spanContext(),
+  parentSpanContext: span.parentSpanContext,
+  startTime: span.startTime,
+  endTime: span.endTime,
+  status: span.status,
+  attributes: span.attributes,
+  links: span.links,
+  events: span.events,
+  duration: span.duration,
+  ended: span.ended,
+  resource: span.resource,
+  instrumentationScope: span.instrumentationScope,
+  droppedAttributesCount: span.droppedAttributesCount,
+  droppedEventsCount: span.droppedEventsCount,
+  droppedLinksCount: span.droppedLinksCount,
+});
 
 /** An OTLP/JSON request exercising what the serializers never write: unknown kinds, links, nulls, int64 beyond 2^53. */
 function oddJsonRequest(): Uint8Array {
@@ -113,7 +131,7 @@ describe('toSpanRecord', () => {
         const decoded = decodeTraceRequest(serializer.serializeRequest(spans)!, encoding).spans;
         expect(decoded).toHaveLength(spans.length);
         for (const span of decoded) {
-          expect(decodedPartsOf(span)).toBeDefined();
+          expect(recordOf(span)).toBeDefined();
           expect(toSpanRecord(span)).toEqual(toSpanRecord(plain(span)));
         }
       },
@@ -149,12 +167,13 @@ describe('toSpanRecord', () => {
       expect(records[2].resource).toBe(records[0].resource);
     });
 
-    it('when a span was not decoded (an SDK span or a copy), then it has no decoded parts', () => {
+    it('when a span was not decoded (an SDK span or a copy), then it carries no record', () => {
       const span = readableSpan({ traceId: TRACE, spanId: '0000000000000009' });
-      expect(decodedPartsOf(span)).toBeUndefined();
+      expect(recordOf(span)).toBeUndefined();
       const decoded = decodeTraceRequest(ProtobufTraceSerializer.serializeRequest([span])!, 'protobuf').spans[0];
-      expect(decodedPartsOf(plain(decoded))).toBeUndefined();
-      expect(Object.keys(decoded)).toEqual(Object.keys(plain(decoded)));
+      expect(recordOf(plain(decoded))).toBeUndefined();
+      // A decoded span's record is the one the decoder built: toSpanRecord hands it on, not a copy.
+      expect(toSpanRecord(decoded)).toBe(recordOf(decoded));
     });
   });
 });
