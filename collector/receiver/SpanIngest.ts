@@ -16,9 +16,9 @@
 
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Consumer } from '../../contract/records.js';
+import { recordOf } from '../otlp/DecodedSpan.js';
 import type { OtlpEncoding } from '../otlp/decode.js';
 import { decodeTraceRequest, MAX_ERROR_MESSAGES, OtlpDecodeError } from '../otlp/decode.js';
-import { decodedPartsOf } from '../otlp/decodedParts.js';
 import { IngestBudget, type IngestTicket } from './IngestBudget.js';
 
 export { OtlpDecodeError } from '../otlp/decode.js';
@@ -155,7 +155,7 @@ export class SpanIngest {
  * Decode already refuses what is not valid OTLP; this is what is valid OTLP but not storable.
  */
 export function storableProblem(span: ReadableSpan): string | undefined {
-  const parts = decodedPartsOf(span);
+  const parts = recordOf(span);
   if (!parts) return undefined;
   if (parts.startTime > MAX_STORABLE_TIME_NS) return `startTimeUnixNano ${parts.startTime} is above the largest time kept (${MAX_STORABLE_TIME_NS})`;
   if (parts.endTime > MAX_STORABLE_TIME_NS) return `endTimeUnixNano ${parts.endTime} is above the largest time kept (${MAX_STORABLE_TIME_NS})`;
