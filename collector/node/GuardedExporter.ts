@@ -5,6 +5,9 @@ import { SpanWithResource } from './copySpan.js';
 import { withProcessIdentity } from './processIdentity.js';
 import { reportError } from './reportError.js';
 
+/** First wait before a failed attempt is tried again (ms); it doubles with each retry. */
+const RETRY_BASE_MS = 500;
+
 /** What a {@link GuardedExporter} counted. */
 export interface ExportCounts {
   /** spans the exporter accepted */
@@ -25,15 +28,21 @@ export class GuardedExporter implements SpanExporter {
   /** spans exported and spans failed so far */
   readonly counts: ExportCounts = { exported: 0, failed: 0 };
   private readonly inFlight = new Set<Promise<void>>();
+  /** ends each retry that is waiting, as a failure */
+  private readonly waitingRetries = new Set<() => void>();
+  private retrying = true;
+  private unreachableAtExit = false;
 
   /**
-   * Wraps `inner`; `timeoutMs` bounds each export; `onTaken(n)` is told how many spans each export
-   * takes out of the batch processor's queue.
+   * Wraps `inner`; `timeoutMs` bounds each export, retries included; `onTaken(n)` is told how many
+   * spans each export takes out of the batch processor's queue. With `retryAttempts`, a failed
+   * attempt of `inner` (which must bound each attempt itself) is tried again within `timeoutMs`.
    */
   constructor(
     private readonly inner: SpanExporter,
     private readonly timeoutMs: number,
     private readonly onTaken: (spans: number) => void,
+    private readonly retryAttempts = false,
   ) {}
 
   /** Sends one batch through the wrapped exporter; never throws, and always calls `done` with success. */
@@ -71,33 +80,85 @@ export class GuardedExporter implements SpanExporter {
     await this.inner.shutdown();
   }
 
+  /**
+   * From now on no export is retried, pending retries end at once as failures, and once an
+   * attempt has failed the later exports fail without trying: the process is exiting, and a
+   * collector that does not answer must not hold it beyond one attempt's bound.
+   */
+  stopRetrying(): void {
+    this.retrying = false;
+    for (const giveUp of this.waitingRetries) giveUp();
+  }
+
   private send(spans: ReadableSpan[]): Promise<void> {
     return new Promise<void>((resolve) => {
+      const started = Date.now();
       let settled = false;
+      let retryTimer: NodeJS.Timeout | undefined;
+      let giveUp: (() => void) | undefined;
       const finish = (result: ExportResult | undefined, error?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timeout);
+        clearTimeout(retryTimer);
+        if (giveUp) this.waitingRetries.delete(giveUp);
         if (result?.code === ExportResultCode.SUCCESS) {
           this.counts.exported += spans.length;
         } else {
           this.counts.failed += spans.length;
+          if (!this.retrying) this.unreachableAtExit = true;
           reportError(`SnapshotSpanProcessor export of ${spans.length} spans failed`, error ?? result?.error);
         }
         resolve();
       };
       const timeout = setTimeout(() => finish(undefined, new Error(`export timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
       timeout.unref();
-      try {
-        const returned: unknown = this.inner.export(spans, (result) => finish(result, result.error));
-        // An `async export()` that throws rejects instead: left alone, that rejection would be
-        // unhandled and crash the app.
-        if (isThenable(returned)) returned.then(undefined, (error: unknown) => finish(undefined, error));
-      } catch (error) {
-        finish(undefined, error);
-      }
+      const attempt = (n: number): void => {
+        if (!this.retrying && this.unreachableAtExit) {
+          finish(undefined, new Error('not sent: the collector did not answer while the process is exiting'));
+          return;
+        }
+        const onResult = (result: ExportResult): void => {
+          const wait = retryBackoffMs(n);
+          if (result.code === ExportResultCode.SUCCESS || !this.mayRetry(result.error, Date.now() - started + wait)) {
+            finish(result, result.error);
+            return;
+          }
+          // Unref'd: a retry waiting here never holds an app whose work is done.
+          const last = result.error;
+          giveUp = () => finish(undefined, last);
+          this.waitingRetries.add(giveUp);
+          retryTimer = setTimeout(() => {
+            if (giveUp) this.waitingRetries.delete(giveUp);
+            attempt(n + 1);
+          }, wait);
+          retryTimer.unref();
+        };
+        try {
+          const returned: unknown = this.inner.export(spans, onResult);
+          // An `async export()` that throws rejects instead: left alone, that rejection would be
+          // unhandled and crash the app.
+          if (isThenable(returned)) returned.then(undefined, (error: unknown) => finish(undefined, error));
+        } catch (error) {
+          finish(undefined, error);
+        }
+      };
+      attempt(0);
     });
   }
+
+  /** Whether a failed attempt is tried again: retries are on, the failure is not a permanent refusal, and the bound leaves room. */
+  private mayRetry(error: unknown, elapsedAfterWaitMs: number): boolean {
+    if (!this.retryAttempts || !this.retrying || elapsedAfterWaitMs >= this.timeoutMs) return false;
+    const status = (error as { code?: unknown } | undefined)?.code;
+    // An HTTP 4xx other than 429 is the collector refusing the data: sending it again cannot help.
+    return !(typeof status === 'number' && status >= 400 && status < 500 && status !== 429);
+  }
+}
+
+/** Wait before retry `n` (0-based) of a failed attempt, in ms: 500, 1000, 2000, … */
+function retryBackoffMs(n: number): number {
+  return RETRY_BASE_MS * 2 ** Math.min(n, 6);
 }
 
 /** The spans as exported: with the process identity in their resource (looked up once per resource run). */

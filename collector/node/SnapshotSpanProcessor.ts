@@ -18,6 +18,12 @@ export const DEFAULT_MAX_EXPORT_BATCH_SIZE = 512;
 export const DEFAULT_SCHEDULED_DELAY_MS = 500;
 /** Longest one export may take before it is given up (ms); a hung exporter costs no more. */
 export const DEFAULT_EXPORT_TIMEOUT_MS = 5_000;
+/**
+ * Longest one attempt of the default exporter may take (ms), and so about the longest a collector
+ * that does not answer can hold an exiting process; a failed attempt is retried (on timers that do
+ * not hold the process) within the export bound while the app runs, never once it shuts down.
+ */
+export const DEFAULT_EXIT_TIMEOUT_MS = 1_000;
 /** Longest forceFlush/shutdown wait for the queue to empty (ms). */
 export const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 /** Open task spans tracked for snapshots; beyond it new ones are not tracked (and counted). */
@@ -40,6 +46,8 @@ export interface SnapshotSpanProcessorOptions {
   scheduledDelayMillis?: number;
   exportTimeoutMillis?: number;
   flushTimeoutMillis?: number;
+  /** bound of one attempt of the default exporter, and so of a late exit when the collector is down; see {@link DEFAULT_EXIT_TIMEOUT_MS} */
+  exitTimeoutMillis?: number;
   maxOpenSpans?: number;
 }
 
@@ -95,10 +103,18 @@ export class SnapshotSpanProcessor implements SpanProcessor {
     this.exportTimeoutMs = positive(options.exportTimeoutMillis, DEFAULT_EXPORT_TIMEOUT_MS, 'exportTimeoutMillis');
     this.flushTimeoutMs = positive(options.flushTimeoutMillis, DEFAULT_FLUSH_TIMEOUT_MS, 'flushTimeoutMillis');
     this.maxOpen = positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
-    const inner = options.exporter ?? new OTLPTraceExporter({ url: tracesUrl(options.url), timeoutMillis: this.exportTimeoutMs });
-    this.exporter = new GuardedExporter(inner, this.exportTimeoutMs, (taken) => {
-      this.queued -= taken;
-    });
+    const exitMs = Math.min(positive(options.exitTimeoutMillis, DEFAULT_EXIT_TIMEOUT_MS, 'exitTimeoutMillis'), this.exportTimeoutMs);
+    // The exporter's own retry timers hold the process, so each of its attempts is bounded by the
+    // exit bound, and the retries within the export bound are the guard's (whose timers do not).
+    const inner = options.exporter ?? new OTLPTraceExporter({ url: tracesUrl(options.url), timeoutMillis: exitMs });
+    this.exporter = new GuardedExporter(
+      inner,
+      this.exportTimeoutMs,
+      (taken) => {
+        this.queued -= taken;
+      },
+      options.exporter === undefined,
+    );
     this.batch = new BatchSpanProcessor(this.exporter, {
       maxQueueSize: this.maxQueueSize,
       maxExportBatchSize: batchSize,
@@ -164,6 +180,15 @@ export class SnapshotSpanProcessor implements SpanProcessor {
     }
   }
 
+  /**
+   * The process is shutting down (a shutdown span ends, or {@link shutdown}): failed exports are
+   * no longer retried, so a collector that does not answer holds the exit for about one attempt
+   * ({@link DEFAULT_EXIT_TIMEOUT_MS}), not the whole export bound.
+   */
+  exiting(): void {
+    this.exporter.stopRetrying();
+  }
+
   /** Same as {@link snapshot}: a flush also shows what is still open. */
   forceFlush(): Promise<void> {
     return this.snapshot();
@@ -216,6 +241,7 @@ export class SnapshotSpanProcessor implements SpanProcessor {
   }
 
   private async close(): Promise<void> {
+    this.exiting();
     try {
       this.enqueueSnapshots();
       this.closing = true;

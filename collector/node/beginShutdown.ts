@@ -124,6 +124,7 @@ class ShutdownWatch implements ShutdownHandle {
     try {
       clearInterval(this.sampler);
       clearInterval(this.snapshotter);
+      this.processor?.exiting();
       // An export in flight holds a socket; waiting for it keeps our own traffic out of the last gauge.
       if (this.processor) await this.processor.idle(IDLE_WAIT_MS);
       // Handles the app closed just before end() (socket.destroy(), server.close()) leave the

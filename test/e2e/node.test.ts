@@ -124,7 +124,35 @@ describe('Node instrumentation with the collector down', () => {
     expect(ran.output).toContain('poller resolved with: stopped');
     expect(ran.ms).toBeLessThan(EXIT_TIMEOUT_MS);
   });
+
+  it('when nothing listens and the export bound is long, then the app still exits by the exit bound, not the export bound', async () => {
+    const port = await deadPort();
+    // Before the exit bound, each export here retried for up to 30 s and the awaited end and shutdown held the app that long.
+    const ran = await runConsumerScript(`
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { SnapshotSpanProcessor, beginShutdown, runTask } from 'canceltrace/node';
+const processor = new SnapshotSpanProcessor({ url: 'http://127.0.0.1:${port}', exportTimeoutMillis: 30000, flushTimeoutMillis: 30000, exitTimeoutMillis: 500 });
+const provider = new NodeTracerProvider({ spanProcessors: [processor] });
+provider.register();
+await runTask('job', async () => 7);
+await beginShutdown('manual').end();
+await provider.shutdown();
+console.log('app done');
+`);
+    expect(ran.output).toContain('app done');
+    expect(ran.code, ran.output).toBe(0);
+    expect(ran.ms).toBeLessThan(EXIT_TIMEOUT_MS);
+  });
 });
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => closed.once('listening', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  return port;
+}
 
 /**
  * An app that uses canceltrace/node with a misbehaving exporter: it awaits a task, the shutdown's
