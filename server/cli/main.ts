@@ -63,19 +63,28 @@ async function serve(argv: string[]): Promise<number> {
     grpcPort: port(values['grpc-port'], DEFAULT_GRPC_PORT, '--grpc-port'),
     dbPath: db,
   });
-  const grpcLine = service.grpcAddress ? `grpc: ${service.grpcAddress}\n` : '';
-  process.stdout.write(`otlp: ${service.otlpUrl}\n${grpcLine}ui: ${service.uiUrl}\ndb: ${isPgUrl(db) ? redactPgUrl(db) : db}\n`);
-  await new Promise<void>((resolve) => {
+  // Handlers first: once the URLs are printed, a signal must find them.
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    // Not `once`: under `npm start`, Ctrl-C reaches this process twice (from the terminal and
+    // forwarded by npm), and a second signal left to its default would kill it mid-stop.
     const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
       process.stdout.write(`canceltrace: ${signal}, stopping\n`);
       void service.stop().then(resolve, (error) => {
         console.error('canceltrace: error while stopping:', error);
         resolve();
       });
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
+  const grpcLine = service.grpcAddress ? `grpc: ${service.grpcAddress}\n` : '';
+  // The two URLs and the database first: what a newcomer needs from `npm start`.
+  process.stdout.write(`otlp: ${service.otlpUrl}\nui: ${service.uiUrl}\ndb: ${isPgUrl(db) ? redactPgUrl(db) : db}\n${grpcLine}`);
+  await stopped;
+  process.stdout.write('canceltrace: stopped\n');
   return 0;
 }
 
@@ -160,9 +169,16 @@ async function check(argv: string[]): Promise<number> {
   return report.failing > 0 ? 1 : 0;
 }
 
+/** The commands `--help` (or `-h`) after them prints the usage for, exit 0. */
+const COMMANDS = new Set(['serve', 'import', 'check']);
+
 /** Runs one CLI command and returns its exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && COMMANDS.has(command) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve':

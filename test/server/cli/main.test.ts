@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -153,5 +153,30 @@ describe('canceltrace CLI', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/exit codes:\n\s+0 .*\n\s+1 .*check.*import/);
     expect(help.stdout).toMatch(/\n\s+2 +bad usage/);
+  });
+
+  describe('--help', () => {
+    it.each([
+      ['check', '--help'],
+      ['serve', '--help'],
+      ['import', '--help'],
+      ['check', '-h'],
+      ['help', 'check'],
+    ])('when `canceltrace %s %s` is run, then it prints the usage of the command and exits 0', (command, flag) => {
+      const help = run(command, flag);
+      expect(help.stderr).toBe('');
+      expect(help.status).toBe(0);
+      const shown = command === 'help' ? flag : command;
+      expect(help.stdout).toMatch(/^usage:\n/);
+      expect(help.stdout).toMatch(new RegExp(`\\n  canceltrace ${shown} \\[`));
+    });
+
+    it('when --help follows other arguments of serve, then it still prints the usage and starts nothing', () => {
+      const help = run('serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', join(dir, 'never.db'), '--help');
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(/^usage:\n/);
+      expect(help.stdout).not.toMatch(/^otlp: /m);
+      expect(existsSync(join(dir, 'never.db'))).toBe(false);
+    });
   });
 });
