@@ -58,6 +58,46 @@ export const EVENT = {
   drained: 'shutdown.drained',
 } as const;
 
+/**
+ * The span canceltrace sends downstream (`--forward`) when a shutdown's judgment settles: a child of
+ * the shutdown span in the same trace, so a Jaeger or Tempo user sees the verdicts beside the shutdown.
+ */
+export const JUDGMENT = {
+  /** the span's name */
+  spanName: 'canceltrace.judgment',
+  /** its instrumentation scope (not `canceltrace`: it is canceltrace's output, not a recorder's input) */
+  scope: 'canceltrace.judge',
+  /** one event per task with a bad verdict */
+  taskEvent: 'canceltrace.task',
+  /** span attribute: the shutdown id (`<traceId>-<spanId>`) */
+  shutdownId: 'canceltrace.shutdown.id',
+  /** span attribute: the judged outcome (`clean`, `survivors`, `timeout`, `open`, ...) */
+  outcome: 'canceltrace.shutdown.outcome',
+  /** span attribute: why the judgment settled: `ended` (the shutdown span ended) or `process_gone` */
+  settledBy: 'canceltrace.judgment.settled_by',
+  /** span attribute: how many tasks the shutdown view holds */
+  tasksCount: 'canceltrace.tasks.count',
+  /** span attribute prefix: `canceltrace.verdict.<verdict>.count` per verdict (see {@link verdictCountAttr}) */
+  verdictCountPrefix: 'canceltrace.verdict.',
+  /** span attribute, string array: the kinds of the shutdown's findings */
+  findings: 'canceltrace.findings',
+  /** span attribute, string array: the findings' messages, in the same order */
+  findingMessages: 'canceltrace.findings.messages',
+  /** event attribute: the task span's id (16 hex digits) */
+  taskSpanId: 'canceltrace.task.span_id',
+  /** event attribute: the task span's trace id (it may differ from the shutdown's) */
+  taskTraceId: 'canceltrace.task.trace_id',
+  /** event attribute: the task's verdict */
+  verdict: 'canceltrace.verdict',
+  /** event attribute, string array: the task's finding kinds */
+  taskFindings: 'canceltrace.task.findings',
+} as const;
+
+/** The judgment span attribute counting one verdict: `canceltrace.verdict.<verdict>.count`. */
+export function verdictCountAttr(verdict: string): string {
+  return `${JUDGMENT.verdictCountPrefix}${verdict}.count`;
+}
+
 const FINAL_STATES: ReadonlySet<string> = new Set(['cancelled', 'completed', 'failed', 'pending', 'destroyed']);
 
 /** Reads a string attribute, or undefined. */

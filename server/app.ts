@@ -30,6 +30,8 @@ export interface AppDeps {
   webRoot?: string;
   /** where unexpected errors go */
   onError?: (error: unknown) => void;
+  /** Prometheus metrics served at `GET /metrics`; absent: no such route (`--metrics off`) */
+  metrics?: { scrape(): Promise<{ contentType: string; text: string }> };
 }
 
 type Handler = (req: Request, res: Response) => Promise<unknown>;
@@ -139,6 +141,13 @@ export function createApp(deps: AppDeps): express.Express {
   );
   for (const [path, handler] of routes) {
     app.get(path, async (req, res) => sendJson(res, await handler(req, res)));
+  }
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_req, res) => {
+      const { contentType, text } = await metrics.scrape();
+      res.status(200).type(contentType).send(text);
+    });
   }
   app.use('/api', (req) => {
     throw new NotFoundError(`no API route ${req.method} ${req.originalUrl}`);

@@ -2,13 +2,18 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JudgmentWatcher } from '../collector/forward/JudgmentWatcher.js';
+import { judgmentRequest } from '../collector/forward/judgmentSpan.js';
+import { OtlpForwarder } from '../collector/forward/OtlpForwarder.js';
 import { SpanRecordProcessor } from '../collector/processor/SpanRecordProcessor.js';
 import { IngestBudget } from '../collector/receiver/IngestBudget.js';
+import type { IngestObserver } from '../collector/receiver/IngestOutcome.js';
 import { OtlpGrpcReceiver } from '../collector/receiver/OtlpGrpcReceiver.js';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { createApp } from './app.js';
 import { type JudgeOptions, judgeTaskAlone } from './judge/index.js';
+import { ServiceMetrics } from './metrics/ServiceMetrics.js';
 import { openStore } from './store/openStore.js';
 
 /** The default OTLP/HTTP port, as in the OTLP specification. */
@@ -30,6 +35,10 @@ export interface ServiceOptions {
   /** a SQLite file path, or a `postgres://` / `postgresql://` URL for a store several instances share */
   dbPath?: string;
   maxBodyBytes?: number;
+  /** downstream OTLP/HTTP receivers every accepted request (and each settled judgment) is passed on to */
+  forward?: string[];
+  /** serve Prometheus metrics at `GET /metrics` on the UI port (default true) */
+  metrics?: boolean;
   /** resident memory in MiB above which ingest is shed with 503 (`--max-memory-mib`); no limit when undefined */
   maxMemoryMiB?: number;
   /** when set, ingest and the API require it (`--token` / CANCELTRACE_TOKEN) */
@@ -105,20 +114,45 @@ function urlOf(server: Server, host: string): string {
 export async function startService(options: ServiceOptions = {}): Promise<RunningService> {
   const host = options.host ?? DEFAULT_HOST;
   const onError = options.onError ?? ((error: unknown) => console.error('canceltrace:', error));
+  // Built first: a bad --forward URL fails before anything is opened.
+  const forwarders = (options.forward ?? []).map((url) => new OtlpForwarder({ url, onError }));
   const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone);
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
-  const processor = new SpanRecordProcessor({ next: views, onError });
+  const metrics = options.metrics === false ? undefined : new ServiceMetrics(store, forwarders);
+  // Settled shutdowns: counted, and their judgment span sent downstream.
+  const watcher = new JudgmentWatcher({
+    next: metrics ? metrics.timedStore(views) : views,
+    judge: async (id) => {
+      const shutdown = await store.getShutdown(id);
+      return shutdown && views.report(shutdown);
+    },
+    onSettled: (report, settledBy) => {
+      metrics?.observeJudgment(report, settledBy);
+      if (forwarders.length === 0) return;
+      const body = judgmentRequest(report, settledBy);
+      for (const f of forwarders) f.offer({ body, encoding: 'protobuf', spans: 1 });
+    },
+    onError,
+  });
+  const observe: IngestObserver = (outcome) => {
+    metrics?.observeIngest(outcome);
+    if (!outcome.body) return;
+    for (const f of forwarders) f.offer({ body: outcome.body, encoding: outcome.encoding, spans: outcome.accepted + outcome.rejected });
+  };
+  const processor = new SpanRecordProcessor({ next: watcher, onError });
   const budget = new IngestBudget({ maxMemoryMiB: options.maxMemoryMiB });
-  const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token });
-  const grpc = options.grpcPort ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError }) : undefined;
+  const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token, observe });
+  const grpc = options.grpcPort
+    ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token, observe })
+    : undefined;
   let otlp: Listening | undefined;
   let ui: Listening;
   let grpcPort: number | undefined;
   try {
     otlp = await listen(createOtlpApp(receiver), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
     if (grpc && options.grpcPort) grpcPort = await grpc.listen(host, options.grpcPort);
-    ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError }), host, options.uiPort ?? DEFAULT_UI_PORT);
+    ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics }), host, options.uiPort ?? DEFAULT_UI_PORT);
   } catch (error) {
     await otlp?.close();
     await grpc?.close();
@@ -134,6 +168,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       stopping ??= (async () => {
         await Promise.all([otlp.close(), ui.close(), grpc?.close()]);
         await processor.shutdown();
+        await watcher.close();
+        await Promise.all(forwarders.map((f) => f.close()));
         await store.close();
       })();
       return stopping;

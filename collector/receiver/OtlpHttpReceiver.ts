@@ -15,6 +15,7 @@ import type { OtlpEncoding } from '../otlp/decode.js';
 import { OtlpTypes, RPC_CODE } from '../otlp/schema.js';
 import { bearerTokenMatches } from './bearerToken.js';
 import type { IngestBudget, IngestTicket } from './IngestBudget.js';
+import type { IngestObserver, IngestOutcome } from './IngestOutcome.js';
 import { IngestOverloadedError } from './IngestBudget.js';
 import { BodyEncodingError, BodyTooLargeError, ClientAbortedError, drainRequest, readBody } from './readBody.js';
 import { ConsumerUnavailableError, type IngestResult, OtlpDecodeError, SpanIngest } from './SpanIngest.js';
@@ -42,6 +43,8 @@ export interface OtlpHttpReceiverOptions {
   budget?: IngestBudget;
   /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
   token?: string;
+  /** Told about every answered export (metrics, forwarding). Must not throw; if it does, that is ignored. */
+  observe?: IngestObserver;
 }
 
 const CONTENT_TYPES: Record<string, OtlpEncoding> = {
@@ -68,8 +71,10 @@ export class OtlpHttpReceiver {
   private readonly maxBodyBytes: number;
   private readonly retryAfterSeconds: number;
   private readonly reportError: (err: unknown) => void;
+  private readonly observe: IngestObserver | undefined;
 
   constructor(options: OtlpHttpReceiverOptions) {
+    this.observe = options.observe;
     this.token = options.token || undefined;
     this.maxBodyBytes = positiveOr(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.retryAfterSeconds = positiveOr(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds');
@@ -99,6 +104,7 @@ export class OtlpHttpReceiver {
   }
 
   private async receive(req: Request, res: Response): Promise<void> {
+    res.locals.otlpStarted = performance.now();
     const encoding = encodingOf(req);
     res.locals.otlpEncoding = encoding ?? 'json';
     if (this.token !== undefined && !bearerTokenMatches(req.get('authorization'), this.token)) {
@@ -116,9 +122,35 @@ export class OtlpHttpReceiver {
     const ticket: IngestTicket = this.ingest.admit();
     try {
       const body = await readBody(req, { gzip: contentEncoding.endsWith('gzip'), maxBytes: this.maxBodyBytes, onKeep: (n) => ticket.take(n) });
-      sendResponse(res, encoding, await this.ingest.ingest(body, encoding, ticket));
+      const result = await this.ingest.ingest(body, encoding, ticket);
+      sendResponse(res, encoding, result);
+      this.notify(res, '200', {
+        accepted: result.accepted,
+        rejected: result.rejected,
+        ...(result.rejected > 0 ? { reason: 'invalid' as const } : {}),
+        ...(result.accepted > 0 ? { body } : {}),
+      });
     } finally {
       ticket.release();
+    }
+  }
+
+  /** Tells the observer how a request was answered. */
+  private notify(res: Response, status: string, rest: Partial<Pick<IngestOutcome, 'accepted' | 'rejected' | 'reason' | 'body'>>): void {
+    if (!this.observe || res.locals.otlpStarted === undefined) return;
+    try {
+      this.observe({
+        protocol: 'http',
+        encoding: res.locals.otlpEncoding ?? 'json',
+        status,
+        seconds: (performance.now() - res.locals.otlpStarted) / 1000,
+        accepted: rest.accepted ?? 0,
+        rejected: rest.rejected ?? 0,
+        ...(rest.reason ? { reason: rest.reason } : {}),
+        ...(rest.body ? { body: rest.body } : {}),
+      });
+    } catch {
+      // An observer is told, never obeyed: its failure changes nothing for the sender.
     }
   }
 
@@ -134,22 +166,29 @@ export class OtlpHttpReceiver {
     const encoding: OtlpEncoding = res.locals.otlpEncoding ?? 'json';
     if (err instanceof OtlpDecodeError || err instanceof BodyEncodingError) {
       sendStatus(res, 400, encoding, RPC_CODE.invalidArgument, err.message);
+      this.notify(res, '400', { reason: 'invalid' });
     } else if (err instanceof BodyTooLargeError) {
       sendStatus(res, 413, encoding, RPC_CODE.resourceExhausted, err.message);
+      this.notify(res, '413', { reason: 'too_large' });
     } else if (err instanceof UnauthorizedError) {
       res.set('WWW-Authenticate', 'Bearer');
       sendStatus(res, 401, encoding, RPC_CODE.unauthenticated, err.message);
+      this.notify(res, '401', { reason: 'unauthenticated' });
     } else if (err instanceof UnsupportedMediaError) {
       sendStatus(res, 415, encoding, RPC_CODE.invalidArgument, err.message);
+      this.notify(res, '415', { reason: 'unsupported' });
     } else if (err instanceof IngestOverloadedError) {
       res.set('Retry-After', String(err.retryAfterSeconds));
       sendStatus(res, err.httpStatus, encoding, err.httpStatus === 429 ? RPC_CODE.resourceExhausted : RPC_CODE.unavailable, err.message);
+      this.notify(res, String(err.httpStatus), { reason: 'exhausted' });
     } else if (err instanceof ConsumerUnavailableError) {
       res.set('Retry-After', String(err.retryAfterSeconds ?? this.retryAfterSeconds));
       sendStatus(res, 503, encoding, RPC_CODE.unavailable, err.message);
+      this.notify(res, '503', { reason: 'unavailable' });
     } else {
       this.reportError(err);
       sendStatus(res, 500, encoding, RPC_CODE.unavailable, 'internal error in the OTLP receiver');
+      this.notify(res, '500', { reason: 'internal' });
     }
   }
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { forwardUrl } from '../../collector/forward/OtlpForwarder.js';
 import { readDump } from '../../collector/otlp/dump.js';
 import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
 import { DEFAULT_GRPC_PORT } from '../../collector/receiver/OtlpGrpcReceiver.js';
@@ -16,11 +17,15 @@ import { ProgressBar } from './ProgressBar.js';
 
 const USAGE = `usage:
   canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--grpc-port P] [--db PATH|URL]
+                    [--forward URL]... [--metrics on|off]
   canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
 
 serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded SQLite file
 --grpc-port  OTLP/gRPC receiver port (default ${DEFAULT_GRPC_PORT}; 0 turns it off)
+--forward    pass every span on to this OTLP/HTTP receiver (base URL; /v1/traces is appended
+             unless present), plus one canceltrace.judgment span per settled shutdown; repeatable
+--metrics    Prometheus metrics at GET /metrics on the UI port (default on)
 --db    a SQLite file path (default ${DEFAULT_DB_PATH}), or postgres://user@host:port/database
         (or postgresql://) for one PostgreSQL store shared by several serve instances
 import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
@@ -52,16 +57,30 @@ async function serve(argv: string[]): Promise<number> {
       'ui-port': { type: 'string' },
       'grpc-port': { type: 'string' },
       db: { type: 'string' },
+      forward: { type: 'string', multiple: true },
+      metrics: { type: 'string' },
     },
     strict: true,
   });
   const db = values.db ?? DEFAULT_DB_PATH;
+  const forward = values.forward ?? [];
+  for (const url of forward) {
+    try {
+      forwardUrl(url);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const metrics = values.metrics ?? 'on';
+  if (metrics !== 'on' && metrics !== 'off') throw new UsageError(`--metrics must be 'on' or 'off', got '${metrics}'`);
   const service = await startService({
     host: values.host ?? DEFAULT_HOST,
     otlpPort: port(values['otlp-port'], DEFAULT_OTLP_PORT, '--otlp-port'),
     uiPort: port(values['ui-port'], DEFAULT_UI_PORT, '--ui-port'),
     grpcPort: port(values['grpc-port'], DEFAULT_GRPC_PORT, '--grpc-port'),
     dbPath: db,
+    forward,
+    metrics: metrics === 'on',
   });
   // Handlers first: once the URLs are printed, a signal must find them.
   const stopped = new Promise<void>((resolve) => {
