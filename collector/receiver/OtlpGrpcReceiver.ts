@@ -1,20 +1,23 @@
 /**
  * The OTLP/gRPC trace receiver: `TraceService/Export` → decode → `next.consume(spans)`.
  *
- * It answers as the OTLP/HTTP receiver does, in gRPC terms: bad data is INVALID_ARGUMENT (the
- * exporter drops it), a body over the limit RESOURCE_EXHAUSTED, a next stage that cannot take
- * spans now UNAVAILABLE with a google.rpc.RetryInfo (the exporter retries), a wrong or missing
- * token UNAUTHENTICATED, and spans refused on their own a partial success. gzip-compressed
- * messages are inflated by grpc-js, bounded by the same limit before and after inflating.
+ * It shares the OTLP/HTTP receiver's ingest path ({@link SpanIngest}: decode, per-span validation,
+ * the ingest budget, the next stage) and answers in gRPC terms: bad data is INVALID_ARGUMENT (the
+ * exporter drops it), a message over the size limit RESOURCE_EXHAUSTED, a shed request (over the
+ * budget) RESOURCE_EXHAUSTED or UNAVAILABLE and a next stage that cannot take spans now UNAVAILABLE,
+ * both with a google.rpc.RetryInfo (the exporter retries), a wrong or missing token
+ * UNAUTHENTICATED, and spans refused on their own a partial success. gzip-compressed messages are
+ * inflated by grpc-js, bounded by the same limit before and after inflating.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Consumer } from '../../contract/records.js';
-import { type DecodedRequest, decodeTraceRequest, OtlpDecodeError } from '../otlp/decode.js';
 import { OtlpTypes } from '../otlp/schema.js';
+import { bearerTokenMatches } from './bearerToken.js';
+import type { IngestBudget, IngestTicket } from './IngestBudget.js';
 import type { IngestObserver, IngestOutcome, RejectReason } from './IngestOutcome.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_RETRY_AFTER_SECONDS } from './OtlpHttpReceiver.js';
+import { ConsumerUnavailableError, IngestOverloadedError, OtlpDecodeError, SpanIngest } from './SpanIngest.js';
 import { STATUS_DETAILS_TRAILER, statusWithRetryInfo, TRACE_SERVICE } from './traceServiceGrpc.js';
 
 /** The default OTLP/gRPC port, as in the OTLP specification. */
@@ -22,9 +25,6 @@ export const DEFAULT_GRPC_PORT = 4317;
 
 /** How long {@link OtlpGrpcReceiver.close} lets in-flight calls finish before cancelling them, in milliseconds. */
 export const GRPC_STOP_GRACE_MILLIS = 5_000;
-
-/** Longest `errorMessage` of a partial success, in characters (as OTLP/HTTP). */
-const MAX_PARTIAL_MESSAGE_CHARS = 2000;
 
 /** How a {@link OtlpGrpcReceiver} is built. */
 export interface OtlpGrpcReceiverOptions {
@@ -34,8 +34,10 @@ export interface OtlpGrpcReceiverOptions {
   maxBodyBytes?: number;
   /** Seconds an UNAVAILABLE asks the exporter to wait (RetryInfo); defaults to the OTLP/HTTP value. */
   retryAfterSeconds?: number;
-  /** When set, every call must carry `authorization: Bearer <token>` metadata. */
+  /** When set, every call must carry `authorization: Bearer <token>` metadata (UNAUTHENTICATED otherwise). */
   token?: string;
+  /** The ingest budget shared with the process's other receivers; a default one when absent. */
+  budget?: IngestBudget;
   /** Told about every answered export (metrics, forwarding). Must not throw. */
   observe?: IngestObserver;
   /** Told about failures the sender cannot see (the next stage failing, a receiver bug). Must not throw. */
@@ -48,7 +50,7 @@ class CallError extends Error {
     readonly code: grpc.status,
     message: string,
     readonly reason: RejectReason,
-    readonly rejected = 0,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -56,23 +58,24 @@ class CallError extends Error {
 
 /** Receives OTLP/gRPC trace exports and hands their spans to the next stage. */
 export class OtlpGrpcReceiver {
-  private readonly next: Consumer<ReadableSpan>;
+  /** The transport-neutral path (decode → validate → budget → consume), shared in kind with OTLP/HTTP. */
+  readonly ingest: SpanIngest;
   private readonly maxBodyBytes: number;
   private readonly retryAfterSeconds: number;
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly token: string | undefined;
   private readonly observe: IngestObserver;
   private readonly reportError: (err: unknown) => void;
   private server: grpc.Server | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: OtlpGrpcReceiverOptions) {
-    this.next = options.next;
     this.maxBodyBytes = positiveOr(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.retryAfterSeconds = positiveOr(options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS, 'retryAfterSeconds');
-    this.tokenDigest = options.token ? digest(options.token) : undefined;
+    this.token = options.token || undefined;
     this.reportError = guarded(options.onError ?? defaultOnError);
     const observe = options.observe;
     this.observe = observe ? guarded(observe) : () => {};
+    this.ingest = new SpanIngest({ next: options.next, budget: options.budget, onError: this.reportError });
   }
 
   /**
@@ -127,73 +130,56 @@ export class OtlpGrpcReceiver {
       rejected: 0,
       ...rest,
     });
+    let ticket: IngestTicket | undefined;
     try {
-      this.authenticate(call.metadata);
-      const body = call.request;
-      let decoded: DecodedRequest;
-      try {
-        decoded = decodeTraceRequest(body, 'protobuf');
-      } catch (err) {
-        if (err instanceof OtlpDecodeError) throw new CallError(grpc.status.INVALID_ARGUMENT, err.message, 'invalid');
-        throw err;
+      if (this.token !== undefined) {
+        const header = call.metadata.get('authorization')[0];
+        if (!bearerTokenMatches(typeof header === 'string' ? header : undefined, this.token)) {
+          throw new CallError(grpc.status.UNAUTHENTICATED, 'missing or wrong bearer token; send "authorization: Bearer <token>" metadata', 'unauthenticated');
+        }
       }
-      if (decoded.spans.length > 0) await this.consume(decoded);
+      ticket = this.ingest.admit();
+      const body = call.request;
+      const result = await this.ingest.ingest(body, 'protobuf', ticket);
       const response: { partialSuccess?: { rejectedSpans: number; errorMessage: string } } = {};
-      if (decoded.rejected > 0) response.partialSuccess = { rejectedSpans: decoded.rejected, errorMessage: partialMessage(decoded) };
+      if (result.rejected > 0) response.partialSuccess = { rejectedSpans: result.rejected, errorMessage: result.errorMessage };
       const bytes = OtlpTypes.ExportTraceServiceResponse.encode(response).finish();
       callback(null, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       this.observe(
         outcome('OK', {
-          accepted: decoded.spans.length,
-          rejected: decoded.rejected,
-          ...(decoded.rejected > 0 ? { reason: 'invalid' as const } : {}),
-          ...(decoded.spans.length > 0 ? { body } : {}),
+          accepted: result.accepted,
+          rejected: result.rejected,
+          ...(result.rejected > 0 ? { reason: 'invalid' as const } : {}),
+          ...(result.accepted > 0 ? { body } : {}),
         }),
       );
     } catch (err) {
-      const failure = err instanceof CallError ? err : new CallError(grpc.status.INTERNAL, 'internal error in the OTLP/gRPC receiver', 'internal');
-      if (!(err instanceof CallError)) this.reportError(err);
+      const failure = this.callErrorOf(err);
       const metadata = new grpc.Metadata();
-      if (failure.code === grpc.status.UNAVAILABLE || failure.code === grpc.status.RESOURCE_EXHAUSTED) {
-        metadata.set(STATUS_DETAILS_TRAILER, statusWithRetryInfo(failure.code, failure.message, this.retryAfterSeconds));
+      if (failure.retryAfterSeconds !== undefined) {
+        metadata.set(STATUS_DETAILS_TRAILER, statusWithRetryInfo(failure.code, failure.message, failure.retryAfterSeconds));
       }
       callback({ code: failure.code, details: failure.message, metadata });
-      this.observe(outcome(grpc.status[failure.code], { rejected: failure.rejected, reason: failure.reason }));
+      this.observe(outcome(grpc.status[failure.code], { reason: failure.reason }));
+    } finally {
+      ticket?.release();
     }
   }
 
-  private authenticate(metadata: grpc.Metadata): void {
-    if (!this.tokenDigest) return;
-    const header = metadata.get('authorization')[0];
-    const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
-    if (!match || !timingSafeEqual(digest(match[1]), this.tokenDigest)) {
-      throw new CallError(grpc.status.UNAUTHENTICATED, 'a valid "authorization: Bearer <token>" is required', 'unauthenticated');
+  /** The one place that maps failures to gRPC statuses (the table in SpanIngest's module comment). */
+  private callErrorOf(err: unknown): CallError {
+    if (err instanceof CallError) return err;
+    if (err instanceof OtlpDecodeError) return new CallError(grpc.status.INVALID_ARGUMENT, err.message, 'invalid');
+    if (err instanceof IngestOverloadedError) {
+      const code = err.httpStatus === 429 ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.UNAVAILABLE;
+      return new CallError(code, err.message, 'exhausted', err.retryAfterSeconds);
     }
-  }
-
-  private async consume(decoded: DecodedRequest): Promise<void> {
-    try {
-      await this.next.consume(decoded.spans);
-    } catch (err) {
-      // A stage that refuses the data itself (a value the store cannot keep exactly) is permanent, as over HTTP.
-      if ((err as { permanent?: unknown })?.permanent === true) {
-        throw new CallError(grpc.status.INVALID_ARGUMENT, `spans refused: ${(err as Error).message}`, 'invalid', decoded.spans.length);
-      }
-      this.reportError(err);
-      throw new CallError(grpc.status.UNAVAILABLE, 'the collector cannot take spans right now; retry later', 'unavailable', decoded.spans.length);
+    if (err instanceof ConsumerUnavailableError) {
+      return new CallError(grpc.status.UNAVAILABLE, err.message, 'unavailable', err.retryAfterSeconds ?? this.retryAfterSeconds);
     }
+    this.reportError(err);
+    return new CallError(grpc.status.INTERNAL, 'internal error in the OTLP/gRPC receiver', 'internal');
   }
-}
-
-function partialMessage(decoded: DecodedRequest): string {
-  const unlisted = decoded.rejected - decoded.errors.length;
-  const text = decoded.errors.join('; ') + (unlisted > 0 ? `; and ${unlisted} more` : '');
-  return text.length > MAX_PARTIAL_MESSAGE_CHARS ? `${text.slice(0, MAX_PARTIAL_MESSAGE_CHARS)}…` : text;
-}
-
-/** A fixed-length digest, so that tokens of any length compare in constant time. */
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
 }
 
 function guarded<A>(fn: (arg: A) => void): (arg: A) => void {

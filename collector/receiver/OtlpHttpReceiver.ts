@@ -15,8 +15,8 @@ import type { OtlpEncoding } from '../otlp/decode.js';
 import { OtlpTypes, RPC_CODE } from '../otlp/schema.js';
 import { bearerTokenMatches } from './bearerToken.js';
 import type { IngestBudget, IngestTicket } from './IngestBudget.js';
-import type { IngestObserver, IngestOutcome } from './IngestOutcome.js';
 import { IngestOverloadedError } from './IngestBudget.js';
+import type { IngestObserver, IngestOutcome } from './IngestOutcome.js';
 import { BodyEncodingError, BodyTooLargeError, ClientAbortedError, drainRequest, readBody } from './readBody.js';
 import { ConsumerUnavailableError, type IngestResult, OtlpDecodeError, SpanIngest } from './SpanIngest.js';
 

@@ -7,6 +7,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpTypes } from '../../../collector/otlp/schema.js';
+import { IngestBudget } from '../../../collector/receiver/IngestBudget.js';
 import type { IngestOutcome } from '../../../collector/receiver/IngestOutcome.js';
 import { OtlpGrpcReceiver, type OtlpGrpcReceiverOptions } from '../../../collector/receiver/OtlpGrpcReceiver.js';
 import { retryDelaySecondsOf, STATUS_DETAILS_TRAILER, TRACE_EXPORT_PATH } from '../../../collector/receiver/traceServiceGrpc.js';
@@ -147,15 +148,29 @@ describe('OtlpGrpcReceiver', () => {
       expect(Buffer.isBuffer(details)).toBe(true);
       expect(retryDelaySecondsOf(details as Buffer)).toBe(7);
       expect(errors).toHaveLength(1);
-      expect(outcomes[0]).toMatchObject({ status: 'UNAVAILABLE', accepted: 0, rejected: 2, reason: 'unavailable' });
+      expect(outcomes[0]).toMatchObject({ status: 'UNAVAILABLE', accepted: 0, reason: 'unavailable' });
     });
 
-    it('when the next stage refuses the data itself, then INVALID_ARGUMENT (not retried)', async () => {
+    it('when the next stage refuses the data itself, then a partial success names it (not retried)', async () => {
       const { consumer, address } = await setup();
       consumer.failWith = Object.assign(new Error('value out of range'), { permanent: true });
+      const { error, response } = await call(address, request(['a']));
+      expect(error).toBeUndefined();
+      expect(response?.partialSuccess?.rejectedSpans).toBe(1);
+      expect(response?.partialSuccess?.errorMessage).toMatch(/value out of range/);
+    });
+
+    it.each([
+      ['too many batches wait for the store', { maxPendingBatches: 1, queueDepth: () => 5 }, grpc.status.RESOURCE_EXHAUSTED],
+      ['the process is over its memory limit', { maxMemoryMiB: 1, memoryBytes: () => 1024 ** 3 }, grpc.status.UNAVAILABLE],
+    ])('when %s, then the shared ingest budget sheds the call with a RetryInfo delay and nothing is passed on', async (_label, limits, code) => {
+      const budget = new IngestBudget({ ...limits, retryAfterSeconds: 3 });
+      const { consumer, outcomes, address } = await setup({ budget });
       const { error } = await call(address, request(['a']));
-      expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(error?.details).toMatch(/value out of range/);
+      expect(error?.code).toBe(code);
+      expect(retryDelaySecondsOf(error?.metadata.get(STATUS_DETAILS_TRAILER)[0] as Buffer)).toBe(3);
+      expect(consumer.calls).toBe(0);
+      expect(outcomes[0]).toMatchObject({ reason: 'exhausted' });
     });
 
     it('when a message is over the limit, then RESOURCE_EXHAUSTED and nothing is passed on', async () => {
