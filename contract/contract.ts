@@ -39,6 +39,20 @@ export const ATTR = {
   resourceValue: 'resource.value',
   resourceBaseline: 'resource.baseline',
   warningMessage: 'message',
+  // The rest of what the recorders send (docs/conventions.md), so that every name has one spelling.
+  taskMain: 'task.main',
+  uncancelInferred: 'uncancel.inferred',
+  spansDropped: 'canceltrace.spans_dropped',
+  tasksCount: 'tasks.count',
+  stack: 'task.stack',
+  exceptionType: 'exception.type',
+  exceptionMessage: 'exception.message',
+  exceptionStacktrace: 'exception.stacktrace',
+  exceptionEscaped: 'exception.escaped',
+  processRuntimeName: 'process.runtime.name',
+  processRuntimeVersion: 'process.runtime.version',
+  telemetrySdkName: 'telemetry.sdk.name',
+  telemetrySdkLanguage: 'telemetry.sdk.language',
 } as const;
 
 /** Event names of the contract. */

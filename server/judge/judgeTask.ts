@@ -1,4 +1,4 @@
-import { EVENT, str } from '../../contract/contract.js';
+import { ATTR, EVENT, str } from '../../contract/contract.js';
 import type { EventRecord, FinalState, Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
 import { cancelAccount } from './cancelAccount.js';
 import { eventFindings } from './eventFindings.js';
@@ -78,7 +78,7 @@ function failedWithCancellation(task: TaskRecord, events: readonly EventRecord[]
   let last: EventRecord | undefined;
   for (const e of events) if (e.name === EVENT.exception) last = e;
   if (!last) return false;
-  return isCancellation(str(last.attributes, 'exception.type'), str(last.attributes, 'exception.message'));
+  return isCancellation(str(last.attributes, ATTR.exceptionType), str(last.attributes, ATTR.exceptionMessage));
 }
 
 function slowCancel(took: bigint, threshold: bigint): Finding<TaskFindingKind> {

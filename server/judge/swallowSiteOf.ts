@@ -54,10 +54,10 @@ export function swallowSiteOf(task: TaskRecord, sortedEvents: readonly EventReco
   let caught: EventRecord | undefined;
   for (const e of sortedEvents) {
     if (e.name !== EVENT.exception) continue;
-    if (isCancellation(str(e.attributes, 'exception.type'), str(e.attributes, 'exception.message'))) caught = e;
+    if (isCancellation(str(e.attributes, ATTR.exceptionType), str(e.attributes, ATTR.exceptionMessage))) caught = e;
   }
   if (!caught) return undefined;
-  const stack = str(caught.attributes, 'exception.stacktrace');
+  const stack = str(caught.attributes, ATTR.exceptionStacktrace);
   let site: SwallowSite = codeSiteOf(caught.attributes);
   if (Object.keys(site).length === 0 && stack !== undefined) site = innermostFrame(stack) ?? {};
   if (stack !== undefined) site.stack = stack;
