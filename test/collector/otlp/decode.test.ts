@@ -293,7 +293,7 @@ describe('decodeTraceRequest', () => {
     });
   });
 
-  it('hr() of the test doubles agrees with the decoder on split seconds', () => {
+  it('when a span starts and ends on either side of a second boundary, then hr() of the test doubles agrees with the decoder', () => {
     const span = readableSpan({ traceId: TRACE, spanId: SPAN, start: 999_999_999n, end: 1_000_000_001n });
     const [got] = decodeTraceRequest(serialize([span], 'protobuf'), 'protobuf').spans;
     expect(got.startTime).toEqual(hr(999_999_999n));

@@ -59,19 +59,25 @@ describe('dedupeRecords', () => {
     tag: fc.constantFrom('p', 'q', 'r'),
   });
 
-  test.prop([fc.array(recArb, { maxLength: 20 }), fc.integer()])('dedupeRecords(records) is the same for every order of the records', (records, seed) => {
-    expect(dedupeRecords(shuffle(records, seed))).toEqual(dedupeRecords(records));
-  });
+  test.prop([fc.array(recArb, { maxLength: 20 }), fc.integer()])(
+    'when the records arrive in any order, then dedupeRecords(records) is the same',
+    (records, seed) => {
+      expect(dedupeRecords(shuffle(records, seed))).toEqual(dedupeRecords(records));
+    },
+  );
 
-  test.prop([fc.array(recArb, { maxLength: 20 })])('keeps one record per span, and no record of that span is newer', (records) => {
-    const out = dedupeRecords(records);
-    const keys = out.map((r) => `${r.traceId}/${r.spanId}`);
-    expect(new Set(keys).size).toBe(keys.length);
-    expect(new Set(keys)).toEqual(new Set(records.map((r) => `${r.traceId}/${r.spanId}`)));
-    for (const kept of out) {
-      for (const other of records.filter((r) => r.traceId === kept.traceId && r.spanId === kept.spanId)) {
-        expect(newerRecord(kept, other)).toBe(kept);
+  test.prop([fc.array(recArb, { maxLength: 20 })])(
+    'when records are deduplicated, then one record per span is kept and no record of that span is newer',
+    (records) => {
+      const out = dedupeRecords(records);
+      const keys = out.map((r) => `${r.traceId}/${r.spanId}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(new Set(keys)).toEqual(new Set(records.map((r) => `${r.traceId}/${r.spanId}`)));
+      for (const kept of out) {
+        for (const other of records.filter((r) => r.traceId === kept.traceId && r.spanId === kept.spanId)) {
+          expect(newerRecord(kept, other)).toBe(kept);
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -113,7 +113,7 @@ function project(r: ShutdownReport) {
 
 describe('judgeShutdown', () => {
   test.prop([scenarioArb, fc.integer(), fc.integer()], { numRuns: 300 })(
-    'verdicts and findings do not depend on the order of tasks, records or events',
+    'when tasks, records and events arrive in any order, then the verdicts and findings are the same',
     (scenario, seedA, seedB) => {
       const records = recordsOf(scenario);
       const expected = judgeShutdown(readShutdown(shutdownOf(scenario, scenario.shutdown.events)), records.map(readTask));
