@@ -48,7 +48,11 @@ export function createApp(deps: AppDeps): express.Express {
   const { store, views } = deps;
   const onError = deps.onError ?? ((error: unknown) => console.error('canceltrace api:', error));
 
-  const health: Handler = async () => ({ status: 'ok', ...(await store.stats()) });
+  // Counts are reads, which a busy store still answers; `store` says whether writes are refused.
+  const health: Handler = async () => {
+    const busy = store.busy?.() === true;
+    return { status: busy ? 'busy' : 'ok', store: busy ? 'busy: another process holds the write lock; ingest answers 503' : 'ok', ...(await store.stats()) };
+  };
 
   const listShutdowns: Handler = async (req) => {
     const service = parseString(req.query.service, 'service');

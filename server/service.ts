@@ -15,6 +15,7 @@ import { createApp } from './app.js';
 import { type JudgeOptions, judgeTaskAlone } from './judge/index.js';
 import { ServiceMetrics } from './metrics/ServiceMetrics.js';
 import { openStore } from './store/openStore.js';
+import { DEFAULT_WRITE_BUSY_TIMEOUT_MS } from './store/SqliteStore.js';
 
 /** The default OTLP/HTTP port, as in the OTLP specification. */
 export const DEFAULT_OTLP_PORT = 4318;
@@ -116,7 +117,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const onError = options.onError ?? ((error: unknown) => console.error('canceltrace:', error));
   // Built first: a bad --forward URL fails before anything is opened.
   const forwarders = (options.forward ?? []).map((url) => new OtlpForwarder({ url, onError }));
-  const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone);
+  const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone, { writeBusyTimeoutMs: DEFAULT_WRITE_BUSY_TIMEOUT_MS });
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const metrics = options.metrics === false ? undefined : new ServiceMetrics(store, forwarders);

@@ -8,6 +8,7 @@ import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from 
 import { migrate, StoreSchemaError } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
+import { StoreBusyError } from './StoreBusyError.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
 import { taskCursor } from './taskCursor.js';
@@ -16,6 +17,16 @@ import { taskCursor } from './taskCursor.js';
 export const DEFAULT_CACHE_KIB = 64 * 1024;
 /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a write of the ingest path waits for another process's write lock (ms). better-sqlite3
+ * waits on the event loop, so this is short: past it the batch is refused as busy (retryable) and
+ * /api/health and the reads go on answering. `import` keeps the long {@link DEFAULT_BUSY_TIMEOUT_MS}.
+ */
+export const DEFAULT_WRITE_BUSY_TIMEOUT_MS = 50;
+/** After a write found the store busy, how long writes are refused at once without asking SQLite again (ms). */
+export const BUSY_BACKOFF_MS = 250;
+/** How long after the last busy write {@link SqliteStore.busy} still says busy (ms). */
+export const BUSY_REPORT_MS = 2_000;
 /** Largest page {@link SqliteStore.queryTasks} returns (the {@link TaskQuery} contract). */
 export const MAX_TASK_PAGE = 10_000;
 /**
@@ -35,6 +46,11 @@ export interface SqliteStoreOptions {
   verdictOf: (task: TaskRecord) => Verdict;
   /** defaults to {@link DEFAULT_BUSY_TIMEOUT_MS} */
   busyTimeoutMs?: number;
+  /**
+   * How long a write waits for another process's write lock before it is refused with
+   * {@link StoreBusyError}; defaults to `busyTimeoutMs` (the service passes {@link DEFAULT_WRITE_BUSY_TIMEOUT_MS}).
+   */
+  writeBusyTimeoutMs?: number;
 }
 
 const SHUTDOWN_ID = /^([0-9a-f]{32})-([0-9a-f]{16})$/;
@@ -100,6 +116,10 @@ export class SqliteStore implements Store {
   private pending: PendingBatch[] = [];
   private pendingSpans = 0;
   private flushScheduled = false;
+  private readonly busyTimeoutMs: number;
+  private readonly writeBusyTimeoutMs: number;
+  /** Date.now() of the last write that found the store busy */
+  private lastBusyAt = Number.NEGATIVE_INFINITY;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   /** queryTasks statements, one per combination of filters, each prepared on first use. */
   private readonly taskQueries = new Map<string, Database.Statement>();
@@ -113,9 +133,11 @@ export class SqliteStore implements Store {
    */
   private readonly resourceKeys = new WeakMap<Attrs, { hash: string; text: string }>();
 
-  private constructor(db: Database.Database, verdictOf: (task: TaskRecord) => Verdict) {
+  private constructor(db: Database.Database, verdictOf: (task: TaskRecord) => Verdict, busyTimeoutMs: number, writeBusyTimeoutMs: number) {
     this.db = db;
     this.verdictOf = verdictOf;
+    this.busyTimeoutMs = busyTimeoutMs;
+    this.writeBusyTimeoutMs = writeBusyTimeoutMs;
     this.stmt = prepareStatements(db);
     this.storeBatch = db.transaction((batch: SpanRecord[]) => {
       for (const span of batch) this.storeOne(span);
@@ -147,14 +169,15 @@ export class SqliteStore implements Store {
       // In WAL mode NORMAL never corrupts the file; an OS crash may lose the last commits, which
       // the exporters' retries cover far better than an fsync per batch would.
       db.pragma('synchronous = NORMAL');
-      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
+      const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       // Negative: KiB rather than pages. A page cache of the default 2 MiB makes every insert into the
       // (random-order) id index of a large store a read from disk.
       db.pragma(`cache_size = -${DEFAULT_CACHE_KIB}`);
       // Enforces spans.resource_id → resources (a row id cached across a rolled-back batch would show here).
       db.pragma('foreign_keys = ON');
       migrate(db, undefined, `SqliteStore ${path}`);
-      return new SqliteStore(db, options.verdictOf);
+      return new SqliteStore(db, options.verdictOf, busyTimeoutMs, Math.max(0, Math.trunc(options.writeBusyTimeoutMs ?? busyTimeoutMs)));
     } catch (error) {
       db.close();
       // A schema from a newer version says so itself; what SQLite says (read-only file or folder) lacks the path.
@@ -174,6 +197,8 @@ export class SqliteStore implements Store {
       return Promise.reject(error);
     }
     if (batch.length === 0) return Promise.resolve();
+    // Just found busy: refuse at once rather than wait on the event loop again.
+    if (Date.now() - this.lastBusyAt < BUSY_BACKOFF_MS) return Promise.reject(new StoreBusyError());
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       this.pendingSpans += batch.length;
@@ -196,7 +221,7 @@ export class SqliteStore implements Store {
     let failed: unknown;
     try {
       if (!this.db) throw new Error('SqliteStore: the store is closed');
-      this.storeGroup.immediate(group);
+      this.writeGroup(this.db, group);
     } catch (error) {
       failed = error;
     }
@@ -207,6 +232,26 @@ export class SqliteStore implements Store {
       if (error === undefined) entry.resolve();
       else entry.reject(error);
     }
+  }
+
+  /** One group commit, waiting at most the write busy timeout for another process's lock. */
+  private writeGroup(db: Database.Database, group: PendingBatch[]): void {
+    const shortWait = this.writeBusyTimeoutMs !== this.busyTimeoutMs;
+    if (shortWait) db.pragma(`busy_timeout = ${this.writeBusyTimeoutMs}`);
+    try {
+      this.storeGroup.immediate(group);
+    } catch (error) {
+      if (!String((error as { code?: unknown })?.code).startsWith('SQLITE_BUSY')) throw error;
+      this.lastBusyAt = Date.now();
+      throw new StoreBusyError(undefined, { cause: error });
+    } finally {
+      if (shortWait) db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
+  }
+
+  /** True when a write found another process holding the write lock within the last {@link BUSY_REPORT_MS}. */
+  busy(): boolean {
+    return Date.now() - this.lastBusyAt < BUSY_REPORT_MS;
   }
 
   /** Shutdowns, newest start first. */

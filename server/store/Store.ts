@@ -53,4 +53,6 @@ export interface Store extends Consumer<SpanRecord> {
   stats(): Promise<{ spans: number; tasks: number; shutdowns: number }>;
   /** Closes the store; safe to call twice. */
   close(): Promise<void>;
+  /** True while another process holds the store's write lock (writes are refused with StoreBusyError); absent when it cannot be. */
+  busy?(): boolean;
 }

@@ -13,8 +13,9 @@ export interface OpenedStore {
 /**
  * Opens the store a `--db` value names: a `postgres://` or `postgresql://` URL selects
  * {@link PgStore}, the store several instances share; anything else is a SQLite file path.
+ * `writeBusyTimeoutMs`: how long a SQLite write waits for another process's lock (see SqliteStore).
  */
-export async function openStore(db: string, verdictOf: (task: TaskRecord) => Verdict): Promise<OpenedStore> {
+export async function openStore(db: string, verdictOf: (task: TaskRecord) => Verdict, options: { writeBusyTimeoutMs?: number } = {}): Promise<OpenedStore> {
   if (isPgUrl(db)) return { store: await PgStore.open({ url: db, verdictOf }), shared: true };
-  return { store: SqliteStore.open({ path: db, verdictOf }), shared: false };
+  return { store: SqliteStore.open({ path: db, verdictOf, writeBusyTimeoutMs: options.writeBusyTimeoutMs }), shared: false };
 }
