@@ -15,6 +15,7 @@ export const ATTR = {
   finalState: 'task.final_state',
   snapshot: 'task.snapshot',
   swallowSite: 'task.swallow_site',
+  swallowLine: 'task.swallow_line',
   codeFilepath: 'code.filepath',
   codeLineno: 'code.lineno',
   codeFunction: 'code.function',

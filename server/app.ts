@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
+import { columnarReportJson } from './api/columnar.js';
+import { exportShutdown, parseExportFormat } from './api/export.js';
 import { compactReportJson, reportJson, shutdownJson, taskJson, toJsonText } from './api/json.js';
 import {
   DEFAULT_SHUTDOWN_LIMIT,
@@ -17,6 +19,7 @@ import {
   TRACE_ID_HEX_DIGITS,
 } from './api/params.js';
 import type { ShutdownViews } from './api/ShutdownViews.js';
+import { MAX_SEARCH_CHARS, searchTasks } from './api/search.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { judgeTask } from './judge/index.js';
 import type { Store } from './store/Store.js';
@@ -32,6 +35,8 @@ export interface AppDeps {
   onError?: (error: unknown) => void;
   /** Prometheus metrics served at `GET /metrics`; absent: no such route (`--metrics off`) */
   metrics?: { scrape(): Promise<{ contentType: string; text: string }> };
+  /** URL template of the user's tracing tool (`{traceId}`, `{spanId}`), told to the dashboard by /api/config */
+  traceLink?: string;
 }
 
 type Handler = (req: Request, res: Response) => Promise<unknown>;
@@ -53,6 +58,8 @@ export function createApp(deps: AppDeps): express.Express {
     const busy = store.busy?.() === true;
     return { status: busy ? 'busy' : 'ok', store: busy ? 'busy: another process holds the write lock; ingest answers 503' : 'ok', ...(await store.stats()) };
   };
+
+  const config: Handler = async () => ({ traceLink: deps.traceLink ?? null });
 
   const listShutdowns: Handler = async (req) => {
     const service = parseString(req.query.service, 'service');
@@ -91,6 +98,20 @@ export function createApp(deps: AppDeps): express.Express {
     return taskJson(judged);
   };
 
+  const getTimeline: Handler = async (req) => columnarReportJson(await reportOf(String(req.params.id)));
+
+  const searchShutdown: Handler = async (req) => {
+    const q = parseString(req.query.q, 'q') ?? '';
+    if (q.length > MAX_SEARCH_CHARS) throw new BadRequestError(`q must be at most ${MAX_SEARCH_CHARS} characters`);
+    return searchTasks(await reportOf(String(req.params.id)), q);
+  };
+
+  const exportOf = async (req: Request, res: Response) => {
+    const format = parseExportFormat(req.query.format);
+    const file = exportShutdown(await reportOf(String(req.params.id)), format);
+    res.type(file.contentType).attachment(file.filename).send(file.body);
+  };
+
   const listTasks: Handler = async (req) => {
     const page = await store.queryTasks({
       verdict: parseVerdict(req.query.verdict),
@@ -114,9 +135,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   const routes: [path: string, handler: Handler][] = [
     ['/api/health', health],
+    ['/api/config', config],
     ['/api/shutdowns', listShutdowns],
     ['/api/shutdowns/:id', getShutdown],
     ['/api/shutdowns/:id/tasks/:spanId', getShutdownTask],
+    ['/api/shutdowns/:id/timeline', getTimeline],
+    ['/api/shutdowns/:id/search', searchShutdown],
     ['/api/tasks', listTasks],
     ['/api/traces/:traceId', getTrace],
   ];
@@ -153,6 +177,7 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(200).type(contentType).send(text);
     });
   }
+  app.get('/api/shutdowns/:id/export', exportOf);
   app.use('/api', (req) => {
     throw new NotFoundError(`no API route ${req.method} ${req.originalUrl}`);
   });

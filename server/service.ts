@@ -45,6 +45,8 @@ export interface ServiceOptions {
   /** when set, ingest and the API require it (`--token` / CANCELTRACE_TOKEN) */
   token?: string;
   judge?: Partial<JudgeOptions>;
+  /** URL template of the user's tracing tool with `{traceId}` / `{spanId}` (the dashboard links each task there) */
+  traceLink?: string;
   onError?: (error: unknown) => void;
 }
 
@@ -153,7 +155,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   try {
     otlp = await listen(createOtlpApp(receiver), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
     if (grpc && options.grpcPort) grpcPort = await grpc.listen(host, options.grpcPort);
-    ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics }), host, options.uiPort ?? DEFAULT_UI_PORT);
+    ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink }), host, options.uiPort ?? DEFAULT_UI_PORT);
   } catch (error) {
     await otlp?.close();
     await grpc?.close();

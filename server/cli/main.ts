@@ -17,7 +17,7 @@ import { ProgressBar } from './ProgressBar.js';
 
 const USAGE = `usage:
   canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--grpc-port P] [--db PATH|URL]
-                    [--forward URL]... [--metrics on|off]
+                    [--forward URL]... [--metrics on|off] [--trace-link TEMPLATE]
   canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
 
@@ -28,6 +28,8 @@ serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded 
 --metrics    Prometheus metrics at GET /metrics on the UI port (default on)
 --db    a SQLite file path (default ${DEFAULT_DB_PATH}), or postgres://user@host:port/database
         (or postgresql://) for one PostgreSQL store shared by several serve instances
+--trace-link  a URL of your tracing tool with {traceId} and {spanId}, e.g.
+        http://jaeger:16686/trace/{traceId}?uiFind={spanId}: each task in the dashboard links there
 import  load OTLP dumps (OTLP JSON, OTLP protobuf, collector file-exporter JSON lines) into the DB
 check   judge dumps without a server; exit 1 when a task has a failing verdict
         (default: ${BAD_VERDICTS.join(', ')})
@@ -59,6 +61,7 @@ async function serve(argv: string[]): Promise<number> {
       db: { type: 'string' },
       forward: { type: 'string', multiple: true },
       metrics: { type: 'string' },
+      'trace-link': { type: 'string' },
     },
     strict: true,
   });
@@ -73,6 +76,9 @@ async function serve(argv: string[]): Promise<number> {
   }
   const metrics = values.metrics ?? 'on';
   if (metrics !== 'on' && metrics !== 'off') throw new UsageError(`--metrics must be 'on' or 'off', got '${metrics}'`);
+  const traceLink = values['trace-link'];
+  if (traceLink !== undefined && !/^https?:\/\/\S*\{traceId\}/.test(traceLink))
+    throw new UsageError(`--trace-link must be an http(s) URL containing {traceId}, got '${traceLink}'`);
   const service = await startService({
     host: values.host ?? DEFAULT_HOST,
     otlpPort: port(values['otlp-port'], DEFAULT_OTLP_PORT, '--otlp-port'),
@@ -81,6 +87,7 @@ async function serve(argv: string[]): Promise<number> {
     dbPath: db,
     forward,
     metrics: metrics === 'on',
+    traceLink,
   });
   // Handlers first: once the URLs are printed, a signal must find them.
   const stopped = new Promise<void>((resolve) => {

@@ -24,6 +24,7 @@ interface Current {
   poll?: () => Promise<void>;
   destroy(): void;
   shutdown?: ShutdownView;
+  list?: ShutdownList;
 }
 
 const app = document.getElementById('app') as HTMLElement;
@@ -56,7 +57,15 @@ async function show(route: Route): Promise<void> {
       return (route.view === 'sites' && href === '#/sites') || (route.view !== 'sites' && href === '#/');
     });
   if (current && current.key === key) {
-    if (route.view === 'shutdown') current.shutdown?.selectTask(route.taskId);
+    // the same view: only the hash changed (a link, back or forward): apply its filters and task
+    if (route.view === 'shutdown') {
+      const next = route.filters ?? {};
+      if (JSON.stringify(next) !== JSON.stringify(current.shutdown?.currentFilters ?? {})) current.shutdown?.setFilters(next);
+      current.shutdown?.selectTask(route.taskId);
+    } else if (route.view === 'list') {
+      const { view: _view, ...filters } = route;
+      current.list?.setFilters(filters);
+    }
     return;
   }
   const gen = ++generation;
@@ -72,7 +81,7 @@ async function show(route: Route): Promise<void> {
         shutdownsCache = await api.shutdowns({ limit: SHUTDOWN_LIST_LIMIT });
         if (gen === generation) list.update(shutdownsCache);
       };
-      current = { key, poll, destroy: () => list.destroy() };
+      current = { key, poll, list, destroy: () => list.destroy() };
       await poll();
     } else if (route.view === 'shutdown') {
       setStatus('loading shutdown…');
@@ -80,7 +89,11 @@ async function show(route: Route): Promise<void> {
       if (gen !== generation) return;
       shutdownsCache = others;
       const report = loaded.report;
-      const view = new ShutdownView(app, loaded, others);
+      // the URL follows the filters and the zoom without adding history entries
+      const view = new ShutdownView(app, loaded, others, route.filters, (filters) => {
+        const now = parseRoute(location.hash);
+        history.replaceState(null, '', routeHash({ view: 'shutdown', id: route.id, taskId: now.view === 'shutdown' ? now.taskId : undefined, filters }));
+      });
       performance.mark('ct:shutdown:built');
       let open = report.shutdown.open;
       let lastPoll = performance.now();
@@ -124,9 +137,10 @@ async function show(route: Route): Promise<void> {
       await poll();
     } else {
       setStatus('loading shutdowns…');
-      const [before, after] = await Promise.all([api.shutdown(route.before), api.shutdown(route.after)]);
+      // the columnar form: two 19,000-task shutdowns load in a fraction of the full reports' time
+      const [before, after] = await Promise.all([loadShutdown(route.before), loadShutdown(route.after)]);
       if (gen !== generation) return;
-      const remove = renderCompare(app, before, after);
+      const remove = renderCompare(app, before.report, after.report);
       current = { key, destroy: remove };
     }
     setStatus('live');
@@ -180,9 +194,26 @@ async function tick(): Promise<void> {
 }
 
 window.addEventListener('hashchange', () => void show(parseRoute(location.hash)));
-// Escape closes the task panel (back to the shutdown's own URL)
+/** Keys that move to the next / previous task of the timeline (Perfetto-like j/k, and the arrows). */
+const NEXT_KEYS = new Set(['j', 'ArrowDown']);
+const PREVIOUS_KEYS = new Set(['k', 'ArrowUp']);
+
+// Escape closes the task panel (back to the shutdown's own URL, filters kept); j/k and the arrows move between tasks
 window.addEventListener('keydown', (ev) => {
   const route = parseRoute(location.hash);
-  if (ev.key === 'Escape' && route.view === 'shutdown' && route.taskId) location.hash = routeHash({ view: 'shutdown', id: route.id });
+  if (route.view !== 'shutdown') return;
+  if (ev.key === 'Escape' && route.taskId) {
+    location.hash = routeHash({ view: 'shutdown', id: route.id, filters: route.filters });
+    return;
+  }
+  const target = ev.target as HTMLElement | null;
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || target?.closest('input, select, textarea')) return;
+  const step = NEXT_KEYS.has(ev.key) ? 1 : PREVIOUS_KEYS.has(ev.key) ? -1 : 0;
+  // the arrows scroll the page unless a task is open or the focus is on the timeline
+  if (step === 0 || (!route.taskId && ev.key.startsWith('Arrow') && !target?.closest('.timeline'))) return;
+  const next = current?.shutdown?.neighbor(step);
+  if (!next) return;
+  ev.preventDefault();
+  location.hash = routeHash({ view: 'shutdown', id: route.id, taskId: next, filters: route.filters });
 });
 void show(parseRoute(location.hash)).then(() => setTimeout(() => void tick(), POLL_INTERVAL_MS));

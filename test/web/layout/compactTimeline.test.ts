@@ -60,6 +60,7 @@ describe('fromCompact', () => {
       apiTask({
         spanId: 'a',
         createdAt: at(-9000),
+        cancelRequestedAt: at(5),
         events: [
           { name: 'task.cancel_requested', time: at(5), attributes: {} },
           { name: 'task.cleanup.start', time: at(6), attributes: { 'cleanup.name': 'close' } },
@@ -72,6 +73,7 @@ describe('fromCompact', () => {
         finalState: 'pending',
         snapshot: true,
         endedAt: at(900),
+        cancelRequestedAt: at(5),
         events: [
           { name: 'task.cancel_requested', time: at(5), attributes: {} },
           { name: 'task.shield.start', time: at(8), attributes: {} },

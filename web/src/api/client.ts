@@ -1,3 +1,4 @@
+import type { ColumnarTimeline } from '../layout/columnarTimeline.js';
 import type { CompactTimeline } from '../layout/compactTimeline.js';
 import type { ApiShutdownReport, ApiShutdownSummary, ApiTask, ApiTaskPage } from './types.js';
 
@@ -54,6 +55,22 @@ export const api = {
    */
   shutdownCompact(id: string, signal?: AbortSignal): Promise<CompactTimeline | ApiShutdownReport> {
     return getJson(`api/shutdowns/${encodeURIComponent(id)}?tasks=compact`, signal, 'ct:shutdown');
+  },
+  /** GET /api/shutdowns/:id/timeline: the shutdown with its tasks as columns (contract/columnar.ts). */
+  timeline(id: string, signal?: AbortSignal): Promise<ColumnarTimeline> {
+    return getJson(`api/shutdowns/${encodeURIComponent(id)}/timeline`, signal, 'ct:shutdown');
+  },
+  /** GET /api/shutdowns/:id/search?q=: span ids of the tasks whose fields or attribute values hold the text. */
+  search(id: string, q: string, signal?: AbortSignal): Promise<{ q: string; count: number; spanIds: string[] }> {
+    return getJson(`api/shutdowns/${encodeURIComponent(id)}/search${query({ q })}`, signal);
+  },
+  /** GET /api/config: what the server was started with that the dashboard shows (the trace link template). */
+  config(signal?: AbortSignal): Promise<{ traceLink: string | null }> {
+    return getJson('api/config', signal);
+  },
+  /** The URL of a shutdown's export (a download): judged tasks as CSV or JSON, raw spans as OTLP JSON. */
+  exportUrl(id: string, format: 'csv' | 'json' | 'otlp'): string {
+    return `api/shutdowns/${encodeURIComponent(id)}/export${query({ format })}`;
   },
   /** GET /api/shutdowns/:id/tasks/:spanId: one task in full (events, attributes, stack) for the task panel. */
   task(shutdownId: string, spanId: string, signal?: AbortSignal): Promise<ApiTask> {

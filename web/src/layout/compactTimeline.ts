@@ -87,6 +87,8 @@ export function fromCompact(c: CompactTimeline, originNs: bigint, windowStartMs:
       end,
       clippedStart,
       cancels: cancelNs.map((t) => nsToMs(t, originNs)).sort((a, b) => a - b),
+      cancelRequested: cancelNs.length ? nsToMs(cancelNs[0], originNs) : Number.NaN,
+      findingKinds: [],
       steps: steps.sort((a, b) => a.start - b.start),
     };
   }

@@ -3,7 +3,7 @@ import { drainMsOf } from './phases.js';
 import { coroutineOf, siteLabel } from './timelineTask.js';
 
 /** What happened to one kind of task (coroutine + creation site) between two shutdowns. */
-export type CompareStatus = 'regressed' | 'fixed' | 'new' | 'gone' | 'changed' | 'same';
+export type CompareStatus = 'regressed' | 'fixed' | 'improved' | 'new' | 'gone' | 'changed' | 'same';
 
 /** One matched line of a comparison. */
 export interface CompareLine {
@@ -24,7 +24,7 @@ export interface Comparison {
 }
 
 const WATCHED = ['swallowed', 'survivor'];
-const STATUS_ORDER: Record<CompareStatus, number> = { regressed: 0, fixed: 1, new: 2, gone: 3, changed: 4, same: 5 };
+const STATUS_ORDER: Record<CompareStatus, number> = { regressed: 0, fixed: 1, improved: 2, new: 3, gone: 4, changed: 5, same: 6 };
 
 function tally(tasks: readonly ApiTask[]): Map<string, { coroutine: string; site: string; counts: Record<string, number> }> {
   const out = new Map<string, { coroutine: string; site: string; counts: Record<string, number> }>();
@@ -49,7 +49,8 @@ function bad(counts: Record<string, number>): number {
 /**
  * Compares two shutdowns of one service: tasks are matched by coroutine + creation site; a line is
  * `regressed` when it has more swallowed/survivor tasks after than before, `fixed` when it had
- * some before and none after, `new`/`gone` when it exists on one side only, `changed` when other
+ * some before and none after, `improved` when it has fewer (but some) after, `new`/`gone` when it
+ * exists on one side only, `changed` when other
  * verdict counts moved. Regressions come first. Pure.
  */
 export function compareShutdowns(before: ApiShutdownReport, after: ApiShutdownReport): Comparison {
@@ -66,6 +67,7 @@ export function compareShutdowns(before: ApiShutdownReport, after: ApiShutdownRe
     else if (!y) status = bad(beforeCounts) > 0 ? 'fixed' : 'gone';
     else if (bad(afterCounts) > bad(beforeCounts)) status = 'regressed';
     else if (bad(beforeCounts) > 0 && bad(afterCounts) === 0) status = 'fixed';
+    else if (bad(afterCounts) < bad(beforeCounts)) status = 'improved';
     else {
       const verdicts = new Set([...Object.keys(beforeCounts), ...Object.keys(afterCounts)]);
       status = [...verdicts].every((v) => (beforeCounts[v] ?? 0) === (afterCounts[v] ?? 0)) ? 'same' : 'changed';

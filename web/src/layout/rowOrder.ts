@@ -1,10 +1,15 @@
 import type { TimelineRow } from './groupRows.js';
 import { verdictRank } from './verdicts.js';
 
-/** How rows are sorted: `severity` puts swallowed and survivor first (the default), `start` is pure time order. */
-export type RowOrderMode = 'severity' | 'start';
+/**
+ * How rows are sorted: `severity` puts swallowed and survivor first (the default), `start` is pure
+ * time order, `held` puts first the tasks that kept the shutdown open longest (latest end or last
+ * snapshot relative to the signal).
+ */
+export type RowOrderMode = 'severity' | 'start' | 'held';
 
 function compareTop(mode: RowOrderMode, a: TimelineRow, b: TimelineRow): number {
+  if (mode === 'held' && a.end !== b.end) return b.end - a.end;
   if (mode === 'severity') {
     const r = verdictRank(a.verdict) - verdictRank(b.verdict);
     if (r !== 0) return r;

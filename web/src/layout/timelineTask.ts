@@ -28,6 +28,10 @@ export interface TimelineTask {
   open: boolean;
   /** times of each `task.cancel_requested` event */
   cancels: number[];
+  /** the first cancel request that was not handed back (ms), NaN when none */
+  cancelRequested: number;
+  /** the kinds of its findings */
+  findingKinds: string[];
   steps: TimelineStep[];
   coroutine: string;
   /** creation site as `file:line` (or the function name), '' when unknown */
@@ -38,6 +42,18 @@ export interface TimelineTask {
 }
 
 const OPEN_VERDICTS = new Set(['survivor', 'orphan']);
+
+/** Orders two unix-ns decimal strings without BigInt (a shorter string is a smaller number). */
+function compareNs(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The events in time order (stable); the array itself when it is in order already. */
+function inTimeOrder(events: readonly ApiEvent[]): readonly ApiEvent[] {
+  for (let i = 1; i < events.length; i++) if (compareNs(events[i].time, events[i - 1].time) < 0) return [...events].sort((a, b) => compareNs(a.time, b.time));
+  return events;
+}
 
 /** `file:line` of a code site, else its function, else ''. */
 export function siteLabel(site: { filepath?: string; lineno?: number; function?: string } | undefined): string {
@@ -84,7 +100,9 @@ export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: n
   const end = Math.max(start, Number.isFinite(ended) ? ended : start);
   const cancels: number[] = [];
   for (const e of task.events ?? []) if (e.name === EVENT.cancelRequested) cancels.push(nsToMs(e.time, originNs));
-  const steps: TimelineStep[] = pairSteps<string, ApiEvent>(task.events ?? []).map((step) => {
+  // steps pair in time order, as the judge reads them (a recorder may send events out of order)
+  const events = inTimeOrder(task.events ?? []);
+  const steps: TimelineStep[] = pairSteps<string, ApiEvent>(events).map((step) => {
     const stepStart = nsToMs((step.startEvent ?? step.endEvent)!.time, originNs);
     // A step that never ended was interrupted: it runs to the task's end.
     const stepEnd = step.endEvent ? nsToMs(step.endEvent.time, originNs) : end;
@@ -92,5 +110,7 @@ export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: n
   });
   steps.sort((a, b) => a.start - b.start);
   cancels.sort((a, b) => a - b);
-  return { ...timelineIdentity(task), start, end, clippedStart, cancels, steps };
+  const cancelRequested = nsToMs(task.cancelRequestedAt, originNs);
+  const findingKinds = (task.findings ?? []).map((f) => f.kind);
+  return { ...timelineIdentity(task), start, end, clippedStart, cancels, cancelRequested, findingKinds, steps };
 }

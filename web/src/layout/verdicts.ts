@@ -1,11 +1,13 @@
-/** Verdicts shown in red: the same list as contract/records.ts `BAD_VERDICTS`. */
-export const BAD_VERDICTS: readonly string[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'];
+import { BAD_VERDICTS as CONTRACT_BAD, VERDICTS as CONTRACT_VERDICTS } from '../../../contract/records.js';
+
+/** Verdicts shown in red: contract/records.ts `BAD_VERDICTS`. */
+export const BAD_VERDICTS: readonly string[] = CONTRACT_BAD;
 
 /** Verdicts highlighted on the timeline with a label as well as a colour. */
 export const HIGHLIGHT_VERDICTS: readonly string[] = ['swallowed', 'survivor'];
 
 /** Every known verdict in severity order, most severe first: the order of sorted rows, badges and the legend. */
-export const VERDICTS: readonly string[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan', 'cancelled', 'finished'];
+export const VERDICTS: readonly string[] = CONTRACT_VERDICTS;
 
 const VERDICT_RANK: Readonly<Record<string, number>> = Object.fromEntries(VERDICTS.map((v, i) => [v, i]));
 

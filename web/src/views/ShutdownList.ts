@@ -1,11 +1,22 @@
 import { type Selection, select } from 'd3-selection';
 import type { ApiShutdownSummary } from '../api/types.js';
+import { agoText, honestOutcome, outcomeText } from '../layout/honesty.js';
 import { drainMsOf } from '../layout/phases.js';
+import { BAD_VERDICTS } from '../layout/verdicts.js';
 import { type ListFilters, routeHash } from '../router.js';
 import { verdictBadges } from './badges.js';
 import { formatDuration, formatTime } from './format.js';
 
 type Div = Selection<HTMLDivElement, unknown, null, undefined>;
+
+/** Columns the list sorts by: time, drain, and the count of each bad verdict (the findings columns). */
+const SORT_KEYS = ['time', 'drain', ...BAD_VERDICTS] as const;
+
+function sortValue(d: ApiShutdownSummary, key: string): number {
+  if (key === 'time') return Number(BigInt(d.start) / 1_000_000n);
+  if (key === 'drain') return drainMsOf(d);
+  return d.counts?.[key] ?? 0;
+}
 
 /**
  * The shutdown list, newest first: service, instance, time, drain duration, outcome and counts
@@ -21,6 +32,7 @@ export class ShutdownList {
   private readonly search: Selection<HTMLInputElement, unknown, null, undefined>;
   private readonly compare: Selection<HTMLButtonElement, unknown, null, undefined>;
   private readonly tbody: Selection<HTMLTableSectionElement, unknown, null, undefined>;
+  private readonly head: Selection<HTMLTableRowElement, unknown, null, undefined>;
   private readonly empty: Div;
 
   private filters: ListFilters;
@@ -43,6 +55,7 @@ export class ShutdownList {
         service: (this.service.property('value') as string) || undefined,
         outcome: (this.outcome.property('value') as string) || undefined,
         q: (this.search.property('value') as string) || undefined,
+        sort: this.filters.sort,
       };
       this.onFiltersChange(this.filters);
       this.render();
@@ -65,8 +78,26 @@ export class ShutdownList {
       .text('Compare 2 selected')
       .on('click', () => this.goCompare());
     const table = this.root.append('table').attr('class', 'shutdowns');
-    const head = table.append('thead').append('tr');
-    for (const h of ['', 'time', 'service', 'instance', 'reason', 'drain', 'outcome', 'tasks']) head.append('th').text(h);
+    this.head = table.append('thead').append('tr');
+    for (const h of ['', 'time', 'service', 'instance', 'reason', 'drain', 'outcome', ...BAD_VERDICTS, 'tasks']) {
+      const th = this.head.append('th').attr('scope', 'col').attr('data-col', h);
+      if (!(SORT_KEYS as readonly string[]).includes(h)) {
+        th.text(h);
+        continue;
+      }
+      th.classed('sortable', true)
+        .append('button')
+        .attr('type', 'button')
+        .attr('class', 'sort-btn')
+        .text(h)
+        .on('click', () => {
+          // first click sorts descending (most first), the second ascending
+          const next = this.filters.sort === `-${h}` ? h : `-${h}`;
+          this.filters = { ...this.filters, sort: next };
+          this.onFiltersChange(this.filters);
+          this.render();
+        });
+    }
     this.tbody = table.append('tbody');
     this.empty = this.root
       .append('div')
@@ -89,8 +120,16 @@ export class ShutdownList {
       sel.property('value', current ?? '');
     };
     fill(this.service, 'all services', [...new Set(data.map((d) => d.service))].sort(), this.filters.service);
-    fill(this.outcome, 'all outcomes', [...new Set(data.map((d) => d.outcome))].sort(), this.filters.outcome);
+    const now = Date.now();
+    fill(this.outcome, 'all outcomes', [...new Set(data.map((d) => honestOutcome(d, now).label))].sort(), this.filters.outcome);
     this.render();
+  }
+
+  /** Applies filters that changed in the URL alone (a pasted link, back or forward). */
+  setFilters(filters: ListFilters): void {
+    this.filters = { ...filters };
+    this.search.property('value', this.filters.q ?? '');
+    this.update(this.data);
   }
 
   /** Removes the view. */
@@ -99,12 +138,13 @@ export class ShutdownList {
   }
 
   private render(): void {
-    const { service, outcome } = this.filters;
+    const { service, outcome, sort } = this.filters;
     const q = (this.filters.q ?? '').trim().toLowerCase();
+    const now = Date.now();
     const rows = this.data.filter(
       (d) =>
         (!service || d.service === service) &&
-        (!outcome || d.outcome === outcome) &&
+        (!outcome || honestOutcome(d, now).label === outcome) &&
         (!q ||
           [d.service, d.instance, d.reason, d.id, d.outcome].some((s) =>
             String(s ?? '')
@@ -112,6 +152,16 @@ export class ShutdownList {
               .includes(q),
           )),
     );
+    const sortKey = sort?.replace(/^-/, '');
+    if (sortKey && (SORT_KEYS as readonly string[]).includes(sortKey)) {
+      const sign = sort!.startsWith('-') ? -1 : 1;
+      // a stable sort: equal rows keep the API's newest-first order
+      rows.sort((a, b) => sign * (sortValue(a, sortKey) - sortValue(b, sortKey)));
+    }
+    this.head.selectAll<HTMLTableCellElement, unknown>('th.sortable').attr('aria-sort', function () {
+      const col = this.getAttribute('data-col');
+      return col === sortKey ? (sort!.startsWith('-') ? 'descending' : 'ascending') : 'none';
+    });
     this.empty
       .classed('hidden', rows.length > 0)
       .text(this.data.length ? 'No shutdown matches the filters.' : 'No shutdown recorded yet. Send OTLP to the collector; this list refreshes by itself.');
@@ -119,6 +169,7 @@ export class ShutdownList {
       .selectAll<HTMLTableRowElement, ApiShutdownSummary>('tr')
       .data(rows, (d) => d.id)
       .join('tr')
+      .order()
       .attr('class', (d) => `shutdown-row outcome-${d.outcome}`)
       .attr('data-id', (d) => d.id)
       .each((d, i, nodes) => {
@@ -145,10 +196,25 @@ export class ShutdownList {
         tr.append('td')
           .attr('class', 'num')
           .text(formatDuration(drainMsOf(d)) + (d.drainTimeoutMs !== undefined ? ` / ${formatDuration(d.drainTimeoutMs)}` : ''));
-        tr.append('td')
+        const o = honestOutcome(d, now);
+        const cell = tr.append('td').attr('class', 'outcome-cell');
+        cell
           .append('span')
-          .attr('class', `badge outcome outcome-${d.outcome}`)
-          .text(d.open ? `${d.outcome} (live)` : d.outcome);
+          .attr('class', `badge outcome outcome-${o.label}${o.open && !o.live ? ' stale' : ''}`)
+          .attr('title', o.label !== o.reported ? `reported ${o.reported}, but it has ${o.worst} tasks` : null)
+          .text(outcomeText(o));
+        if (o.open)
+          cell
+            .append('span')
+            .attr('class', 'liveness muted')
+            .text(` last data ${agoText(o.lastSentAgoMs ?? Number.POSITIVE_INFINITY)}`);
+        for (const v of BAD_VERDICTS) {
+          const n = d.counts?.[v] ?? 0;
+          tr.append('td')
+            .attr('class', `num finding-count count-${v}${n > 0 ? ' nonzero' : ''}`)
+            .attr('data-verdict', v)
+            .text(String(n));
+        }
         verdictBadges(tr.append('td').attr('class', 'counts') as unknown as Selection<HTMLElement, unknown, null, undefined>, d.counts ?? {});
       })
       .on('click', (ev: MouseEvent, d) => {

@@ -1,10 +1,11 @@
 import { type Selection, select } from 'd3-selection';
+import { ATTR, EVENT } from '../../../contract/contract.js';
 import type { ApiCodeSite, ApiTask } from '../api/types.js';
 import { explainFinding, explainVerdict } from '../layout/explain.js';
 import { nsToMs } from '../layout/nsToMs.js';
 import { siteLabel, toTimelineTask } from '../layout/timelineTask.js';
 import { isBad } from '../layout/verdicts.js';
-import { formatDuration, formatTime, valueText } from './format.js';
+import { formatDuration, formatTime, valueText, zoneLabel } from './format.js';
 
 type Div = Selection<HTMLDivElement, unknown, null, undefined>;
 type Any = Selection<HTMLElement, unknown, null, undefined>;
@@ -16,7 +17,13 @@ export function copySite(parent: Any | Div, site: ApiCodeSite | undefined, cls =
     parent.append('span').attr('class', 'muted').text('unknown');
     return;
   }
-  const a = parent.append('a').attr('href', '#').attr('class', `copy-site ${cls}`.trim()).attr('title', 'copy file:line').text(text);
+  copyLink(parent, text, `copy-site ${cls}`.trim(), 'copy file:line');
+  if (site?.function) parent.append('span').attr('class', 'fn').text(` in ${site.function}`);
+}
+
+/** Appends a link showing `text` that copies it to the clipboard (or selects it where the Clipboard API is not allowed). */
+export function copyLink(parent: Any | Div, text: string, cls: string, title: string): void {
+  const a = parent.append('a').attr('href', '#').attr('class', cls).attr('title', title).text(text);
   a.on('click', (ev: MouseEvent) => {
     ev.preventDefault();
     const done = () => {
@@ -27,7 +34,27 @@ export function copySite(parent: Any | Div, site: ApiCodeSite | undefined, cls =
     if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, () => selectText(a.node()!));
     else selectText(a.node()!);
   });
-  if (site?.function) parent.append('span').attr('class', 'fn').text(` in ${site.function}`);
+}
+
+/** Links of the task panel that depend on the rest of the shutdown and on the server's options. */
+export interface PanelLinks {
+  /** the hash of the parent task's panel, when the parent is in the same shutdown */
+  parentHref?: string;
+  /** the URL template of the user's tracing tool (`{traceId}`, `{spanId}`) */
+  traceLink?: string | null;
+}
+
+/** A trace link template filled in for one span (ids are hex, so they need no escaping beyond encodeURIComponent). */
+export function traceUrl(template: string, traceId: string, spanId: string): string {
+  return template.replaceAll('{traceId}', encodeURIComponent(traceId)).replaceAll('{spanId}', encodeURIComponent(spanId));
+}
+
+/** The source line of the `except`/`catch` that ate the cancel, when the recorder sent it. */
+function swallowLineOf(task: ApiTask): string | undefined {
+  const fromSite = (task.swallowSite as { line?: string } | undefined)?.line;
+  if (fromSite) return fromSite;
+  const attr = task.attributes?.[ATTR.swallowLine];
+  return attr === undefined ? undefined : valueText(attr);
 }
 
 function selectText(node: Node): void {
@@ -50,12 +77,14 @@ function field(parent: Div, label: string): Div {
  * swallow site, cleanup steps with outcomes, the stack of a survivor, every event and attribute.
  * All telemetry text goes in through .text().
  */
-export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs: bigint, onClose: () => void): void {
+export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs: bigint, onClose: () => void, links: PanelLinks = {}): void {
   container.replaceChildren();
   const root = select(container).append('div').attr('class', 'task-panel').attr('data-span-id', task.spanId) as Div;
   const head = root.append('div').attr('class', 'panel-head');
-  head.append('h2').attr('class', 'task-name').text(task.name);
-  head.append('button').attr('type', 'button').attr('class', 'close').attr('aria-label', 'close').text('×').on('click', onClose);
+  // focusable so that opening a task moves the keyboard focus into the panel
+  head.append('h2').attr('class', 'task-name').attr('tabindex', -1).text(task.name);
+  head.append('button').attr('type', 'button').attr('class', 'close').attr('aria-label', 'close task panel').text('×').on('click', onClose);
+  root.append('p').attr('class', 'kbd-hint muted').text('j / k or ↓ / ↑: next / previous task · Esc: close');
 
   const v = explainVerdict(task.verdict);
   const verdict = root.append('section').attr('class', `verdict-box verdict-${task.verdict}`);
@@ -100,10 +129,12 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
   if (task.swallowSite) {
     const s = field(facts, 'swallowed at');
     copySite(s, task.swallowSite, 'swallow-site');
+    const line = swallowLineOf(task);
+    if (line !== undefined) facts.append('pre').attr('class', 'swallow-line').attr('aria-label', 'source line that caught the cancel').text(line);
   }
   field(facts, 'coroutine').text(task.coroutine ?? '–');
   field(facts, 'final state').text(`${task.finalState ?? '–'}${task.snapshot ? ' (snapshot: still open)' : ''}`);
-  field(facts, 'created').text(formatTime(task.createdAt));
+  field(facts, 'created').text(`${formatTime(task.createdAt)} (${formatDuration(nsToMs(task.createdAt, originNs))} from signal)`);
   field(facts, 'cancel requested').text(
     task.cancelRequestedAt ? `${formatTime(task.cancelRequestedAt)} (+${formatDuration(nsToMs(task.cancelRequestedAt, originNs))} after signal)` : 'never',
   );
@@ -112,12 +143,29 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
   field(facts, stillOpen ? 'last seen (never ended)' : 'ended').text(
     `${formatTime(task.endedAt)}${task.cancelRequestedAt ? ` (${formatDuration(nsToMs(task.endedAt, BigInt(task.cancelRequestedAt)))} after cancel)` : ''}`,
   );
+  facts.append('div').attr('class', 'zone muted').text(`times in ${zoneLabel()}`);
   field(facts, 'service / instance').text(`${task.service} / ${task.instance}`);
+  if (task.traceId) {
+    const t = field(facts, 'trace');
+    copyLink(t, task.traceId, 'copy-trace-id', 'copy the trace id');
+    if (links.traceLink)
+      t.append('a')
+        .attr('class', 'trace-link')
+        .attr('href', traceUrl(links.traceLink, task.traceId, task.spanId))
+        .attr('target', '_blank')
+        .attr('rel', 'noopener noreferrer')
+        .text(' open in tracing tool ↗');
+  }
+  field(facts, 'span id').text(task.spanId);
   if (task.taskId) field(facts, 'task id').text(task.taskId);
-  if (task.parentTaskId) field(facts, 'parent task').text(task.parentTaskId);
+  if (task.parentTaskId) {
+    const p = field(facts, 'parent task');
+    if (links.parentHref) p.append('a').attr('class', 'parent-link').attr('href', links.parentHref).text(task.parentTaskId);
+    else p.text(`${task.parentTaskId} (not in this shutdown)`);
+  }
   if (task.groupId) field(facts, 'group').text(task.groupId);
 
-  const cancels = (task.events ?? []).filter((e) => e.name === 'task.cancel_requested');
+  const cancels = (task.events ?? []).filter((e) => e.name === EVENT.cancelRequested);
   if (cancels.length) {
     const c = root.append('section').attr('class', 'cancels');
     c.append('h3').text(`Cancel requests (${cancels.length})`);
@@ -129,20 +177,23 @@ export function renderTaskPanel(container: HTMLElement, task: ApiTask, originNs:
         .text(`+${formatDuration(nsToMs(e.time, originNs))} `);
       row.append('span').text('by ');
       const a = e.attributes ?? {};
+      const lineno = a[ATTR.codeLineno];
+      const filepath = a[ATTR.codeFilepath];
+      const fn = a[ATTR.codeFunction];
       copySite(
         row,
         {
-          filepath: typeof a['code.filepath'] === 'string' ? a['code.filepath'] : undefined,
-          lineno: typeof a['code.lineno'] === 'number' ? a['code.lineno'] : a['code.lineno'] !== undefined ? Number(a['code.lineno']) : undefined,
-          function: typeof a['code.function'] === 'string' ? a['code.function'] : undefined,
+          filepath: typeof filepath === 'string' ? filepath : undefined,
+          lineno: typeof lineno === 'number' ? lineno : lineno !== undefined ? Number(lineno) : undefined,
+          function: typeof fn === 'string' ? fn : undefined,
         },
         'cancel-site',
       );
-      if (a['cancel.message'] !== undefined)
+      if (a[ATTR.cancelMessage] !== undefined)
         row
           .append('span')
           .attr('class', 'msg')
-          .text(` “${valueText(a['cancel.message'])}”`);
+          .text(` “${valueText(a[ATTR.cancelMessage])}”`);
     }
   }
 
@@ -214,7 +265,7 @@ function lastStack(task: ApiTask): string | undefined {
   const events = task.events ?? [];
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
-    if (e.name === 'task.stack' && e.attributes?.['task.stack'] !== undefined) return valueText(e.attributes['task.stack']);
+    if (e.name === EVENT.stack && e.attributes?.[ATTR.stack] !== undefined) return valueText(e.attributes[ATTR.stack]);
     if (e.name === 'exception' && e.attributes?.['exception.stacktrace'] !== undefined) return valueText(e.attributes['exception.stacktrace']);
   }
   return undefined;

@@ -1,4 +1,3 @@
-import { axisTop } from 'd3-axis';
 import { type BrushBehavior, brushX, type D3BrushEvent } from 'd3-brush';
 import { type ScaleLinear, scaleLinear } from 'd3-scale';
 import { type Selection, select } from 'd3-selection';
@@ -7,26 +6,28 @@ import type { ApiShutdownReport } from '../api/types.js';
 import { windowStartOf } from '../layout/compactTimeline.js';
 import { groupRows, type TimelineRow } from '../layout/groupRows.js';
 import { parseNs } from '../layout/nsToMs.js';
-import { type PhaseLabel, phaseLabels } from '../layout/phaseLabels.js';
 import { type Phases, phasesOf } from '../layout/phases.js';
 import { type RowOrderMode, rowOrder } from '../layout/rowOrder.js';
 import { type TimelineTask, toTimelineTask } from '../layout/timelineTask.js';
 import { HIGHLIGHT_VERDICTS, VERDICTS } from '../layout/verdicts.js';
-import { viewBounds } from '../layout/viewBounds.js';
-import { VERDICT_ICON, verdictColor } from './colors.js';
+import { VERDICT_ICON } from './colors.js';
+import { AXIS_HEIGHT_PX, drawAxis } from './timeline/drawAxis.js';
+import { drawMinimap, MINIMAP_HEIGHT_PX } from './timeline/drawMinimap.js';
+import { drawRows, ROW_HEIGHT_PX } from './timeline/drawRows.js';
+import { type CanvasPalette, canvasPalette } from './timeline/palette.js';
 
-/** Height of one timeline row in CSS px. */
-export const ROW_HEIGHT_PX = 20;
+export { ROW_HEIGHT_PX };
+
 /** Visible height of the rows area at most, in CSS px. */
 const MAX_VIEWPORT_PX = 520;
-const MINIMAP_HEIGHT_PX = 44;
-const AXIS_HEIGHT_PX = 40;
 const MAX_ZOOM = 1e6;
 
 /** What the timeline tells its owner. */
 export interface TimelineEvents {
   /** a task was picked (click on its bar or label) */
   onSelectTask(spanId: string): void;
+  /** the row order was changed by the user */
+  onOrderChange?(mode: RowOrderMode): void;
   /** the visible x domain changed (ms relative to the signal): the chart below follows it */
   onViewChange(x: ScaleLinear<number, number>): void;
 }
@@ -54,6 +55,11 @@ export class Timeline {
   /** x domain, width and height of the last axis and chart redraw: scrolling or selecting leaves them alone */
   private lastView: [number, number, number, number] | undefined;
   private syncingBrush = false;
+  /** the tasks shown (all, or those a filter kept) */
+  private shown: readonly TimelineTask[];
+  /** span ids matching the search, marked on their rows */
+  private matches: ReadonlySet<string> | undefined;
+  private palette: CanvasPalette | undefined;
   private readonly root: Selection<HTMLDivElement, unknown, null, undefined>;
   private readonly body: Selection<HTMLDivElement, unknown, null, undefined>;
   private readonly sticky: Selection<HTMLDivElement, unknown, null, undefined>;
@@ -87,6 +93,7 @@ export class Timeline {
     const lastMark = Math.max(0, ...this.phases.marks.map((m) => m.t).filter(Number.isFinite));
     this.windowStartMs = windowStartOf(lastMark);
     this.tasks = precomputed ?? report.tasks.map((t) => toTimelineTask(t, this.originNs, this.windowStartMs));
+    this.shown = this.tasks;
     let hi = lastMark;
     for (const t of this.tasks) if (t.end > hi) hi = t.end;
     const pad = (hi - this.windowStartMs) * 0.02;
@@ -99,10 +106,16 @@ export class Timeline {
       .text('Sort ')
       .append('select')
       .attr('class', 'tl-sort')
-      .on('change', (ev: Event) => this.setOrder((ev.target as HTMLSelectElement).value as RowOrderMode))
+      .attr('aria-label', 'sort rows')
+      .on('change', (ev: Event) => {
+        const mode = (ev.target as HTMLSelectElement).value as RowOrderMode;
+        this.setOrder(mode);
+        this.events.onOrderChange?.(mode);
+      })
       .selectAll('option')
       .data([
         ['severity', 'swallowed & survivors first'],
+        ['held', 'held the drain longest first'],
         ['start', 'by start time'],
       ])
       .join('option')
@@ -246,9 +259,47 @@ export class Timeline {
     this.root.remove();
   }
 
-  private setOrder(mode: RowOrderMode): void {
+  /** Sorts the rows by severity, by start, or by how long each held the drain. */
+  setOrder(mode: RowOrderMode): void {
     this.order = mode;
+    this.root.select<HTMLSelectElement>('select.tl-sort').property('value', mode);
     this.rebuildRows();
+  }
+
+  /**
+   * Shows only `tasks` (a filter's result; the time axis keeps the whole shutdown) and marks the
+   * rows of `matches` (the search's hits).
+   */
+  show(tasks: readonly TimelineTask[], matches?: ReadonlySet<string>): void {
+    this.shown = tasks;
+    this.matches = matches;
+    const total = this.tasks.length;
+    const noun = total === 1 ? 'task' : 'tasks';
+    this.root
+      .select('.tl-head .tl-label-head')
+      .text(tasks.length === total ? `${total.toLocaleString()} ${noun}` : `${tasks.length.toLocaleString()} of ${total.toLocaleString()} ${noun}`);
+    this.rebuildRows();
+  }
+
+  /**
+   * The span id of the task `step` rows below (+1) or above (-1) the task `spanId` in the shown
+   * order; a collapsed group on the way is expanded and walked into. Undefined at either end.
+   */
+  neighbor(spanId: string | undefined, step: 1 | -1): string | undefined {
+    const index = spanId === undefined ? -1 : this.rows.findIndex((r) => r.kind !== 'group' && r.tasks[0].id === spanId);
+    for (let i = index < 0 ? (step > 0 ? 0 : this.rows.length - 1) : index + step; i >= 0 && i < this.rows.length; i += step) {
+      const row = this.rows[i];
+      // an expanded group's head is skipped: its members follow it
+      if (row.kind === 'group' && row.expanded) continue;
+      if (row.kind === 'group') {
+        // a collapsed group on the way opens, and the walk goes on into its members (its last one when going up)
+        this.expanded.add(row.groupKey);
+        this.rebuildRows();
+        return this.neighbor(spanId, step);
+      }
+      return row.tasks[0].id;
+    }
+    return undefined;
   }
 
   private resetZoom(): void {
@@ -257,7 +308,7 @@ export class Timeline {
   }
 
   private rebuildRows(): void {
-    this.rows = rowOrder(groupRows(this.tasks, this.expanded), this.order);
+    this.rows = rowOrder(groupRows(this.shown, this.expanded), this.order);
     const total = this.rows.length * ROW_HEIGHT_PX;
     this.viewportHeight = Math.max(ROW_HEIGHT_PX * 3, Math.min(MAX_VIEWPORT_PX, total));
     this.sticky.style('height', `${this.viewportHeight}px`);
@@ -311,7 +362,7 @@ export class Timeline {
       const x = this.xScale();
       this.draw(x);
       if (this.viewChanged(x)) {
-        this.drawAxisAndOverlay(x, this.viewportHeight);
+        drawAxis(this.axisSvg, this.overlay, x, this.phases, this.width, this.viewportHeight);
         this.events.onViewChange(x);
       }
       const t1 = performance.now();
@@ -352,177 +403,23 @@ export class Timeline {
     }
     const ctx = node.getContext('2d')!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-    const [d0, d1] = x.domain();
     const top = this.body.node()!.scrollTop;
     const [first, last] = this.visibleRange();
-    const px = (b: number) => b * w;
-
-    // phase lanes behind the bars
-    for (const lane of this.phases.lanes) {
-      const b = viewBounds(lane.start, lane.end, d0, d1);
-      if (!b.visible) continue;
-      ctx.fillStyle = lane.kind === 'overdue' ? 'rgba(214,39,40,0.07)' : lane.kind === 'drain' ? 'rgba(31,119,180,0.06)' : 'rgba(127,127,127,0.06)';
-      ctx.fillRect(px(b.start), 0, Math.max(1, px(b.end) - px(b.start)), h);
-    }
-
-    for (let i = first; i < last; i++) {
-      const row = this.rows[i];
-      const y = i * ROW_HEIGHT_PX - top;
-      const highlight = HIGHLIGHT_VERDICTS.includes(row.verdict);
-      if (highlight) {
-        ctx.fillStyle = 'rgba(214,39,40,0.08)';
-        ctx.fillRect(0, y, w, ROW_HEIGHT_PX);
-      } else if (i % 2 === 1) {
-        ctx.fillStyle = 'rgba(0,0,0,0.025)';
-        ctx.fillRect(0, y, w, ROW_HEIGHT_PX);
-      }
-      const b = viewBounds(row.start, row.end, d0, d1);
-      const color = verdictColor(row.verdict);
-      const barY = y + 4;
-      const barH = ROW_HEIGHT_PX - 8;
-      if (b.visible) {
-        const x0 = px(b.start);
-        const x1 = Math.max(x0 + 1.5, px(b.end));
-        ctx.fillStyle = color;
-        if (row.kind === 'group') {
-          // a stacked look tells a group row from a single task
-          ctx.globalAlpha = 0.45;
-          ctx.fillRect(x0 + 2, barY - 2, x1 - x0, barH);
-          ctx.globalAlpha = 1;
-        }
-        ctx.fillRect(x0, barY, x1 - x0, barH);
-        if (b.clippedStart || row.tasks[0].clippedStart) {
-          ctx.fillStyle = '#fff';
-          ctx.beginPath();
-          ctx.moveTo(x0, barY);
-          ctx.lineTo(x0 + 4, barY + barH / 2);
-          ctx.lineTo(x0, barY + barH);
-          ctx.fill();
-        }
-        if (row.kind !== 'group') this.drawSteps(ctx, row.tasks[0], d0, d1, w, barY, barH);
-      }
-      if (row.open) {
-        // never finished: a dashed tail to the right edge and an arrow head
-        const xe = x(row.end);
-        if (xe < w) {
-          ctx.strokeStyle = color;
-          ctx.setLineDash([4, 3]);
-          ctx.lineWidth = 2;
-          ctx.beginPath();
-          ctx.moveTo(Math.max(0, xe), barY + barH / 2);
-          ctx.lineTo(w, barY + barH / 2);
-          ctx.stroke();
-          ctx.setLineDash([]);
-          if (xe >= 0) {
-            ctx.fillStyle = color;
-            ctx.beginPath();
-            ctx.moveTo(xe, barY - 2);
-            ctx.lineTo(xe + 7, barY + barH / 2);
-            ctx.lineTo(xe, barY + barH + 2);
-            ctx.fill();
-          }
-        }
-      }
-      // cancel ticks
-      ctx.fillStyle = '#111';
-      if (row.kind === 'group') {
-        if (Number.isFinite(row.cancelMin)) {
-          const c = viewBounds(row.cancelMin, row.cancelMax, d0, d1);
-          if (c.visible) {
-            ctx.globalAlpha = 0.35;
-            ctx.fillRect(px(c.start), y + 1, Math.max(2, px(c.end) - px(c.start)), 3);
-            ctx.globalAlpha = 1;
-            if (!c.clippedStart) ctx.fillRect(px(c.start) - 1, y + 1, 2, ROW_HEIGHT_PX - 2);
-          }
-        }
-      } else {
-        for (const t of row.tasks[0].cancels) {
-          const xc = x(t);
-          if (xc >= 0 && xc <= w) ctx.fillRect(xc - 1, y + 1, 2, ROW_HEIGHT_PX - 2);
-        }
-      }
-      if (row.kind !== 'group' && row.tasks[0].id === this.selected) {
-        ctx.strokeStyle = '#1f77b4';
-        ctx.lineWidth = 2;
-        ctx.strokeRect(1, y + 1, w - 2, ROW_HEIGHT_PX - 2);
-      }
-    }
+    this.palette ??= canvasPalette(this.root.node()!);
+    drawRows(ctx, {
+      rows: this.rows,
+      first,
+      last,
+      top,
+      width: w,
+      height: h,
+      x,
+      phases: this.phases,
+      selected: this.selected,
+      matches: this.matches,
+      palette: this.palette,
+    });
     this.drawLabels(first, last, top);
-  }
-
-  private drawSteps(ctx: CanvasRenderingContext2D, task: TimelineTask, d0: number, d1: number, w: number, barY: number, barH: number): void {
-    for (const s of task.steps) {
-      const b = viewBounds(s.start, s.end, d0, d1);
-      if (!b.visible) continue;
-      const x0 = b.start * w;
-      const x1 = Math.max(x0 + 2, b.end * w);
-      const sy = barY + barH / 2;
-      const sh = barH / 2;
-      ctx.fillStyle = s.kind === 'shield' ? '#5b3fa8' : '#1f4e79';
-      ctx.fillRect(x0, sy, x1 - x0, sh);
-      if (s.outcome !== 'ok') {
-        // interrupted / timeout / error: a bright outline and a cross at the step's end
-        ctx.strokeStyle = s.outcome === 'timeout' ? '#ffbf00' : '#ff2a2a';
-        ctx.lineWidth = 1.5;
-        ctx.strokeRect(x0, sy, x1 - x0, sh);
-        ctx.beginPath();
-        ctx.moveTo(x1 - 3, sy - 3);
-        ctx.lineTo(x1 + 3, sy + sh + 1);
-        ctx.moveTo(x1 + 3, sy - 3);
-        ctx.lineTo(x1 - 3, sy + sh + 1);
-        ctx.stroke();
-      }
-    }
-  }
-
-  private drawAxisAndOverlay(x: ScaleLinear<number, number>, h: number): void {
-    const w = this.width;
-    this.axisSvg.attr('width', w);
-    const g = this.axisSvg
-      .selectAll<SVGGElement, null>('g.axis')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis')
-      .attr('transform', `translate(0,${AXIS_HEIGHT_PX - 1})`);
-    const count = Math.max(2, Math.floor(w / 90));
-    const [a, b] = x.domain();
-    // precision follows the zoom: d3's tickFormat picks the decimals the tick step needs
-    const inSeconds = b - a > 5_000;
-    const fmt = inSeconds
-      ? scaleLinear()
-          .domain([a / 1000, b / 1000])
-          .tickFormat(count)
-      : x.tickFormat(count);
-    g.call(
-      axisTop(x)
-        .ticks(count)
-        .tickFormat((d) => (inSeconds ? `${fmt(Number(d) / 1000)} s` : `${fmt(Number(d))} ms`)),
-    );
-    const visibleMarks = this.phases.marks.filter((m) => x(m.t) >= 0 && x(m.t) <= w);
-    const labels = phaseLabels(
-      visibleMarks.map((m) => ({ key: m.kind, label: m.label, x: x(m.t) })),
-      w,
-    );
-    this.axisSvg
-      .selectAll<SVGTextElement, PhaseLabel>('text.phase-label')
-      .data(labels, (d) => d.keys[0])
-      .join('text')
-      .attr('class', (d) => `phase-label phase-${d.keys[0]}${d.keys.includes('deadline') ? ' phase-deadline' : ''}`)
-      .attr('x', (d) => d.x)
-      .attr('y', (d) => 9 + 10 * d.line)
-      .attr('text-anchor', (d) => d.anchor)
-      .text((d) => d.text);
-    this.overlay.attr('width', w).attr('height', h);
-    this.overlay
-      .selectAll<SVGLineElement, (typeof visibleMarks)[number]>('line.phase')
-      .data(visibleMarks, (d) => d.kind)
-      .join('line')
-      .attr('class', (d) => `phase phase-${d.kind}`)
-      .attr('x1', (d) => x(d.t))
-      .attr('x2', (d) => x(d.t))
-      .attr('y1', 0)
-      .attr('y2', h);
   }
 
   private drawLabels(first: number, last: number, top: number): void {
@@ -548,7 +445,7 @@ export class Timeline {
       .attr(
         'class',
         (d) =>
-          `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}`,
+          `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}${this.matches && d.tasks.some((t) => this.matches!.has(t.id)) ? ' match' : ''}`,
       )
       .attr('data-verdict', (d) => d.verdict)
       .attr('data-span-id', (d) => (d.kind === 'group' ? null : d.tasks[0].id))
@@ -584,28 +481,8 @@ export class Timeline {
   private drawMinimap(): void {
     const node = this.miniCanvas.node();
     if (!node) return;
-    const dpr = window.devicePixelRatio || 1;
-    const w = this.width;
-    const h = MINIMAP_HEIGHT_PX;
-    node.width = Math.round(w * dpr);
-    node.height = Math.round(h * dpr);
-    this.miniCanvas.style('width', `${w}px`).style('height', `${h}px`);
-    const ctx = node.getContext('2d')!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-    const x = scaleLinear().domain(this.domain).range([0, w]);
-    const n = Math.max(1, this.rows.length);
-    const rh = Math.max(h / n, 0.5);
-    for (let i = 0; i < this.rows.length; i++) {
-      const r = this.rows[i];
-      ctx.fillStyle = verdictColor(r.verdict);
-      const x0 = x(r.start);
-      ctx.fillRect(x0, (i / n) * h, Math.max(1, x(r.end) - x0), rh);
-    }
-    for (const m of this.phases.marks) {
-      ctx.fillStyle = '#333';
-      ctx.fillRect(x(m.t), 0, 1, h);
-    }
+    this.palette ??= canvasPalette(this.root.node()!);
+    drawMinimap(node, this.rows, this.domain, this.phases, this.width, this.palette.ink);
   }
 
   private syncBrush(): void {

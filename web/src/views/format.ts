@@ -24,3 +24,12 @@ export function valueText(v: unknown): string {
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
+
+/** The viewer's time zone as shown beside absolute times: its name and UTC offset, e.g. `Europe/Paris (UTC+01:00)`. */
+export function zoneLabel(date = new Date()): string {
+  const name = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+  const off = -date.getTimezoneOffset();
+  const sign = off < 0 ? '-' : '+';
+  const a = Math.abs(off);
+  return `${name} (UTC${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')})`;
+}
