@@ -155,7 +155,11 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   try {
     otlp = await listen(createOtlpApp(receiver), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
     if (grpc && options.grpcPort) grpcPort = await grpc.listen(host, options.grpcPort);
-    ui = await listen(createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink }), host, options.uiPort ?? DEFAULT_UI_PORT);
+    ui = await listen(
+      createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink }),
+      host,
+      options.uiPort ?? DEFAULT_UI_PORT,
+    );
   } catch (error) {
     await otlp?.close();
     await grpc?.close();
