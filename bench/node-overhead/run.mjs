@@ -5,7 +5,7 @@ import { trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { runTask, SnapshotSpanProcessor } from '../../dist/collector/node/index.js';
+import { runTask, SnapshotSpanProcessor } from '../../dist/instrument/node/src/index.js';
 
 const SPANS = 100_000;
 /** Spans made between two yields to the event loop, so the processors' exports run as in an app. */

@@ -4,7 +4,7 @@
  * Expected verdict: swallowed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beginShutdown, runTask } from '../../collector/node/index.js';
+import { beginShutdown, runTask } from '../../instrument/node/src/index.js';
 import { runUntilSigterm, startTracing } from './tracing.js';
 
 const { provider } = startTracing('example-n1-swallow');

@@ -3,7 +3,7 @@
  * Expected verdict: cancelled, with its cleanup `ok`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beginShutdown, cleanup, runTask } from '../../collector/node/index.js';
+import { beginShutdown, cleanup, runTask } from '../../instrument/node/src/index.js';
 import { runUntilSigterm, startTracing } from './tracing.js';
 
 const { provider } = startTracing('example-n2-rethrow');

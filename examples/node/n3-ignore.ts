@@ -6,7 +6,7 @@
  * Expected verdict: survivor.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beginShutdown, runTask } from '../../collector/node/index.js';
+import { beginShutdown, runTask } from '../../instrument/node/src/index.js';
 import { runUntilSigterm, startTracing } from './tracing.js';
 
 /** How long the drain waits for the tasks before giving up (ms). */

@@ -4,7 +4,7 @@
  * Expected verdict: replaced.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beginShutdown, cleanup, runTask } from '../../collector/node/index.js';
+import { beginShutdown, cleanup, runTask } from '../../instrument/node/src/index.js';
 import { runUntilSigterm, startTracing } from './tracing.js';
 
 const { provider } = startTracing('example-n4-replace');

@@ -6,7 +6,7 @@
  */
 import { EventEmitter, once } from 'node:events';
 import { type AddressInfo, connect, createServer } from 'node:net';
-import { beginShutdown, cleanup, runTask } from '../../collector/node/index.js';
+import { beginShutdown, cleanup, runTask } from '../../instrument/node/src/index.js';
 import { runUntilSigterm, startTracing } from './tracing.js';
 
 /** How long the example shows that it cannot exit by itself before exiting (ms). */

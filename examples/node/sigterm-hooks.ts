@@ -5,7 +5,7 @@
  * Expected: the shutdown ends `survivors`, the consumer is an `orphan`, the exit is by SIGTERM.
  */
 import { EventEmitter, once } from 'node:events';
-import { installShutdownHooks, runTask } from '../../collector/node/index.js';
+import { installShutdownHooks, runTask } from '../../instrument/node/src/index.js';
 import { startTracing } from './tracing.js';
 
 /** How long the example runs before it sends itself SIGTERM (ms); EXAMPLE_RUN_MS overrides it. */

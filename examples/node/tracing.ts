@@ -3,7 +3,7 @@
  * SnapshotSpanProcessor (it exports to OTEL_EXPORTER_OTLP_ENDPOINT, default http://127.0.0.1:4318).
  */
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { nodeResource, SnapshotSpanProcessor } from '../../collector/node/index.js';
+import { nodeResource, SnapshotSpanProcessor } from '../../instrument/node/src/index.js';
 
 /** How long an example runs before it sends itself SIGTERM (ms); EXAMPLE_RUN_MS overrides it. */
 const DEFAULT_RUN_MS = 300;

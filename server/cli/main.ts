@@ -14,12 +14,14 @@ import { openStore } from '../store/openStore.js';
 import { isPgUrl, redactPgUrl } from '../store/PgStore.js';
 import { checkSpans, formatCheckReport, parseFailOn } from './check.js';
 import { ProgressBar } from './ProgressBar.js';
+import { packageVersion } from './version.js';
 
 const USAGE = `usage:
   canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--grpc-port P] [--db PATH|URL]
                     [--forward URL]... [--metrics on|off] [--trace-link TEMPLATE]
   canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
+  canceltrace --version
 
 serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded SQLite file
 --grpc-port  OTLP/gRPC receiver port (default ${DEFAULT_GRPC_PORT}; 0 turns it off)
@@ -213,6 +215,10 @@ export async function main(argv: string[]): Promise<number> {
         return await importCommand(rest);
       case 'check':
         return await check(rest);
+      case '--version':
+      case 'version':
+        process.stdout.write(`${packageVersion()}\n`);
+        return 0;
       case undefined:
       case 'help':
       case '--help':

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR } from '../../contract/contract.js';
+import { ATTR } from '../../../contract/contract.js';
 
 /** A function whose frame and the frames above it are cut from a captured stack (`Error.captureStackTrace`'s second argument). */
 // biome-ignore lint/complexity/noBannedTypes: Error.captureStackTrace takes any function as its boundary.

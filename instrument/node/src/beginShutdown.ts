@@ -1,7 +1,7 @@
 import { type Attributes, type HrTime, type Span, type Tracer, trace } from '@opentelemetry/api';
 import { addHrTimes, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
+import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../../contract/contract.js';
 import { reportError } from './reportError.js';
 import { currentProcessor, type SnapshotSpanProcessor } from './SnapshotSpanProcessor.js';
 import { liveTaskCount } from './taskContext.js';

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanup } from '../../../collector/node/cleanup.js';
-import { runTask } from '../../../collector/node/runTask.js';
 import { ATTR, EVENT } from '../../../contract/contract.js';
+import { cleanup } from '../../../instrument/node/src/cleanup.js';
+import { runTask } from '../../../instrument/node/src/runTask.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;

@@ -1,7 +1,7 @@
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { GuardedExporter } from '../../../collector/node/GuardedExporter.js';
+import { GuardedExporter } from '../../../instrument/node/src/GuardedExporter.js';
 import { readableSpan } from '../../doubles/readableSpans.js';
 
 const SPANS = [readableSpan({ traceId: '1'.repeat(32), spanId: '2'.repeat(16) })];

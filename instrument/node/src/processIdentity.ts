@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
-import { ATTR } from '../../contract/contract.js';
+import { ATTR } from '../../../contract/contract.js';
 
 let identity: Attributes | undefined;
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { currentShutdown } from '../../../collector/node/beginShutdown.js';
-import { installShutdownHooks } from '../../../collector/node/installShutdownHooks.js';
 import { ATTR } from '../../../contract/contract.js';
+import { currentShutdown } from '../../../instrument/node/src/beginShutdown.js';
+import { installShutdownHooks } from '../../../instrument/node/src/installShutdownHooks.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;

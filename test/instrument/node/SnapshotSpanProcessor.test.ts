@@ -1,8 +1,8 @@
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotSpanProcessor, tracesUrl } from '../../../collector/node/SnapshotSpanProcessor.js';
 import { ATTR, CANCELTRACE_SCOPE } from '../../../contract/contract.js';
+import { SnapshotSpanProcessor, tracesUrl } from '../../../instrument/node/src/SnapshotSpanProcessor.js';
 import { HangingSpanExporter, RejectingSpanExporter, ThrowingSpanExporter } from '../../doubles/FailingSpanExporters.js';
 
 function setup(options: ConstructorParameters<typeof SnapshotSpanProcessor>[0] = {}) {

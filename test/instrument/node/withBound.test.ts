@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withBound } from '../../../collector/node/withBound.js';
+import { withBound } from '../../../instrument/node/src/withBound.js';
 
 describe('withBound', () => {
   it('when the work resolves within the bound, then it is true', async () => {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runTask } from '../../../collector/node/runTask.js';
-import { TaskScope } from '../../../collector/node/TaskScope.js';
 import { ATTR } from '../../../contract/contract.js';
+import { runTask } from '../../../instrument/node/src/runTask.js';
+import { TaskScope } from '../../../instrument/node/src/TaskScope.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;

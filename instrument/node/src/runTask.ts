@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { type Attributes, context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
-import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../contract/contract.js';
-import type { FinalState } from '../../contract/records.js';
+import { ATTR, CANCELTRACE_SCOPE, EVENT } from '../../../contract/contract.js';
+import type { FinalState } from '../../../contract/records.js';
 import type { StackBoundary } from './callSite.js';
 import { firstForeignSite, SiteCache, siteAttributes } from './callSite.js';
 import { describeError, reportError } from './reportError.js';

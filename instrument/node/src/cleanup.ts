@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR, EVENT } from '../../contract/contract.js';
+import { ATTR, EVENT } from '../../../contract/contract.js';
 import { reportError } from './reportError.js';
 import { isAbortError } from './runTask.js';
 import { currentTask, type RunningTask } from './taskContext.js';

@@ -2,7 +2,7 @@ import { type Context, type HrTime, TraceFlags } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ATTR, CANCELTRACE_SCOPE } from '../../contract/contract.js';
+import { ATTR, CANCELTRACE_SCOPE } from '../../../contract/contract.js';
 import { copySpan } from './copySpan.js';
 import { GuardedExporter } from './GuardedExporter.js';
 import { describeError, reportError, reportWarning } from './reportError.js';

@@ -1,8 +1,8 @@
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { SnapshotSpanProcessor } from '../../../collector/node/SnapshotSpanProcessor.js';
 import { CANCELTRACE_SCOPE } from '../../../contract/contract.js';
+import { SnapshotSpanProcessor } from '../../../instrument/node/src/SnapshotSpanProcessor.js';
 
 /** A provider with a SnapshotSpanProcessor over an in-memory exporter, and async context on. */
 export function taskHarness() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callerOf, SiteCache } from '../../../collector/node/callSite.js';
+import { callerOf, SiteCache } from '../../../instrument/node/src/callSite.js';
 
 function whereAmICalledFrom() {
   return callerOf(whereAmICalledFrom);

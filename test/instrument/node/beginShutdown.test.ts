@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { addHrTimes, hrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { activeResourceCounts, beginShutdown, currentShutdown } from '../../../collector/node/beginShutdown.js';
-import { runTask } from '../../../collector/node/runTask.js';
 import { ATTR, EVENT } from '../../../contract/contract.js';
+import { activeResourceCounts, beginShutdown, currentShutdown } from '../../../instrument/node/src/beginShutdown.js';
+import { runTask } from '../../../instrument/node/src/runTask.js';
 import { taskHarness } from './taskHarness.js';
 
 let h: ReturnType<typeof taskHarness>;
