@@ -14,6 +14,7 @@ import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.
 import { createApp } from './app.js';
 import { type JudgeOptions, judgeTaskAlone } from './judge/index.js';
 import { ServiceMetrics } from './metrics/ServiceMetrics.js';
+import { RetentionSweeper } from './retention/RetentionSweeper.js';
 import { openStore } from './store/openStore.js';
 import { DEFAULT_WRITE_BUSY_TIMEOUT_MS } from './store/SqliteStore.js';
 
@@ -40,6 +41,8 @@ export interface ServiceOptions {
   forward?: string[];
   /** serve Prometheus metrics at `GET /metrics` on the UI port (default true) */
   metrics?: boolean;
+  /** delete what is older than this many milliseconds (`--retention`); undefined keeps everything */
+  retentionMillis?: number;
   /** resident memory in MiB above which ingest is shed with 503 (`--max-memory-mib`); no limit when undefined */
   maxMemoryMiB?: number;
   /** when set, ingest and the API require it (`--token` / CANCELTRACE_TOKEN) */
@@ -122,7 +125,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone, { writeBusyTimeoutMs: DEFAULT_WRITE_BUSY_TIMEOUT_MS });
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
-  const metrics = options.metrics === false ? undefined : new ServiceMetrics(store, forwarders);
+  const retention = options.retentionMillis === undefined ? undefined : new RetentionSweeper({ store, retentionMillis: options.retentionMillis, onError });
+  const metrics = options.metrics === false ? undefined : new ServiceMetrics(store, forwarders, retention);
   // Settled shutdowns: counted, and their judgment span sent downstream.
   const watcher = new JudgmentWatcher({
     next: metrics ? metrics.timedStore(views) : views,
@@ -166,6 +170,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     await store.close();
     throw error;
   }
+  retention?.start();
   let stopping: Promise<void> | undefined;
   return {
     otlpUrl: urlOf(otlp.server, host),
@@ -176,7 +181,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
         await Promise.all([otlp.close(), ui.close(), grpc?.close()]);
         await processor.shutdown();
         await watcher.close();
-        await Promise.all(forwarders.map((f) => f.close()));
+        await Promise.all([...forwarders.map((f) => f.close()), retention?.stop()]);
         await store.close();
       })();
       return stopping;

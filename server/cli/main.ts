@@ -9,6 +9,7 @@ import { DEFAULT_GRPC_PORT } from '../../collector/receiver/OtlpGrpcReceiver.js'
 import { BAD_VERDICTS, type SpanRecord, VERDICTS } from '../../contract/records.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
+import { parseRetention } from '../retention/RetentionSweeper.js';
 import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';
 import { openStore } from '../store/openStore.js';
 import { isPgUrl, redactPgUrl } from '../store/PgStore.js';
@@ -18,7 +19,7 @@ import { packageVersion } from './version.js';
 
 const USAGE = `usage:
   canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--grpc-port P] [--db PATH|URL]
-                    [--forward URL]... [--metrics on|off] [--trace-link TEMPLATE]
+                    [--forward URL]... [--metrics on|off] [--retention 14d] [--trace-link TEMPLATE]
   canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
   canceltrace --version
@@ -28,6 +29,8 @@ serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded 
 --forward    pass every span on to this OTLP/HTTP receiver (base URL; /v1/traces is appended
              unless present), plus one canceltrace.judgment span per settled shutdown; repeatable
 --metrics    Prometheus metrics at GET /metrics on the UI port (default on)
+--retention  delete shutdowns and spans older than this (s, m, h, d, w; e.g. 14d; also
+             CANCELTRACE_RETENTION); default: keep everything
 --db    a SQLite file path (default ${DEFAULT_DB_PATH}), or postgres://user@host:port/database
         (or postgresql://) for one PostgreSQL store shared by several serve instances
 --trace-link  a URL of your tracing tool with {traceId} and {spanId}, e.g.
@@ -64,6 +67,7 @@ async function serve(argv: string[]): Promise<number> {
       forward: { type: 'string', multiple: true },
       metrics: { type: 'string' },
       'trace-link': { type: 'string' },
+      retention: { type: 'string' },
     },
     strict: true,
   });
@@ -74,6 +78,15 @@ async function serve(argv: string[]): Promise<number> {
       forwardUrl(url);
     } catch (error) {
       throw new UsageError((error as Error).message);
+    }
+  }
+  const retentionText = values.retention ?? process.env.CANCELTRACE_RETENTION;
+  let retentionMillis: number | undefined;
+  if (retentionText !== undefined && retentionText !== '') {
+    try {
+      retentionMillis = parseRetention(retentionText);
+    } catch (error) {
+      throw new UsageError(`--retention: ${(error as Error).message}`);
     }
   }
   const metrics = values.metrics ?? 'on';
@@ -90,6 +103,7 @@ async function serve(argv: string[]): Promise<number> {
     forward,
     metrics: metrics === 'on',
     traceLink,
+    retentionMillis,
   });
   // Handlers first: once the URLs are printed, a signal must find them.
   const stopped = new Promise<void>((resolve) => {

@@ -41,7 +41,7 @@ export class ServiceMetrics {
   private readonly judged: Counter<'outcome' | 'settled_by'>;
   private readonly tasksJudged: Counter<'verdict'>;
 
-  constructor(store: StoreStats, forwarders: readonly ForwardStats[] = []) {
+  constructor(store: StoreStats, forwarders: readonly ForwardStats[] = [], retention?: { readonly deletedTotal: Readonly<Record<string, number>> }) {
     const registers = [this.registry];
     this.received = new Counter({
       name: 'canceltrace_otlp_spans_received_total',
@@ -128,6 +128,18 @@ export class ServiceMetrics {
         this.labels('other').set(spans - tasks - shutdowns);
       },
     });
+    if (retention) {
+      new Counter({
+        name: 'canceltrace_retention_deleted_spans_total',
+        help: 'Span records deleted by retention (--retention), by role (task, shutdown, other).',
+        labelNames: ['role'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [role, n] of Object.entries(retention.deletedTotal)) this.labels(role).inc(n);
+        },
+      });
+    }
     if (store.sizeBytes) {
       const sizeBytes = store.sizeBytes.bind(store);
       new Gauge({

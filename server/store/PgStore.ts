@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
+import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
+import { pgExpireBatch, pgSizeBytes } from '../retention/pgExpiry.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody, SpanCodecError } from './codec.js';
 import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { StoreSchemaError } from './migrations.js';
@@ -309,6 +311,22 @@ export class PgStore implements Store {
   private live(): pg.Pool {
     if (!this.pool) throw new Error('PgStore: the store is closed');
     return this.pool;
+  }
+
+  /** Retention: one batch of expired records (server/retention/pgExpiry.ts). */
+  async expireBatch(cutoff: bigint, limit: number, cursor: ExpiryCursor): Promise<ExpiryBatch> {
+    return pgExpireBatch(this.live(), clampInt64(cutoff), limit, cursor);
+  }
+
+  /** Retention: nothing to do by hand; autovacuum makes deleted rows' space reusable. */
+  async reclaimSpace(_maxPages: number): Promise<number> {
+    this.live();
+    return 0;
+  }
+
+  /** Bytes of the tables and their indices. */
+  async sizeBytes(): Promise<number | undefined> {
+    return pgSizeBytes(this.live());
   }
 
   /**

@@ -3,9 +3,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
+import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
+import { sqliteExpireBatch, sqliteReclaim, sqliteSizeBytes } from '../retention/sqliteExpiry.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
-import { migrate, StoreSchemaError } from './migrations.js';
+import { migrate, StoreSchemaError, schemaVersion } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
 import { StoreBusyError } from './StoreBusyError.js';
@@ -165,6 +167,9 @@ export class SqliteStore implements Store {
       throw new StoreOpenError(path, error);
     }
     try {
+      // A new file gives the pages retention deletes back to the file system (incremental vacuum);
+      // the mode can only be chosen before the first table, and before WAL mode writes the header.
+      if (schemaVersion(db) === 0) db.pragma('auto_vacuum = INCREMENTAL');
       db.pragma('journal_mode = WAL');
       // In WAL mode NORMAL never corrupts the file; an OS crash may lose the last commits, which
       // the exporters' retries cover far better than an fsync per batch would.
@@ -371,6 +376,21 @@ export class SqliteStore implements Store {
   private live(): Database.Database {
     if (!this.db) throw new Error('SqliteStore: the store is closed');
     return this.db;
+  }
+
+  /** Retention: one batch of expired records (server/retention/sqliteExpiry.ts). */
+  async expireBatch(cutoff: bigint, limit: number, cursor: ExpiryCursor): Promise<ExpiryBatch> {
+    return sqliteExpireBatch(this.live(), clampInt64(cutoff), limit, cursor);
+  }
+
+  /** Retention: incremental vacuum of up to `maxPages` free pages (files created since retention exists). */
+  async reclaimSpace(maxPages: number): Promise<number> {
+    return sqliteReclaim(this.live(), maxPages);
+  }
+
+  /** Bytes of the pages in use. */
+  async sizeBytes(): Promise<number | undefined> {
+    return sqliteSizeBytes(this.live());
   }
 
   /** Inserts `span`, or replaces the stored record when `span` is the newer of the two. */

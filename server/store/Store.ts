@@ -1,4 +1,5 @@
 import type { Consumer, ShutdownRecord, SpanRecord, TaskRecord, Verdict } from '../../contract/records.js';
+import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
 
 /** Filter for {@link Store.listShutdowns}. */
 export interface ShutdownQuery {
@@ -55,4 +56,14 @@ export interface Store extends Consumer<SpanRecord> {
   close(): Promise<void>;
   /** True while another process holds the store's write lock (writes are refused with StoreBusyError); absent when it cannot be. */
   busy?(): boolean;
+  /**
+   * Retention: deletes, in one short transaction, the expired records among the next `limit` rows
+   * from `cursor` on (records older than `cutoff`, unix ns; a shutdown whole, a task only when no
+   * kept shutdown holds it: see server/retention/ExpiryCursor.ts).
+   */
+  expireBatch(cutoff: bigint, limit: number, cursor: ExpiryCursor): Promise<ExpiryBatch>;
+  /** Retention: gives up to `maxPages` pages freed by deletes back to the file system where the store can; resolves with how many. */
+  reclaimSpace(maxPages: number): Promise<number>;
+  /** Bytes the store occupies, or undefined when it cannot tell. */
+  sizeBytes(): Promise<number | undefined>;
 }

@@ -119,6 +119,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'indices for retention: other spans by end, shutdowns by instance',
+    up(db) {
+      // Retention (server/retention) walks tasks by spans_task_end_filters and shutdowns by
+      // spans_shutdown_start; these two cover the rest without touching the task insert path:
+      // other spans in end order, and the shutdowns of one instance (to keep the tasks they hold).
+      db.exec(`
+        CREATE INDEX spans_other_end ON spans (end_ns) WHERE role = 'other';
+        CREATE INDEX spans_shutdown_instance ON spans (instance) WHERE role = 'shutdown';
+      `);
+    },
+  },
 ];
 
 /** Rows read per page while migration 3 rewrites them. */

@@ -50,6 +50,13 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX spans_task_service_end ON spans (service, end_ns, id) WHERE role = 'task';
     `,
   },
+  {
+    name: 'indices for retention: other spans by end, shutdowns by instance',
+    sql: `
+      CREATE INDEX spans_other_end ON spans (end_ns, id) WHERE role = 'other';
+      CREATE INDEX spans_shutdown_instance ON spans (instance) WHERE role = 'shutdown';
+    `,
+  },
 ];
 
 /**
