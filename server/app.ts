@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
+import { type AccessOptions, hostCheck, tokenGate } from './api/access.js';
 import { columnarReportJson } from './api/columnar.js';
 import { exportShutdown, parseExportFormat } from './api/export.js';
 import { compactReportJson, reportJson, shutdownJson, taskJson, toJsonText } from './api/json.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   views: ShutdownViews;
   /** folder of the built dashboard (web/dist); not served when absent */
   webRoot?: string;
+  /** Host check and token (`--allowed-host`, `--token`); no checks when absent */
+  access?: AccessOptions;
   /** where unexpected errors go */
   onError?: (error: unknown) => void;
   /** Prometheus metrics served at `GET /metrics`; absent: no such route (`--metrics off`) */
@@ -167,6 +170,8 @@ export function createApp(deps: AppDeps): express.Express {
       },
     }),
   );
+  // Before any route reads the request: a stranger's Host or a missing token ends it here.
+  if (deps.access) app.use(hostCheck(deps.access), tokenGate(deps.access.token));
   for (const [path, handler] of routes) {
     app.get(path, async (req, res) => sendJson(res, await handler(req, res)));
   }

@@ -10,6 +10,7 @@ import { IngestBudget } from '../collector/receiver/IngestBudget.js';
 import type { IngestObserver } from '../collector/receiver/IngestOutcome.js';
 import { OtlpGrpcReceiver } from '../collector/receiver/OtlpGrpcReceiver.js';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
+import { hostCheck } from './api/access.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { createApp } from './app.js';
 import { type JudgeOptions, judgeTaskAlone } from './judge/index.js';
@@ -47,6 +48,8 @@ export interface ServiceOptions {
   maxMemoryMiB?: number;
   /** when set, ingest and the API require it (`--token` / CANCELTRACE_TOKEN) */
   token?: string;
+  /** names a request's Host may carry besides the bound address and localhost (`--allowed-host`) */
+  allowedHosts?: string[];
   judge?: Partial<JudgeOptions>;
   /** URL template of the user's tracing tool with `{traceId}` / `{spanId}` (the dashboard links each task there) */
   traceLink?: string;
@@ -149,6 +152,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   };
   const processor = new SpanRecordProcessor({ next: watcher, onError });
   const budget = new IngestBudget({ maxMemoryMiB: options.maxMemoryMiB });
+  const access = { boundHost: host, allowedHosts: options.allowedHosts, token: options.token };
   const receiver = new OtlpHttpReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token, observe });
   const grpc = options.grpcPort
     ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token, observe })
@@ -157,10 +161,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   let ui: Listening;
   let grpcPort: number | undefined;
   try {
-    otlp = await listen(createOtlpApp(receiver), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
+    otlp = await listen(createOtlpApp(receiver, { access: hostCheck(access) }), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
     if (grpc && options.grpcPort) grpcPort = await grpc.listen(host, options.grpcPort);
     ui = await listen(
-      createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink }),
+      createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink, access }),
       host,
       options.uiPort ?? DEFAULT_UI_PORT,
     );

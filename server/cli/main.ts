@@ -7,6 +7,7 @@ import { readDump } from '../../collector/otlp/dump.js';
 import { toSpanRecord } from '../../collector/processor/toSpanRecord.js';
 import { DEFAULT_GRPC_PORT } from '../../collector/receiver/OtlpGrpcReceiver.js';
 import { BAD_VERDICTS, type SpanRecord, VERDICTS } from '../../contract/records.js';
+import { isLoopback } from '../api/access.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
 import { judgeTaskAlone } from '../judge/index.js';
 import { parseRetention } from '../retention/RetentionSweeper.js';
@@ -20,6 +21,7 @@ import { packageVersion } from './version.js';
 const USAGE = `usage:
   canceltrace serve [--host H] [--otlp-port P] [--ui-port P] [--grpc-port P] [--db PATH|URL]
                     [--forward URL]... [--metrics on|off] [--retention 14d] [--trace-link TEMPLATE]
+                    [--token T] [--allowed-host NAME]... [--max-memory-mib N]
   canceltrace import [--db PATH|URL] FILE...
   canceltrace check [--fail-on v1,v2] [--json] [--slow-cancel-ms N] FILE...
   canceltrace --version
@@ -31,6 +33,10 @@ serve   OTLP/HTTP receiver (POST /v1/traces) and dashboard + API on an embedded 
 --metrics    Prometheus metrics at GET /metrics on the UI port (default on)
 --retention  delete shutdowns and spans older than this (s, m, h, d, w; e.g. 14d; also
              CANCELTRACE_RETENTION); default: keep everything
+--token      require this token (Authorization: Bearer, or the dashboard's sign-in) on ingest and
+             the API; CANCELTRACE_TOKEN sets it without showing it in the process list
+--allowed-host  a name requests may use in Host besides the bound address and localhost; repeatable
+--max-memory-mib  shed ingest with 503 + Retry-After while the process holds more than this
 --db    a SQLite file path (default ${DEFAULT_DB_PATH}), or postgres://user@host:port/database
         (or postgresql://) for one PostgreSQL store shared by several serve instances
 --trace-link  a URL of your tracing tool with {traceId} and {spanId}, e.g.
@@ -68,9 +74,22 @@ async function serve(argv: string[]): Promise<number> {
       metrics: { type: 'string' },
       'trace-link': { type: 'string' },
       retention: { type: 'string' },
+      token: { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'max-memory-mib': { type: 'string' },
     },
     strict: true,
   });
+  const token = values.token ?? (process.env.CANCELTRACE_TOKEN || undefined);
+  if (token !== undefined && token.trim() === '') throw new UsageError('--token (or CANCELTRACE_TOKEN) must not be empty');
+  const maxMemory = values['max-memory-mib'];
+  if (maxMemory !== undefined && (!/^\d+$/.test(maxMemory) || Number(maxMemory) < 1)) {
+    throw new UsageError(`--max-memory-mib must be a whole number of MiB of at least 1, got '${maxMemory}'`);
+  }
+  const host = values.host ?? DEFAULT_HOST;
+  if (!token && !isLoopback(host)) {
+    console.error(`canceltrace: warning: listening on ${host} without a token: anyone who can reach it can read and write; set CANCELTRACE_TOKEN or --token`);
+  }
   const db = values.db ?? DEFAULT_DB_PATH;
   const forward = values.forward ?? [];
   for (const url of forward) {
@@ -95,7 +114,7 @@ async function serve(argv: string[]): Promise<number> {
   if (traceLink !== undefined && !/^https?:\/\/\S*\{traceId\}/.test(traceLink))
     throw new UsageError(`--trace-link must be an http(s) URL containing {traceId}, got '${traceLink}'`);
   const service = await startService({
-    host: values.host ?? DEFAULT_HOST,
+    host,
     otlpPort: port(values['otlp-port'], DEFAULT_OTLP_PORT, '--otlp-port'),
     uiPort: port(values['ui-port'], DEFAULT_UI_PORT, '--ui-port'),
     grpcPort: port(values['grpc-port'], DEFAULT_GRPC_PORT, '--grpc-port'),
@@ -104,6 +123,9 @@ async function serve(argv: string[]): Promise<number> {
     metrics: metrics === 'on',
     traceLink,
     retentionMillis,
+    token,
+    allowedHosts: values['allowed-host'],
+    maxMemoryMiB: maxMemory === undefined ? undefined : Number(maxMemory),
   });
   // Handlers first: once the URLs are printed, a signal must find them.
   const stopped = new Promise<void>((resolve) => {

@@ -32,10 +32,11 @@ export interface Served {
  * Starts the real CLI on free ports and a fresh (or given) SQLite file. The OTLP/gRPC receiver is
  * off (`--grpc-port 0`) unless `args` names a port (see {@link freePort}): its default, 4317, is shared.
  */
-export async function startServe(opts: { db?: string; args?: string[] } = {}): Promise<Served> {
+export async function startServe(opts: { db?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<Served> {
   const dbPath = opts.db ?? join(mkdtempSync(join(tmpdir(), 'canceltrace-e2e-')), 'canceltrace.db');
   const child = spawn(process.execPath, [CLI, 'serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', dbPath, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
