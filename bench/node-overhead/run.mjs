@@ -10,7 +10,11 @@ import { runTask, SnapshotSpanProcessor } from '../../dist/instrument/node/src/i
 const SPANS = 100_000;
 /** Spans made between two yields to the event loop, so the processors' exports run as in an app. */
 const CHUNK = 1_000;
-const ROUNDS = 5;
+/**
+ * Rounds; each runs both sides back to back, and a ratio is the median of the rounds' own ratios, so
+ * that other processes slowing the machine for a while slow both sides of a round alike.
+ */
+const ROUNDS = 9;
 const SPAN_LIMIT = 1.3;
 const TASK_LIMIT = 2;
 
@@ -65,6 +69,7 @@ async function taskLoop(useRunTask, tracer) {
 const round1 = (x) => Math.round(x * 10) / 10;
 const round2 = (x) => Math.round(x * 100) / 100;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ratios = (a, b) => a.map((x, i) => x / b[i]);
 
 async function main() {
   const base = [];
@@ -91,11 +96,11 @@ async function main() {
   }
   await provider.shutdown();
 
-  const spanRatio = median(withLifecycle) / median(base);
-  const taskRatio = median(tasks) / median(bare);
+  const spanRatio = median(ratios(withLifecycle, base));
+  const taskRatio = median(ratios(tasks, bare));
   const line = (label, a, b, ratio, limit) =>
     `${label}: ${median(a).toFixed(1)} ms vs ${median(b).toFixed(1)} ms = ${ratio.toFixed(2)}x (limit ${limit}x) ${ratio <= limit ? 'ok' : 'OVER'}`;
-  console.log(`node-overhead (${SPANS} spans, median of ${ROUNDS} rounds, node ${process.version})`);
+  console.log(`node-overhead (${SPANS} spans, medians of ${ROUNDS} paired rounds, node ${process.version})`);
   console.log(line('SnapshotSpanProcessor+BatchSpanProcessor vs BatchSpanProcessor', withLifecycle, base, spanRatio, SPAN_LIMIT));
   console.log(line('runTask(resolved) vs bare call with a plain span', tasks, bare, taskRatio, TASK_LIMIT));
   console.log(
