@@ -13,7 +13,7 @@ import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpR
 import { hostCheck } from './api/access.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { createApp } from './app.js';
-import { type JudgeOptions, judgeTaskAlone } from './judge/index.js';
+import { type JudgeOptions, judgeAtIngest, judgeTaskAlone } from './judge/index.js';
 import { ServiceMetrics } from './metrics/ServiceMetrics.js';
 import { RetentionSweeper } from './retention/RetentionSweeper.js';
 import { openStore } from './store/openStore.js';
@@ -125,7 +125,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const onError = options.onError ?? ((error: unknown) => console.error('canceltrace:', error));
   // Built first: a bad --forward URL fails before anything is opened.
   const forwarders = (options.forward ?? []).map((url) => new OtlpForwarder({ url, onError }));
-  const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone, { writeBusyTimeoutMs: DEFAULT_WRITE_BUSY_TIMEOUT_MS });
+  const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone, {
+    writeBusyTimeoutMs: DEFAULT_WRITE_BUSY_TIMEOUT_MS,
+    judgmentOf: (task) => judgeAtIngest(task, options.judge),
+  });
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const retention = options.retentionMillis === undefined ? undefined : new RetentionSweeper({ store, retentionMillis: options.retentionMillis, onError });

@@ -1,5 +1,5 @@
-import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord } from '../../contract/records.js';
-import { type JudgeOptions, judgeShutdown } from '../judge/index.js';
+import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord, TaskRecord } from '../../contract/records.js';
+import { type JudgeOptions, judgedFromStored, judgeShutdown } from '../judge/index.js';
 import type { Store } from '../store/Store.js';
 
 /** Judged shutdowns kept in memory, most recently used last. */
@@ -85,8 +85,19 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     const hit = touch(this.cache, key);
     if (hit && this.fresh(hit, generation, at)) return hit.report;
     const end = shutdown.open ? undefined : shutdown.end;
-    const tasks = await this.store.tasksInWindow(shutdown.instance, shutdown.start, end);
-    const report = judgeShutdown(shutdown, tasks, this.options);
+    let report: ShutdownReport;
+    if (this.store.judgedTasksInWindow) {
+      // Each task was judged when its record was written: read the judgment instead of judging again.
+      const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end);
+      const stored = new Map<TaskRecord, string | null>();
+      const tasks = rows.map(({ task, judgment }) => {
+        stored.set(task, judgment);
+        return task;
+      });
+      report = judgeShutdown(shutdown, tasks, this.options, (task, window) => judgedFromStored(task, stored.get(task), window, this.options));
+    } else {
+      report = judgeShutdown(shutdown, await this.store.tasksInWindow(shutdown.instance, shutdown.start, end), this.options);
+    }
     remember(this.cache, key, { generation, at, report }, this.cacheSize);
     return report;
   }

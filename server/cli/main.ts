@@ -9,7 +9,7 @@ import { DEFAULT_GRPC_PORT } from '../../collector/receiver/OtlpGrpcReceiver.js'
 import { BAD_VERDICTS, type SpanRecord, VERDICTS } from '../../contract/records.js';
 import { isLoopback } from '../api/access.js';
 import { bigintReplacer, reportJson, taskJson } from '../api/json.js';
-import { judgeTaskAlone } from '../judge/index.js';
+import { judgeAtIngest, judgeTaskAlone } from '../judge/index.js';
 import { parseRetention } from '../retention/RetentionSweeper.js';
 import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_OTLP_PORT, DEFAULT_UI_PORT, startService } from '../service.js';
 import { openStore } from '../store/openStore.js';
@@ -174,7 +174,7 @@ function readFiles(files: string[], report: (line: string) => void = (line) => c
 async function importCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { db: { type: 'string' } }, allowPositionals: true, strict: true });
   if (positionals.length === 0) throw new UsageError('import needs at least one FILE');
-  const { store } = await openStore(values.db ?? DEFAULT_DB_PATH, judgeTaskAlone);
+  const { store } = await openStore(values.db ?? DEFAULT_DB_PATH, judgeTaskAlone, { judgmentOf: (task) => judgeAtIngest(task) });
   const bar = new ProgressBar(process.stderr, positionals.length, 'import');
   let imported = 0;
   let spanCount = 0;

@@ -31,4 +31,5 @@ export { judgeTask, type TaskWindow } from './judgeTask.js';
 export { judgeTaskAlone } from './judgeTaskAlone.js';
 export { DEFAULT_JUDGE_OPTIONS, DEFAULT_SLOW_CANCEL_NS, type JudgeOptions, resolveJudgeOptions } from './options.js';
 export { sortEvents } from './sortEvents.js';
+export { judgeAtIngest, judgedFromStored, judgeOptionsKey, type StoredJudgment } from './storedJudgment.js';
 export { innermostFrame, parseSiteAttr, type SwallowSite, swallowSiteOf } from './swallowSiteOf.js';

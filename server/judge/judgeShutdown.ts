@@ -13,7 +13,7 @@ import type {
 import { VERDICTS } from '../../contract/records.js';
 import { dedupeRecords } from './dedupeRecords.js';
 import { finalStateOf } from './finalStateOf.js';
-import { judgeTask } from './judgeTask.js';
+import { judgeTask, type TaskWindow } from './judgeTask.js';
 import type { JudgeOptions } from './options.js';
 import { sortEvents } from './sortEvents.js';
 
@@ -34,13 +34,20 @@ interface Window {
  * with no bound on creation). The report lists bad verdicts first, then by creation time, and adds the
  * findings only the whole picture shows: blocked task groups, a pending count above its baseline,
  * resources not released. Pure, and linear in the number of tasks and events (plus sorts).
+ * `judgeOne` judges one task in the window (default {@link judgeTask}); the service passes one that
+ * reads the judgment stored at ingest (storedJudgment.ts), which must give the same result.
  */
-export function judgeShutdown(shutdown: ShutdownRecord, tasks: readonly TaskRecord[], options?: Partial<JudgeOptions>): ShutdownReport {
+export function judgeShutdown(
+  shutdown: ShutdownRecord,
+  tasks: readonly TaskRecord[],
+  options?: Partial<JudgeOptions>,
+  judgeOne: (task: TaskRecord, window: TaskWindow) => JudgedTask = (task, window) => judgeTask(task, window, options),
+): ShutdownReport {
   const window: Window = { start: shutdown.start, end: shutdown.end, open: shutdown.open };
   const ofInstance = tasks.filter((t) => t.instance === shutdown.instance);
   const judged = dedupeRecords(ofInstance, (t) => t.span)
     .filter((t) => inWindow(t, window))
-    .map((t) => judgeTask(t, window, options))
+    .map((t) => judgeOne(t, window))
     .sort(compareJudged);
 
   const findings: Finding<ShutdownFindingKind>[] = [];

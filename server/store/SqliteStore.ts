@@ -46,6 +46,12 @@ export interface SqliteStoreOptions {
    * read. Injected because storage knows nothing of analysis. Called once per stored task record.
    */
   verdictOf: (task: TaskRecord) => Verdict;
+  /**
+   * A task's judgment, made once when its record is written and kept beside it (read back by
+   * {@link SqliteStore.judgedTasksInWindow}); when given, its verdict fills the verdict column and
+   * `verdictOf` is not called. Injected, like `verdictOf`.
+   */
+  judgmentOf?: (task: TaskRecord) => { verdict: Verdict; text: string };
   /** defaults to {@link DEFAULT_BUSY_TIMEOUT_MS} */
   busyTimeoutMs?: number;
   /**
@@ -71,6 +77,7 @@ type Row = [
   verdict: string | null,
   resourceId: number | bigint,
   record: string,
+  judged: string | null,
 ];
 
 /** The columns a record is read from, in this order (see {@link ROW_COLUMNS}); integers as bigint. */
@@ -111,6 +118,7 @@ type TaskRow = [id: bigint, endNs: bigint, verdict: Verdict, ...row: StoredRow];
 export class SqliteStore implements Store {
   private db: Database.Database | undefined;
   private readonly verdictOf: (task: TaskRecord) => Verdict;
+  private readonly judgmentOf: SqliteStoreOptions['judgmentOf'];
   private readonly storeBatch: Database.Transaction<(batch: SpanRecord[]) => void>;
   /** One transaction around several batches, each in its own savepoint (a nested {@link storeBatch}). */
   private readonly storeGroup: Database.Transaction<(group: PendingBatch[]) => void>;
@@ -135,11 +143,18 @@ export class SqliteStore implements Store {
    */
   private readonly resourceKeys = new WeakMap<Attrs, { hash: string; text: string }>();
 
-  private constructor(db: Database.Database, verdictOf: (task: TaskRecord) => Verdict, busyTimeoutMs: number, writeBusyTimeoutMs: number) {
+  private constructor(
+    db: Database.Database,
+    verdictOf: (task: TaskRecord) => Verdict,
+    busyTimeoutMs: number,
+    writeBusyTimeoutMs: number,
+    judgmentOf: SqliteStoreOptions['judgmentOf'],
+  ) {
     this.db = db;
     this.verdictOf = verdictOf;
     this.busyTimeoutMs = busyTimeoutMs;
     this.writeBusyTimeoutMs = writeBusyTimeoutMs;
+    this.judgmentOf = judgmentOf;
     this.stmt = prepareStatements(db);
     this.storeBatch = db.transaction((batch: SpanRecord[]) => {
       for (const span of batch) this.storeOne(span);
@@ -182,7 +197,7 @@ export class SqliteStore implements Store {
       // Enforces spans.resource_id → resources (a row id cached across a rolled-back batch would show here).
       db.pragma('foreign_keys = ON');
       migrate(db, undefined, `SqliteStore ${path}`);
-      return new SqliteStore(db, options.verdictOf, busyTimeoutMs, Math.max(0, Math.trunc(options.writeBusyTimeoutMs ?? busyTimeoutMs)));
+      return new SqliteStore(db, options.verdictOf, busyTimeoutMs, Math.max(0, Math.trunc(options.writeBusyTimeoutMs ?? busyTimeoutMs)), options.judgmentOf);
     } catch (error) {
       db.close();
       // A schema from a newer version says so itself; what SQLite says (read-only file or folder) lacks the path.
@@ -289,6 +304,22 @@ export class SqliteStore implements Store {
     }) as StoredRow[];
     const tasks: TaskRecord[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) tasks[i] = readTask(this.decode(rows[i]));
+    return tasks;
+  }
+
+  /** {@link tasksInWindow}, each record with the judgment stored beside it (null: none stored). */
+  async judgedTasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<{ task: TaskRecord; judgment: string | null }[]> {
+    this.live();
+    const rows = this.stmt.windowJudged.all({
+      instance,
+      start: clampInt64(start),
+      end: end === undefined ? INT64_MAX : clampInt64(end),
+    }) as [...StoredRow, string | null][];
+    const tasks: { task: TaskRecord; judgment: string | null }[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      tasks[i] = { task: readTask(this.decode(row as unknown as StoredRow)), judgment: row[10] };
+    }
     return tasks;
   }
 
@@ -453,7 +484,14 @@ export class SqliteStore implements Store {
     // Encode first: it validates ids and times, so nothing below sees a malformed record.
     const record = encodeSpanBody(span);
     const resourceId = this.resourceIdOf(span.resource);
-    const { created, verdict } = derivedColumns(span, this.verdictOf, 'SqliteStore');
+    let judged: string | null = null;
+    let verdictOf = this.verdictOf;
+    if (this.judgmentOf && span.role === 'task') {
+      const judgment = this.judgmentOf(readTask(span));
+      judged = judgment.text;
+      verdictOf = () => judgment.verdict;
+    }
+    const { created, verdict } = derivedColumns(span, verdictOf, 'SqliteStore');
     return [
       span.traceId,
       span.spanId,
@@ -467,6 +505,7 @@ export class SqliteStore implements Store {
       verdict,
       resourceId,
       record,
+      judged,
     ];
   }
 }
@@ -476,13 +515,13 @@ function prepareStatements(db: Database.Database) {
   return {
     stored: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ?`),
     insert: db.prepare(
-      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (trace_id, span_id) DO NOTHING`,
     ),
     update: db.prepare(
       `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
-       verdict = ?, resource_id = ?, record = ? WHERE trace_id = ? AND span_id = ?`,
+       verdict = ?, resource_id = ?, record = ?, judged = ? WHERE trace_id = ? AND span_id = ?`,
     ),
     addResource: db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
     resourceId: db.prepare('SELECT id FROM resources WHERE hash = ?').pluck(),
@@ -499,6 +538,14 @@ function prepareStatements(db: Database.Database) {
          WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
        UNION ALL
        SELECT ${ROW_COLUMNS} FROM spans
+         WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
+    ),
+    windowJudged: rows(
+      db,
+      `SELECT ${ROW_COLUMNS}, judged FROM spans
+         WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
+       UNION ALL
+       SELECT ${ROW_COLUMNS}, judged FROM spans
          WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
     ),
     trace: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),

@@ -46,6 +46,11 @@ export interface Store extends Consumer<SpanRecord> {
    * (`end` undefined: no upper bound), whatever trace they belong to.
    */
   tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]>;
+  /**
+   * The same records as {@link tasksInWindow}, each with the judgment text stored beside it when it
+   * was written (null: none). Only stores that keep judgments have it.
+   */
+  judgedTasksInWindow?(instance: string, start: bigint, end: bigint | undefined): Promise<{ task: TaskRecord; judgment: string | null }[]>;
   /** Tasks across time, filtered and paged. */
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   /** Every stored span of one trace (judged or not). */

@@ -131,6 +131,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: "each task's judgment kept beside its record",
+    up(db) {
+      // Rows written before stay NULL and are judged when read.
+      db.exec('ALTER TABLE spans ADD COLUMN judged TEXT');
+    },
+  },
 ];
 
 /** Rows read per page while migration 3 rewrites them. */

@@ -20,6 +20,12 @@ describe('ShutdownViews', () => {
       reads++;
       return tasksInWindow(...args);
     };
+    // The views read tasks with their stored judgments when the store keeps them: count those reads too.
+    const judgedTasksInWindow = store.judgedTasksInWindow.bind(store);
+    store.judgedTasksInWindow = (...args) => {
+      reads++;
+      return judgedTasksInWindow(...args);
+    };
     views = new ShutdownViews(store, {}, 2);
   });
   afterEach(async () => {

@@ -1,0 +1,163 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import type { EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../contract/records.js';
+import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
+import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
+import { judgeTask } from '../../../server/judge/judgeTask.js';
+import { judgeTaskAlone } from '../../../server/judge/judgeTaskAlone.js';
+import { judgeAtIngest, judgedFromStored } from '../../../server/judge/storedJudgment.js';
+import { SqliteStore } from '../../../server/store/SqliteStore.js';
+import { shuffle } from '../../doubles/shuffle.js';
+import { ev, events, MS, SEC, shutdownSpan, T0, TRACE, task, taskSpan } from '../../doubles/spans.js';
+
+/** Few distinct times around the shutdown's window (1 s → 3 s), so that ends fall before, in and after it. */
+const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 3n * SEC + 3n * MS, 3n * SEC + 10n * MS, 4n * SEC);
+
+const taskEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
+  timeArb.map((t) => ev('task.cancel_requested', t)),
+  fc.tuple(timeArb, fc.boolean()).map(([t, h]) => ev('task.uncancel', t, h ? { 'uncancel.handoff': true } : {})),
+  fc.tuple(timeArb, fc.constantFrom('a', 'b')).map(([t, n]) => ev('task.cleanup.start', t, { 'cleanup.name': n })),
+  fc
+    .tuple(timeArb, fc.constantFrom('a', 'b'), fc.constantFrom('ok', 'cancelled', 'timeout', 'error'))
+    .map(([t, n, o]) => ev('task.cleanup.end', t, { 'cleanup.name': n, 'cleanup.outcome': o })),
+  fc.tuple(timeArb, fc.constantFrom('ok', 'timeout', 'interrupted')).map(([t, o]) => ev('task.shield.end', t, { 'shield.outcome': o })),
+  fc
+    .tuple(timeArb, fc.constantFrom('CancelledError', 'ValueError', 'AbortError'), fc.integer({ min: 1, max: 3 }))
+    .map(([t, type, line]) => ev('exception', t, { 'exception.type': type, 'code.filepath': 'w.py', 'code.lineno': line })),
+  fc.tuple(timeArb, fc.constantFrom('w1', 'w2')).map(([t, m]) => ev('loop.warning', t, { message: m })),
+);
+
+/** One task span: its final record (maybe itself a snapshot) and up to two earlier snapshots. */
+const spanArb = fc.record({
+  taskId: fc.constantFrom('1', '2', '3', '4'),
+  parentId: fc.option(fc.constantFrom('1', '2', '3', '4'), { nil: undefined }),
+  groupId: fc.option(fc.constantFrom('g1', 'g2'), { nil: undefined }),
+  start: timeArb,
+  end: timeArb,
+  finalState: fc.constantFrom<FinalState | null>('cancelled', 'completed', 'failed', 'pending', 'destroyed', null),
+  errorStatus: fc.boolean(),
+  finalIsSnapshot: fc.boolean(),
+  events: fc.array(taskEventArb, { maxLength: 6 }),
+  snapshots: fc.array(fc.record({ end: timeArb, keep: fc.nat({ max: 6 }) }), { maxLength: 2 }),
+});
+
+const scenarioArb = fc.record({
+  spans: fc.array(spanArb, { maxLength: 8 }),
+  /** the shutdown arrives as a snapshot first (still draining), then maybe as its final record */
+  shutdownEnds: fc.boolean(),
+  slowCancelNs: fc.constantFrom(500n * MS, SEC, 2n * SEC),
+  clockToleranceNs: fc.constantFrom(0n, 5n * MS),
+  seed: fc.integer(),
+  /** where the arrival order is cut into batches (positions, modulo the record count) */
+  cuts: fc.array(fc.nat({ max: 40 }), { maxLength: 5 }),
+});
+
+type Scenario = typeof scenarioArb extends fc.Arbitrary<infer S> ? S : never;
+
+const SHUTDOWN_SPAN = 'ffffffffffffffff';
+
+/** Every record the scenario sends: the tasks' snapshots and finals, the shutdown's snapshot and final. */
+function recordsOf(s: Scenario): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  s.spans.forEach((sp, i) => {
+    const spanId = (i + 1).toString(16).padStart(16, '0');
+    const attributes: Record<string, string> = {};
+    if (sp.parentId !== undefined) attributes['task.parent_id'] = sp.parentId;
+    if (sp.groupId !== undefined) attributes['task.group_id'] = sp.groupId;
+    const base = { spanId, name: `t${i}`, taskId: sp.taskId, start: sp.start < sp.end ? sp.start : sp.end, attributes };
+    out.push(
+      taskSpan({
+        ...base,
+        end: sp.end,
+        finalState: sp.finalIsSnapshot ? undefined : sp.finalState,
+        snapshot: sp.finalIsSnapshot,
+        status: { code: sp.errorStatus ? 2 : 0 },
+        events: sp.events,
+      }),
+    );
+    // Snapshots end strictly before the final record, so that no two records of a span tie.
+    for (const snap of sp.snapshots) {
+      if (snap.end < sp.end) out.push(taskSpan({ ...base, end: snap.end, snapshot: true, events: sp.events.slice(0, snap.keep) }));
+    }
+  });
+  const pending = [ev('tasks.pending', SEC, { 'tasks.pending.count': s.spans.length })];
+  out.push(shutdownSpan({ spanId: SHUTDOWN_SPAN, start: SEC, end: 2n * SEC, snapshot: true, events: pending }));
+  if (s.shutdownEnds) out.push(shutdownSpan({ spanId: SHUTDOWN_SPAN, start: SEC, end: 3n * SEC, outcome: 'clean', events: pending }));
+  return out;
+}
+
+/** The arrival order, cut into batches. */
+function batchesOf(s: Scenario, records: SpanRecord[]): SpanRecord[][] {
+  const order = shuffle(records, s.seed);
+  const cuts = [...new Set(s.cuts.map((c) => c % (order.length + 1)))].sort((a, b) => a - b);
+  const batches: SpanRecord[][] = [];
+  let from = 0;
+  for (const cut of [...cuts, order.length]) {
+    if (cut > from) batches.push(order.slice(from, cut));
+    from = Math.max(from, cut);
+  }
+  return batches;
+}
+
+/** Everything the report says, the records included. */
+function project(r: ShutdownReport) {
+  return {
+    ...r,
+    tasks: r.tasks.map((j) => ({ ...j, findings: JSON.parse(JSON.stringify(j.findings)) })),
+  };
+}
+
+describe('storedJudgment', () => {
+  test.prop([scenarioArb], { numRuns: 150 })(
+    'when records arrive in any order and batching, then the report from judgments kept at ingest equals judging the stored records from scratch, after every batch',
+    async (s) => {
+      const options = { slowCancelNs: s.slowCancelNs, clockToleranceNs: s.clockToleranceNs };
+      const store = SqliteStore.open({ path: ':memory:', verdictOf: judgeTaskAlone, judgmentOf: (t) => judgeAtIngest(t, options) });
+      try {
+        const records = recordsOf(s);
+        for (const batch of batchesOf(s, records)) {
+          await store.consume(batch);
+          const shutdown = await store.getShutdown(`${TRACE}-${SHUTDOWN_SPAN}`);
+          if (!shutdown) continue;
+          // A fresh view each time: no cached report, every read goes to the store.
+          const incremental = await new ShutdownViews(store, options).report(shutdown);
+          const fromScratch = judgeShutdown(
+            shutdown,
+            await store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end),
+            options,
+          );
+          expect(project(incremental)).toEqual(project(fromScratch));
+        }
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  describe('judgedFromStored', () => {
+    it('when the stored judgment was made under other judge options, then the task is judged again under the current ones', () => {
+      const slow = task({ end: 3n * SEC, finalState: 'cancelled', events: [events.cancel(SEC)] });
+      const stored = judgeAtIngest(slow, { slowCancelNs: 10n * SEC }).text;
+      const window = { end: T0 + 5n * SEC, open: false };
+      const now = { slowCancelNs: SEC };
+      expect(judgedFromStored(slow, stored, window, now)).toEqual(judgeTask(slow, window, now));
+      expect(judgedFromStored(slow, stored, window, now).findings.map((f) => f.kind)).toEqual(['slow_cancel']);
+    });
+
+    it('when nothing or something unreadable is stored, then the task is judged from its record', () => {
+      const swallowed = task({ end: 2n * SEC, finalState: 'completed', events: [events.cancel(SEC)] });
+      const window = { end: T0 + 3n * SEC, open: false };
+      for (const text of [null, undefined, '', '{not json', '{}']) {
+        expect(judgedFromStored(swallowed, text, window)).toEqual(judgeTask(swallowed, window));
+      }
+    });
+
+    it('when a task ended after a closed window, then the stored late judgment makes it pending there and it keeps its own verdict in an open one', () => {
+      const completed = task({ end: 5n * SEC, finalState: 'completed', events: [events.cancel(SEC)] });
+      const stored = judgeAtIngest(completed).text;
+      expect(judgedFromStored(completed, stored, { end: T0 + 3n * SEC, open: false }).verdict).toBe('survivor');
+      expect(judgedFromStored(completed, stored, { end: T0 + 3n * SEC, open: true }).verdict).toBe('swallowed');
+      expect(judgedFromStored(completed, stored, { end: T0 + 6n * SEC, open: false }).verdict).toBe('swallowed');
+    });
+  });
+});
