@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import { type AccessOptions, hostCheck, tokenGate } from './api/access.js';
 import { columnarReportJson } from './api/columnar.js';
 import { exportShutdown, parseExportFormat } from './api/export.js';
-import { compactReportJson, reportJson, shutdownJson, taskJson, toJsonText } from './api/json.js';
+import { StreamedJson, shutdownJson, streamedReport, taskJson, toJsonText } from './api/json.js';
 import {
   DEFAULT_SHUTDOWN_LIMIT,
   DEFAULT_TASK_LIMIT,
@@ -49,6 +49,36 @@ function sendJson(res: Response, body: unknown, status = 200): void {
 }
 
 /**
+ * Sends a {@link StreamedJson} chunk by chunk, waiting for the socket to drain and letting other
+ * requests run between chunks; answers 304 when the client already holds this entity tag.
+ */
+async function sendStreamed(req: Request, res: Response, body: StreamedJson): Promise<void> {
+  if (body.etag !== undefined) {
+    res.setHeader('ETag', body.etag);
+    if (req.headers['if-none-match'] === body.etag) {
+      res.status(304).end();
+      return;
+    }
+  }
+  res.status(200).type('application/json');
+  for (const chunk of body.chunks()) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    } else await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  res.end();
+}
+
+/**
  * Builds the dashboard + API app without listening (`main` listens; tests use supertest).
  * One route table below reads like the API; handlers validate, call the store and judge, respond.
  */
@@ -90,7 +120,8 @@ export function createApp(deps: AppDeps): express.Express {
     const form = parseString(req.query.tasks, 'tasks');
     if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
     const report = await reportOf(String(req.params.id));
-    return form === 'compact' ? compactReportJson(report) : reportJson(report);
+    const shown = form === 'compact' ? 'compact' : 'full';
+    return streamedReport(report, shown, `W/"${views.tagOf(report)}-${shown}"`);
   };
 
   const getShutdownTask: Handler = async (req) => {
@@ -173,7 +204,11 @@ export function createApp(deps: AppDeps): express.Express {
   // Before any route reads the request: a stranger's Host or a missing token ends it here.
   if (deps.access) app.use(hostCheck(deps.access), tokenGate(deps.access.token));
   for (const [path, handler] of routes) {
-    app.get(path, async (req, res) => sendJson(res, await handler(req, res)));
+    app.get(path, async (req, res) => {
+      const body = await handler(req, res);
+      if (body instanceof StreamedJson) await sendStreamed(req, res, body);
+      else sendJson(res, body);
+    });
   }
   const metrics = deps.metrics;
   if (metrics) {

@@ -30,6 +30,9 @@ export interface ShutdownSummary {
   counts: ShutdownReport['counts'];
 }
 
+/** Distinguishes the reports of this process from those of an earlier one in entity tags. */
+const PROCESS_TAG = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
 /**
  * Judges shutdowns on read and remembers the reports until a span of the same instance arrives
  * (and, with a shared store, for a bounded time: see {@link ShutdownViewsCacheOptions}).
@@ -37,6 +40,9 @@ export interface ShutdownSummary {
  * what to forget.
  */
 export class ShutdownViews implements Consumer<SpanRecord> {
+  /** The tag of each report judged here: a report that is served again from the cache keeps its tag. */
+  private readonly tags = new WeakMap<ShutdownReport, string>();
+  private reportsJudged = 0;
   private readonly cache = new Map<string, { generation: number; at: number; report: ShutdownReport }>();
   private readonly summaries = new Map<string, { generation: number; at: number; summary: ShutdownSummary }>();
   private readonly generations = new Map<string, number>();
@@ -56,9 +62,25 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   /** Stores a batch, then forgets the reports of the instances it touches. */
   async consume(batch: SpanRecord[]): Promise<void> {
     await this.store.consume(batch);
-    for (const instance of new Set(batch.map((s) => s.instance))) {
-      this.generations.set(instance, (this.generations.get(instance) ?? 0) + 1);
+    this.forget(new Set(batch.map((s) => s.instance)));
+  }
+
+  /** Forgets the reports and summaries of these instances (their spans changed in the store). */
+  forget(instances: Iterable<string>): void {
+    for (const instance of instances) this.generations.set(instance, (this.generations.get(instance) ?? 0) + 1);
+  }
+
+  /**
+   * An entity tag of a report this view returned: the same while the report is served from the
+   * cache (nothing of its instance changed), another once it is judged again.
+   */
+  tagOf(report: ShutdownReport): string {
+    let tag = this.tags.get(report);
+    if (tag === undefined) {
+      tag = `${PROCESS_TAG}-${++this.reportsJudged}`;
+      this.tags.set(report, tag);
     }
+    return tag;
   }
 
   /**

@@ -136,18 +136,21 @@ function stepsOf(judged: JudgedTask): { cancels: string[]; steps: CompactStep[] 
   return { cancels, steps };
 }
 
+/** A compact task tuple (see {@link compactReportJson}). */
+type CompactTask = [string, string, string, number, string, string, string, 0 | 1, string[], CompactStep[]];
+
 /**
- * The shutdown view with tasks as positional tuples and creation sites interned
- * (`?tasks=compact`): a tenth of the full size, so a 100,000-task shutdown loads quickly.
- * Each task: [spanId, name, verdict, siteIndex, createdAt, endedAt, finalState, snapshot 0|1, cancelTimes[], steps[]].
+ * The compact view's parts: everything but the tasks (small, without bigints), the interned sites,
+ * and a function that writes the tuple of the i-th task, so that a streamed response makes one
+ * tuple at a time instead of a million at once.
  */
-export function compactReportJson(report: ShutdownReport) {
+function compactParts(report: ShutdownReport) {
   // Everything but the tasks is small: its bigints become strings here, so that toJsonText needs no replacer.
   const { tasks: _full, ...rest } = withoutBigints(reportJson({ ...report, tasks: [] })) as ReturnType<typeof reportJson>;
   const sites: { coroutine?: string; filepath?: string; lineno?: number; function?: string }[] = [];
   const siteIndex = new Map<string, number>();
-  const tasks = report.tasks.map((judged) => {
-    const { task } = judged;
+  const indexOf = new Int32Array(report.tasks.length);
+  report.tasks.forEach(({ task }, i) => {
     const key = `${task.coroutine ?? ''}\u0000${task.code.filepath ?? ''}\u0000${task.code.lineno ?? ''}\u0000${task.code.function ?? ''}`;
     let index = siteIndex.get(key);
     if (index === undefined) {
@@ -155,12 +158,17 @@ export function compactReportJson(report: ShutdownReport) {
       siteIndex.set(key, index);
       sites.push({ coroutine: task.coroutine, ...task.code });
     }
+    indexOf[i] = index;
+  });
+  const taskAt = (i: number): CompactTask => {
+    const judged = report.tasks[i];
+    const { task } = judged;
     const { cancels, steps } = stepsOf(judged);
     return [
       task.spanId,
       task.name,
       judged.verdict,
-      index,
+      indexOf[i],
       nsText(task.createdAt),
       nsText(task.endTime),
       task.finalState ?? 'pending',
@@ -168,6 +176,76 @@ export function compactReportJson(report: ShutdownReport) {
       cancels,
       steps,
     ];
-  });
-  return { ...rest, sites, tasks };
+  };
+  return { rest, sites, taskAt };
+}
+
+/**
+ * The shutdown view with tasks as positional tuples and creation sites interned
+ * (`?tasks=compact`): a tenth of the full size, so a 100,000-task shutdown loads quickly.
+ * Each task: [spanId, name, verdict, siteIndex, createdAt, endedAt, finalState, snapshot 0|1, cancelTimes[], steps[]].
+ */
+export function compactReportJson(report: ShutdownReport) {
+  const { rest, sites, taskAt } = compactParts(report);
+  return { ...rest, sites, tasks: Array.from({ length: report.tasks.length }, (_, i) => taskAt(i)) };
+}
+
+/** Array members serialized per chunk of a {@link StreamedJson} body. */
+export const STREAM_CHUNK_ITEMS = 1_000;
+
+/** An array whose members are made when they are written (see {@link StreamedJson}). */
+export class LazyArray<T> {
+  constructor(
+    readonly length: number,
+    readonly at: (i: number) => T,
+  ) {}
+}
+
+/**
+ * A JSON body written as a sequence of text chunks, never as one string: its top-level arrays (and
+ * {@link LazyArray}s) go out {@link STREAM_CHUNK_ITEMS} members at a time. The text is the same as
+ * `JSON.stringify(body, bigintReplacer)` (with lazy arrays written as arrays). `etag`, when set, is
+ * the entity tag of the body.
+ */
+export class StreamedJson {
+  constructor(
+    readonly body: Record<string, unknown>,
+    readonly etag?: string,
+  ) {}
+
+  /** The text of the body, in order. */
+  *chunks(): Generator<string> {
+    let first = true;
+    yield '{';
+    for (const key of Object.keys(this.body)) {
+      const value = this.body[key];
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+      const name = `${first ? '' : ','}${JSON.stringify(key)}:`;
+      first = false;
+      if (Array.isArray(value) || value instanceof LazyArray) {
+        const length = value.length;
+        const at = value instanceof LazyArray ? value.at : (i: number) => (value as unknown[])[i];
+        yield `${name}[`;
+        for (let from = 0; from < length; from += STREAM_CHUNK_ITEMS) {
+          const part: unknown[] = [];
+          for (let i = from; i < Math.min(length, from + STREAM_CHUNK_ITEMS); i++) part.push(at(i));
+          const text = toJsonText(part);
+          yield `${from === 0 ? '' : ','}${text.slice(1, -1)}`;
+        }
+        yield ']';
+      } else yield `${name}${toJsonText(value) ?? 'null'}`;
+    }
+    yield '}';
+  }
+}
+
+/** The shutdown view (`form` full or compact) as a {@link StreamedJson}: a task becomes JSON only when it is written. */
+export function streamedReport(report: ShutdownReport, form: 'full' | 'compact', etag?: string): StreamedJson {
+  if (form === 'compact') {
+    const { rest, sites, taskAt } = compactParts(report);
+    return new StreamedJson({ ...rest, sites, tasks: new LazyArray(report.tasks.length, taskAt) }, etag);
+  }
+  const body = reportJson({ ...report, tasks: [] }) as Record<string, unknown>;
+  body.tasks = new LazyArray(report.tasks.length, (i) => taskJson(report.tasks[i]));
+  return new StreamedJson(body, etag);
 }

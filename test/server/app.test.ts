@@ -52,6 +52,29 @@ describe('createApp', () => {
     expect(filtered.body).toHaveLength(1);
   });
 
+  it('when a shutdown view is asked again with its ETag and nothing changed, then it answers 304, and 200 with a new tag once a span arrives', async () => {
+    const spanId = 'e'.repeat(16);
+    await views.consume([shutdownSpan({ spanId, start: 0n, end: 2n * SEC, outcome: 'clean' })]);
+    const [row] = (await request(app).get('/api/shutdowns')).body;
+    for (const query of ['', '?tasks=compact']) {
+      const first = await request(app).get(`/api/shutdowns/${row.id}${query}`);
+      expect(first.status).toBe(200);
+      const tag = first.headers.etag;
+      expect(tag).toMatch(/^W\/".+"$/);
+      const again = await request(app).get(`/api/shutdowns/${row.id}${query}`).set('If-None-Match', tag);
+      expect(again.status).toBe(304);
+      expect(again.text).toBe('');
+    }
+    const compactTag = (await request(app).get(`/api/shutdowns/${row.id}?tasks=compact`)).headers.etag;
+    const fullTag = (await request(app).get(`/api/shutdowns/${row.id}`)).headers.etag;
+    expect(compactTag).not.toBe(fullTag);
+    await views.consume([taskSpan({ start: -SEC, end: SEC, finalState: 'cancelled', events: [events.cancel(100n * MS)] })]);
+    const changed = await request(app).get(`/api/shutdowns/${row.id}`).set('If-None-Match', fullTag);
+    expect(changed.status).toBe(200);
+    expect(changed.body.tasks).toHaveLength(1);
+    expect(changed.headers.etag).not.toBe(fullTag);
+  });
+
   it('when a new span arrives for a shutdown that was already viewed, then the view is judged again', async () => {
     const spanId = 'c'.repeat(16);
     await views.consume([shutdownSpan({ spanId, start: 0n, end: 2n * SEC })]);

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { readShutdown, readTask } from '../../../contract/contract.js';
 import type { Attrs } from '../../../contract/records.js';
-import { bigintReplacer, compactReportJson, reportJson, toJsonText } from '../../../server/api/json.js';
+import {
+  bigintReplacer,
+  compactReportJson,
+  LazyArray,
+  reportJson,
+  STREAM_CHUNK_ITEMS,
+  StreamedJson,
+  streamedReport,
+  toJsonText,
+} from '../../../server/api/json.js';
 import { judgeShutdown } from '../../../server/judge/index.js';
 import { shutdownSpan, taskSpan } from '../store/spanBuilder.js';
 
@@ -33,6 +42,24 @@ function report(extra: Attrs = {}) {
 }
 
 describe('json', () => {
+  describe('StreamedJson', () => {
+    it('when a report is streamed in either form, then the chunks join to the text of the whole body', () => {
+      const r = report({ big: 12345678901234567890n });
+      expect([...streamedReport(r, 'full').chunks()].join('')).toBe(JSON.stringify(reportJson(r), bigintReplacer));
+      expect([...streamedReport(r, 'compact').chunks()].join('')).toBe(JSON.stringify(compactReportJson(r), bigintReplacer));
+    });
+
+    it('when a top-level array is longer than a chunk, then it goes out in several chunks, none holding the whole array', () => {
+      const length = STREAM_CHUNK_ITEMS * 4 + 7;
+      const body = { a: 1, skipped: undefined, items: new LazyArray(length, (i) => ({ i, t: BigInt(i) })), empty: [], tail: 'x' };
+      const chunks = [...new StreamedJson(body).chunks()];
+      const plain = { a: 1, items: Array.from({ length }, (_, i) => ({ i, t: BigInt(i) })), empty: [], tail: 'x' };
+      expect(chunks.join('')).toBe(JSON.stringify(plain, bigintReplacer));
+      const longest = Math.max(...chunks.map((c) => c.length));
+      expect(longest).toBeLessThan(JSON.stringify(plain, bigintReplacer).length / 3);
+    });
+  });
+
   describe('toJsonText', () => {
     it('when a body holds no bigint, then the text is what JSON.stringify with the bigint replacer writes', () => {
       for (const body of [reportJson(report()), compactReportJson(report()), { a: [1, 'x', null], b: { c: true } }]) {
