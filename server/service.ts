@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { JudgmentWatcher } from '../collector/forward/JudgmentWatcher.js';
 import { judgmentRequest } from '../collector/forward/judgmentSpan.js';
 import { OtlpForwarder } from '../collector/forward/OtlpForwarder.js';
@@ -10,14 +11,16 @@ import { IngestBudget } from '../collector/receiver/IngestBudget.js';
 import type { IngestObserver } from '../collector/receiver/IngestOutcome.js';
 import { OtlpGrpcReceiver } from '../collector/receiver/OtlpGrpcReceiver.js';
 import { createOtlpApp, OtlpHttpReceiver } from '../collector/receiver/OtlpHttpReceiver.js';
+import type { Consumer, SpanRecord } from '../contract/records.js';
 import { hostCheck } from './api/access.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
-import { createApp } from './app.js';
+import { type AppDeps, createApp } from './app.js';
 import { type JudgeOptions, judgeAtIngest, judgeTaskAlone } from './judge/index.js';
 import { ServiceMetrics } from './metrics/ServiceMetrics.js';
 import { RetentionSweeper } from './retention/RetentionSweeper.js';
 import { openStore } from './store/openStore.js';
 import { DEFAULT_WRITE_BUSY_TIMEOUT_MS } from './store/SqliteStore.js';
+import type { UiWorkerData, UiWorkerReply, UiWorkerRequest } from './uiWorkerMessages.js';
 
 /** The default OTLP/HTTP port, as in the OTLP specification. */
 export const DEFAULT_OTLP_PORT = 4318;
@@ -54,6 +57,12 @@ export interface ServiceOptions {
   /** URL template of the user's tracing tool with `{traceId}` / `{spanId}` (the dashboard links each task there) */
   traceLink?: string;
   onError?: (error: unknown) => void;
+  /**
+   * Where the dashboard + API run: `worker` (the default when running the built code) is a worker
+   * thread with its own store connection, so judging and streaming a large shutdown never delays
+   * OTLP; `inline` is the main thread (the default when running from TypeScript sources, e.g. in tests).
+   */
+  uiThread?: 'worker' | 'inline';
 }
 
 /** A running service. */
@@ -74,13 +83,14 @@ export function defaultWebRoot(): string {
 }
 
 /** A listening HTTP server and the one way to stop it. */
-interface Listening {
+export interface Listening {
   server: Server;
   /** Stops taking requests; in-flight ones finish (their connections close with the answer) within the grace period. */
   close(): Promise<void>;
 }
 
-async function listen(app: RequestListener, host: string, port: number): Promise<Listening> {
+/** Listens with `app` on `host:port` (0: any free port). */
+export async function listen(app: RequestListener, host: string, port: number): Promise<Listening> {
   const server = createServer(app);
   // Responses still being produced, so a stop can ask their connections to close.
   const inFlight = new Set<ServerResponse>();
@@ -109,7 +119,8 @@ async function listen(app: RequestListener, host: string, port: number): Promise
   };
 }
 
-function urlOf(server: Server, host: string): string {
+/** The http URL a listening server is reached at. */
+export function urlOf(server: Server, host: string): string {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const shownHost = host.includes(':') ? `[${host}]` : host;
@@ -125,7 +136,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const onError = options.onError ?? ((error: unknown) => console.error('canceltrace:', error));
   // Built first: a bad --forward URL fails before anything is opened.
   const forwarders = (options.forward ?? []).map((url) => new OtlpForwarder({ url, onError }));
-  const { store, shared } = await openStore(options.dbPath ?? DEFAULT_DB_PATH, judgeTaskAlone, {
+  const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
+  const { store, shared } = await openStore(dbPath, judgeTaskAlone, {
     writeBusyTimeoutMs: DEFAULT_WRITE_BUSY_TIMEOUT_MS,
     judgmentOf: (task) => judgeAtIngest(task, options.judge),
   });
@@ -133,9 +145,22 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   const retention = options.retentionMillis === undefined ? undefined : new RetentionSweeper({ store, retentionMillis: options.retentionMillis, onError });
   const metrics = options.metrics === false ? undefined : new ServiceMetrics(store, forwarders, retention);
+  const uiWorkerUrl = new URL('./uiWorker.js', import.meta.url);
+  const uiThread = options.uiThread ?? (import.meta.url.endsWith('.js') ? 'worker' : 'inline');
+  let uiWorker: Worker | undefined;
+  const stored: Consumer<SpanRecord> = metrics ? metrics.timedStore(views) : views;
   // Settled shutdowns: counted, and their judgment span sent downstream.
   const watcher = new JudgmentWatcher({
-    next: metrics ? metrics.timedStore(views) : views,
+    // With the UI in a worker, the worker's views learn from here which instances' spans changed.
+    next:
+      uiThread === 'worker'
+        ? {
+            async consume(batch) {
+              await stored.consume(batch);
+              uiWorker?.postMessage({ type: 'touched', instances: [...new Set(batch.map((s) => s.instance))] } satisfies UiWorkerRequest);
+            },
+          }
+        : stored,
     judge: async (id) => {
       const shutdown = await store.getShutdown(id);
       return shutdown && views.report(shutdown);
@@ -161,19 +186,36 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     ? new OtlpGrpcReceiver({ next: processor, maxBodyBytes: options.maxBodyBytes, onError, budget, token: options.token, observe })
     : undefined;
   let otlp: Listening | undefined;
-  let ui: Listening;
+  let ui: Listening | UiListening;
   let grpcPort: number | undefined;
   try {
     otlp = await listen(createOtlpApp(receiver, { access: hostCheck(access) }), host, options.otlpPort ?? DEFAULT_OTLP_PORT);
     if (grpc && options.grpcPort) grpcPort = await grpc.listen(host, options.grpcPort);
-    ui = await listen(
-      createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink, access }),
-      host,
-      options.uiPort ?? DEFAULT_UI_PORT,
-    );
+    if (uiThread === 'worker') {
+      uiWorker = new Worker(uiWorkerUrl, {
+        workerData: {
+          dbPath,
+          host,
+          port: options.uiPort ?? DEFAULT_UI_PORT,
+          webRoot: defaultWebRoot(),
+          judge: options.judge,
+          metrics: metrics !== undefined,
+          traceLink: options.traceLink,
+          access,
+        } satisfies UiWorkerData,
+      });
+      ui = await uiInWorker(uiWorker, metrics);
+    } else {
+      ui = await listen(
+        createApp({ store, views, webRoot: defaultWebRoot(), onError, metrics, traceLink: options.traceLink, access }),
+        host,
+        options.uiPort ?? DEFAULT_UI_PORT,
+      );
+    }
   } catch (error) {
     await otlp?.close();
     await grpc?.close();
+    await uiWorker?.terminate();
     await store.close();
     throw error;
   }
@@ -181,7 +223,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   let stopping: Promise<void> | undefined;
   return {
     otlpUrl: urlOf(otlp.server, host),
-    uiUrl: urlOf(ui.server, host),
+    uiUrl: 'url' in ui ? ui.url : urlOf(ui.server, host),
     ...(grpcPort !== undefined ? { grpcAddress: `${host.includes(':') ? `[${host}]` : host}:${grpcPort}` } : {}),
     stop() {
       stopping ??= (async () => {
@@ -192,6 +234,56 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
         await store.close();
       })();
       return stopping;
+    },
+  };
+}
+
+/** The dashboard + API running in a worker thread. */
+interface UiListening {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Waits for the UI worker to listen (or fail, with the error's code kept, e.g. EADDRINUSE). */
+async function uiInWorker(worker: Worker, metrics: AppDeps['metrics']): Promise<UiListening> {
+  const first = await new Promise<UiWorkerReply>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`canceltrace: the dashboard worker exited with code ${code} before listening`)));
+  });
+  worker.removeAllListeners('error');
+  worker.removeAllListeners('exit');
+  // An error after start-up (a bug in the worker) must not end the process that takes OTLP.
+  worker.on('error', (error) => console.error('canceltrace api worker:', error));
+  // The metrics live in this thread: the worker's GET /metrics asks for them.
+  worker.on('message', (message: UiWorkerReply) => {
+    if (message.type !== 'scrape') return;
+    const answer = (reply: UiWorkerRequest) => worker.postMessage(reply);
+    (metrics ? metrics.scrape() : Promise.reject(new Error('metrics are off'))).then(
+      (scraped) => answer({ type: 'scraped', id: message.id, ...scraped }),
+      (error: unknown) => answer({ type: 'scraped', id: message.id, error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  if (first.type !== 'listening') {
+    await worker.terminate();
+    const error: NodeJS.ErrnoException = new Error(first.type === 'failed' ? first.message : 'canceltrace: the dashboard worker stopped before listening');
+    if (first.type === 'failed' && first.code !== undefined) error.code = first.code;
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: first.url,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => {
+          worker.on('message', (m: UiWorkerReply) => m.type === 'stopped' && resolve());
+          worker.once('exit', () => resolve());
+        });
+        worker.postMessage({ type: 'stop' } satisfies UiWorkerRequest);
+        await stopped;
+        await worker.terminate();
+      })();
+      return closing;
     },
   };
 }
