@@ -187,9 +187,13 @@ export function rssMb(pid) {
 
 /** Spawns `canceltrace serve` on ports 0 of 127.0.0.1 and waits for its URLs. */
 export async function startServe(cli, db, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--host', '127.0.0.1', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', db], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, cli, 'serve', '--host', '127.0.0.1', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', db],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => {
