@@ -156,7 +156,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       uiThread === 'worker'
         ? {
             async consume(batch) {
-              await stored.consume(batch);
+              try {
+                await stored.consume(batch);
+              } catch (error) {
+                // The worker's /api/health reports a busy store, which only this thread's writes can see.
+                if (store.busy?.()) uiWorker?.postMessage({ type: 'busy', at: Date.now() } satisfies UiWorkerRequest);
+                throw error;
+              }
               uiWorker?.postMessage({ type: 'touched', instances: [...new Set(batch.map((s) => s.instance))] } satisfies UiWorkerRequest);
             },
           }

@@ -9,6 +9,7 @@ import { createApp } from './app.js';
 import { judgeAtIngest, judgeTaskAlone } from './judge/index.js';
 import { listen, urlOf } from './service.js';
 import { openStore } from './store/openStore.js';
+import { BUSY_REPORT_MS } from './store/SqliteStore.js';
 import type { UiWorkerData, UiWorkerReply, UiWorkerRequest } from './uiWorkerMessages.js';
 
 const data = workerData as UiWorkerData;
@@ -20,6 +21,9 @@ const onError = (error: unknown) => console.error('canceltrace api:', error);
 
 try {
   const { store, shared } = await openStore(data.dbPath, judgeTaskAlone, { judgmentOf: (task) => judgeAtIngest(task, data.judge) });
+  // This connection only reads; whether writes are refused is what the main thread reports.
+  let lastBusyAt = Number.NEGATIVE_INFINITY;
+  store.busy = () => Date.now() - lastBusyAt < BUSY_REPORT_MS;
   const views = new ShutdownViews(store, data.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});
   // GET /metrics: the metrics live in the main thread, which answers each scrape by message.
   const scrapes = new Map<number, { resolve: (scraped: { contentType: string; text: string }) => void; reject: (error: Error) => void }>();
@@ -47,6 +51,7 @@ try {
   }
   port.on('message', (message: UiWorkerRequest) => {
     if (message.type === 'touched') views.forget(message.instances);
+    else if (message.type === 'busy') lastBusyAt = message.at;
     else if (message.type === 'scraped') {
       const waiting = scrapes.get(message.id);
       scrapes.delete(message.id);

@@ -21,6 +21,8 @@ export type UiWorkerRequest =
   /** spans of these instances were stored: forget what was judged of them */
   | { type: 'touched'; instances: string[] }
   | { type: 'stop' }
+  /** a write of the main thread found the store busy at this time (ms since the epoch) */
+  | { type: 'busy'; at: number }
   /** the answer to a `scrape` */
   | { type: 'scraped'; id: number; contentType?: string; text?: string; error?: string };
 
