@@ -1,4 +1,4 @@
-import { ATTR, EVENT, str } from '../../contract/contract.js';
+import { ATTR, bool, EVENT, str } from '../../contract/contract.js';
 import type { EventRecord, FinalState, Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
 import { cancelAccount } from './cancelAccount.js';
 import { eventFindings } from './eventFindings.js';
@@ -64,7 +64,9 @@ function verdictOf(
 ): Verdict {
   if (state === 'destroyed') return 'destroyed';
   const pendingAtEnd = state === 'pending' || (window !== undefined && !window.open && task.endTime > window.end + clockToleranceNs);
-  if (!wasCancelled) return pendingAtEnd ? 'orphan' : 'finished';
+  // A task that drives the shutdown (asyncio.run's main task, a server's serve(), the task cancelling the
+  // others) is running it by design while the others drain: it is judged by its own end, never orphan.
+  if (!wasCancelled) return pendingAtEnd && !bool(task.span.attributes, ATTR.shutdownDriver) ? 'orphan' : 'finished';
   if (pendingAtEnd) return 'survivor';
   if (state === 'cancelled') return 'cancelled';
   if (state === 'completed') return 'swallowed';

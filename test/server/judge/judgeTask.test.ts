@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { judgeTask } from '../../../server/judge/judgeTask.js';
 import { judgeTaskAlone } from '../../../server/judge/judgeTaskAlone.js';
 import { DEFAULT_SLOW_CANCEL_NS } from '../../../server/judge/options.js';
-import { events as e, MS, SEC, T0, task } from '../../doubles/spans.js';
+import { events as e, ev, MS, SEC, T0, task } from '../../doubles/spans.js';
 
 const closed = { end: T0 + 2n * SEC, open: false };
 const open = { end: T0 + 2n * SEC, open: true };
@@ -148,6 +148,61 @@ describe('judgeTask', () => {
       expect(j.verdict).toBe('swallowed');
       expect(kinds(j)).toEqual(['uncancel_misuse']);
       expect(j.findings[0].message).toMatch(/re-raise/);
+    });
+  });
+
+  describe('the task that drives the shutdown (task.shutdown_driver)', () => {
+    it('when the driver is still running at the snapshot or after the end, then it is finished, not orphan', () => {
+      const driver = { 'task.shutdown_driver': true };
+      expect(judgeTask(task({ snapshot: true, attributes: driver }), { end: T0 + SEC, open: true }).verdict).toBe('finished');
+      expect(judgeTask(task({ finalState: 'completed', end: 99n * SEC, attributes: driver }), closed).verdict).toBe('finished');
+      expect(judgeTask(task({ snapshot: true }), { end: T0 + SEC, open: true }).verdict).toBe('orphan');
+    });
+
+    it('when the driver was cancelled and is still pending, then it is a survivor', () => {
+      const t = task({ snapshot: true, attributes: { 'task.shutdown_driver': true }, events: [e.cancel(100n * MS)] });
+      expect(judgeTask(t, closed).verdict).toBe('survivor');
+    });
+  });
+
+  describe('cancel requests by owner (cancel.scope)', () => {
+    const scoped = (at: bigint, scope: string) => e.cancel(at, { 'cancel.scope': scope });
+    const handBack = (at: bigint, scope: string) => ev('task.uncancel', at, { 'uncancel.handoff': true, 'cancel.scope': scope });
+
+    it("when a library's scope cancelled the task and absorbed its own cancel, then the task is finished and not flagged", () => {
+      const anyio = 'anyio._backends._asyncio.CancelScope@7f00';
+      const t = task({ finalState: 'completed', events: [scoped(100n * MS, anyio), handBack(150n * MS, anyio)] });
+      const j = judgeTask(t, closed);
+      expect(j.verdict).toBe('finished');
+      expect(j.findings).toEqual([]);
+    });
+
+    it("when a scope absorbs the shutdown's cancel while its own is still open, then the shutdown's cancel stays and the task is swallowed", () => {
+      const scope = 'anyio._backends._asyncio.CancelScope@7f00';
+      const t = task({ finalState: 'completed', events: [e.cancel(100n * MS), scoped(120n * MS, scope), handBack(150n * MS, scope)] });
+      const j = judgeTask(t, closed);
+      expect(j.verdict).toBe('swallowed');
+      expect(j.cancelRequestedAt).toBe(T0 + 100n * MS);
+    });
+
+    it('when the uncancel names a scope that requested no open cancel, then it is uncancel_misuse', () => {
+      const t = task({
+        finalState: 'completed',
+        events: [e.cancel(100n * MS), ev('task.uncancel', 150n * MS, { 'cancel.scope': 'app.Worker@1' })],
+      });
+      const j = judgeTask(t, closed);
+      expect(j.verdict).toBe('swallowed');
+      expect(kinds(j)).toEqual(['uncancel_misuse']);
+    });
+
+    it('when two scopes nest, then each uncancel closes the request of its own scope whatever the order', () => {
+      const outer = 'asyncio.timeouts.Timeout@1';
+      const inner = 'anyio._backends._asyncio.CancelScope@2';
+      const t = task({
+        finalState: 'completed',
+        events: [scoped(100n * MS, outer), scoped(110n * MS, inner), handBack(120n * MS, outer), handBack(130n * MS, inner)],
+      });
+      expect(judgeTask(t, closed).verdict).toBe('finished');
     });
   });
 
