@@ -61,10 +61,18 @@ _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _trim(tb):
-    """Drops the leading traceback entries that belong to canceltrace (runpy's stay: plain `-m` shows them too)."""
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+    """Drops the traceback entries that belong to canceltrace: the leading ones (runpy's stay: plain `-m`
+    shows them too) and those of its signal handler wrappers, which plain Python does not have."""
+    kept = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+            kept.append(tb)
         tb = tb.tb_next
-    return tb
+    for a, b in zip(kept, kept[1:]):
+        a.tb_next = b
+    if kept:
+        kept[-1].tb_next = None
+    return kept[0] if kept else None
 
 
 def _script_path(target):

@@ -74,8 +74,11 @@ class Exporter:
         with self._lock:
             if self._thread is None:
                 t = threading.Thread(target=self._run, name="canceltrace-exporter", daemon=True)
+                try:
+                    t.start()
+                except RuntimeError:  # at interpreter shutdown (3.12+): close() sends inline
+                    return
                 self._thread = t
-                t.start()
 
     def flush(self, timeout):
         """Waits up to `timeout` seconds for everything queued to be written or given up."""
@@ -94,7 +97,10 @@ class Exporter:
         self._wake.set()
         if self.unreachable and not self.output:
             timeout = min(timeout, UNREACHABLE_EXIT_WAIT_S)
-        self.flush(timeout)
+        if self._thread is None:
+            self._send_inline(self._deadline)
+        else:
+            self.flush(timeout)
         self._closing = True
         while True:
             try:
@@ -107,6 +113,23 @@ class Exporter:
                 self._file.flush()
         except Exception:
             pass
+
+    def _send_inline(self, deadline):
+        """Sends the queue from the calling thread, batch by batch, until `deadline` (no thread could start)."""
+        while time.monotonic() < deadline:
+            batch = []
+            while len(batch) < DEFAULT_MAX_BATCH_SPANS:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not batch:
+                return
+            try:
+                self._export(batch)
+            except Exception as e:
+                self.dropped += len(batch)
+                _debug("export failed: %r" % (e,))
 
     def reset_after_fork(self):
         """In a forked child the thread is gone: start afresh with an empty queue."""

@@ -8,7 +8,9 @@
 - `asyncio.Runner._on_sigint`: Ctrl-C under asyncio.run opens a SIGINT shutdown;
 - `asyncio.shield` and `asyncio.timeout`: used by a task after its cancel, they become `task.shield.*` and
   `task.cleanup.*` events with their outcomes;
-- SIGTERM with its default action: recorded, flushed (bounded), then the process dies by SIGTERM as before.
+- `signal.signal`: a SIGTERM/SIGINT handler the program sets (uvicorn's), the default KeyboardInterrupt and
+  SIGTERM's default action open a shutdown first, then run as before (SIGTERM's default action: recorded,
+  flushed (bounded), then the process dies by SIGTERM).
 """
 
 import asyncio
@@ -329,7 +331,7 @@ def _on_default_sigterm(signum, frame):
         if r is not None:
             loop = _running_or_last_loop()
             if loop is not None:
-                r.end_shutdown(r.start_shutdown(loop, "SIGTERM"))
+                r.end_shutdown(r.start_shutdown(loop, "SIGTERM", from_signal=True))
             from ._recorder import SIGNAL_FLUSH_TIMEOUT_S
 
             r.exporter.close(SIGNAL_FLUSH_TIMEOUT_S)
@@ -346,24 +348,70 @@ def _real_signal(signalnum, handler):
     return (entry[2] if entry is not None else signal.signal)(signalnum, handler)
 
 
+def open_signal_shutdown(signum):
+    """A SIGTERM/SIGINT arrived: opens a shutdown on the running (or last) loop. Never raises."""
+    try:
+        r = hooks.recorder
+        if r is not None:
+            loop = _running_or_last_loop()
+            if loop is not None and not loop.is_closed():
+                r.start_shutdown(loop, signal.Signals(signum).name, from_signal=True)
+    except Exception:
+        pass
+
+
+def _recording_handler(handler):
+    """A Python signal handler that opens the shutdown, then runs `handler` unchanged."""
+
+    def on_signal(signum, frame):
+        open_signal_shutdown(signum)
+        return handler(signum, frame)
+
+    on_signal._ct_original = handler
+    return on_signal
+
+
+def _on_default_sigint(signum, frame):
+    open_signal_shutdown(signum)
+    raise KeyboardInterrupt  # what signal.default_int_handler does
+
+
+_on_default_sigint._ct_original = signal.default_int_handler
+
+
+def _wrap(signalnum, handler):
+    if signalnum not in SHUTDOWN_SIGNALS or hooks.recorder is None:
+        return handler
+    if signalnum == signal.SIGTERM and handler == signal.SIG_DFL:
+        return _on_default_sigterm
+    if handler is signal.default_int_handler:
+        return _on_default_sigint
+    if callable(handler) and getattr(handler, "_ct_original", None) is None:
+        return _recording_handler(handler)
+    return handler
+
+
+def _unwrap(handler):
+    if handler is _on_default_sigterm:
+        return signal.SIG_DFL
+    return getattr(handler, "_ct_original", handler)
+
+
 def _patch_signal_module():
-    """The program sees SIGTERM's default action where our recording stand-in is installed: getsignal()
-    and signal() report SIG_DFL for it, and setting SIG_DFL back keeps the stand-in (which ends the
-    process by SIGTERM exactly as the default action does)."""
+    """SIGTERM/SIGINT open a shutdown however the program handles them: every Python handler set with
+    signal.signal (uvicorn's, the default KeyboardInterrupt) is wrapped by one that opens the shutdown
+    first, and SIGTERM's default action by a stand-in that records, flushes and dies by SIGTERM as before.
+    The program sees its own handlers: getsignal() and signal() report them unwrapped."""
     orig_get = signal.getsignal
     orig_set = signal.signal
     _originals["getsignal"] = (signal, "getsignal", orig_get)
     _originals["signal"] = (signal, "signal", orig_set)
 
     def getsignal(signalnum):
-        handler = orig_get(signalnum)
-        return signal.SIG_DFL if handler is _on_default_sigterm else handler
+        return _unwrap(orig_get(signalnum))
 
     def set_signal(signalnum, handler):
-        if signalnum == signal.SIGTERM and handler == signal.SIG_DFL and hooks.recorder is not None:
-            handler = _on_default_sigterm
-        previous = orig_set(signalnum, handler)
-        return signal.SIG_DFL if previous is _on_default_sigterm else previous
+        return _unwrap(orig_set(signalnum, _wrap(signalnum, handler)))
 
     functools.update_wrapper(getsignal, orig_get)
     functools.update_wrapper(set_signal, orig_set)
@@ -381,9 +429,12 @@ def install_hooks(handle_sigterm=True):
     _patch_shield()
     if handle_sigterm and threading.current_thread() is threading.main_thread():
         try:
-            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, _on_default_sigterm)
-                _patch_signal_module()
+            _patch_signal_module()
+            for sig in SHUTDOWN_SIGNALS:
+                current = _originals["getsignal"][2](sig)
+                wrapped = _wrap(sig, current)
+                if wrapped is not current:
+                    _real_signal(sig, wrapped)
         except (ValueError, OSError):
             pass
     running = asyncio.events._get_running_loop()

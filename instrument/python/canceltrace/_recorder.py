@@ -1,124 +1,37 @@
 """The recorder: turns task lifecycles and shutdowns into contract spans and hands them to the exporter.
 
-Decides what is worth a span (cancelled, failed, destroyed, or alive at a shutdown), runs the
-shutdown sampler thread (pending counts every 100 ms, gauges, snapshots every second), and locates
-where a cancellation was caught. Every entry point swallows its own errors: the telemetry path never
-throws into the program.
+Decides what is worth a span (cancelled, failed, destroyed, or alive at a shutdown), pairs each
+`uncancel()` with the cancel request of the same scope, opens and ends shutdowns and runs their sampler
+thread (pending counts every 100 ms, gauges, snapshots every second). Where a cancellation was caught
+is found by `_catch`, spans are built by `_spans`. Every entry point swallows its own errors: the
+telemetry path never throws into the program.
 """
 
 import asyncio
 import functools
-import sys
 import threading
 import time
-import traceback
 import weakref
 
 from . import _otlp
+from ._catch import CatchLocator
 from ._report import report as _report
-from ._task import (Task, TaskRecord, caller_site, coroutine_chain, format_stack, hooks, is_handoff_caller,
-                    is_internal_code, is_taskgroup_caller, refresh_watch_new)
+from ._shutdown import LoopState, Shutdown, pending_tasks
+from ._spans import task_span
+from ._task import (Task, TaskRecord, absorber_of, caller_site, coroutine_chain, hooks, is_internal_code,
+                    is_taskgroup_caller, refresh_watch_new, requester_candidates, scope_token, self_of)
 
 PENDING_SAMPLE_INTERVAL_S = 0.1
 SNAPSHOT_INTERVAL_S = 1.0
 EXIT_FLUSH_TIMEOUT_S = 1.5
-# Cancel storms (asyncio.run cancelling thousands of tasks) trace only this many deliveries at once;
-# the others fall back to the frame heuristic for their catch site.
-MAX_CATCH_WINDOWS = 32
 SIGNAL_FLUSH_TIMEOUT_S = 1.0
-DESTROYED_MESSAGE = "Task was destroyed but it is pending!"
-CANCELLED_ERROR_TYPE = "asyncio.exceptions.CancelledError"
 
 _time_ns = time.time_ns
-_CancelledError = asyncio.CancelledError
 
 
 def _site_attrs(site):
     filepath, lineno, function = site
     return {"code.filepath": filepath, "code.lineno": lineno, "code.function": function}
-
-
-def _pending_tasks(loop):
-    try:
-        return asyncio.all_tasks(loop)
-    except Exception:
-        return set()
-
-
-class LoopState:
-    """What the recorder knows of one event loop."""
-
-    def __init__(self):
-        self.main = None  # weakref to the asyncio.run / Runner main task
-        self.shutdown = None  # the open Shutdown
-        self.last_shutdown = None
-
-
-class Shutdown:
-    """One shutdown span: opened by a signal, the main coroutine ending, a loop closing, or `canceltrace.shutdown()`."""
-
-    def __init__(self, recorder, loop, reason, drain_timeout_ms, drivers):
-        self.recorder = recorder
-        self.loop_ref = weakref.ref(loop) if loop is not None else None
-        self.reason = reason
-        self.drain_timeout_ms = drain_timeout_ms
-        # The tasks that drive the shutdown (asyncio.run's main task, the task inside
-        # canceltrace.shutdown()) are not counted as pending: what must drain falls to 0.
-        self.drivers = weakref.WeakSet(drivers)
-        self.baseline = 0
-        self.span_id = _otlp.new_span_id()
-        self.start_ns = _time_ns()
-        self.end_ns = None
-        self.outcome = None
-        self.events = []
-        self.last_snapshot = time.monotonic()
-
-    @property
-    def loop(self):
-        return self.loop_ref() if self.loop_ref is not None else None
-
-    def event(self, name, attrs):
-        self.events.append((name, _time_ns(), attrs))
-
-    def pending_count(self):
-        """Pending tasks of the loop, not counting the shutdown's drivers."""
-        loop = self.loop
-        if loop is None:
-            return 0
-        drivers = self.drivers
-        return sum(1 for t in _pending_tasks(loop) if t not in drivers)
-
-    def sample(self):
-        self.event("tasks.pending", {"tasks.pending.count": self.pending_count()})
-        for name, (fn, baseline) in list(self.recorder.gauges.items()):
-            try:
-                value = fn()
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    value = float(value)
-            except Exception as e:
-                _report("gauge %s failed: %r" % (name, e))
-                continue
-            self.event("resource.gauge", {"resource.name": name, "resource.value": value,
-                                          "resource.baseline": baseline})
-
-    def span(self, snapshot):
-        attrs = {
-            "shutdown.reason": self.reason,
-            "shutdown.drain_timeout_ms": self.drain_timeout_ms,
-            "shutdown.pending_baseline": self.baseline,
-            "shutdown.outcome": None if snapshot else self.outcome,
-            "task.snapshot": True if snapshot else None,
-        }
-        end = _time_ns() if snapshot else self.end_ns
-        args = (self.recorder.trace_id, self.span_id, "shutdown", self.start_ns, end, attrs, list(self.events))
-        exporter = self.recorder.exporter
-
-        def encode():
-            # encoded on the exporter thread, so the drop count includes the batches that failed before it
-            attrs["canceltrace.spans_dropped"] = exporter.dropped
-            return _otlp.span(*args)
-
-        return encode
 
 
 class Recorder:
@@ -134,10 +47,8 @@ class Recorder:
         self.gauges = {}
         self._sampler = None
         self._lock = threading.RLock()
-        self._window_depth = 0
-        self._window_depth_scheduled = 0
-        self._window_tracing = False
-        self._window_state = {}
+        self.catch = CatchLocator()
+        self._watched = weakref.WeakSet()  # tasks whose end is awaited for export
         self._closed = False
 
     def reset_after_fork(self, instance_id, pid):
@@ -177,6 +88,7 @@ class Recorder:
         if not rec.callback_added:
             rec.callback_added = True
             try:
+                self._watched.add(task)
                 task.add_done_callback(self._on_done)
             except Exception as e:
                 _report("cannot watch %r: %r" % (task, e))
@@ -202,30 +114,60 @@ class Recorder:
             rec = self.watch(task)
             rec.cancel_requested = True
             rec.open_cancels += 1
+            if hooks.shutdown_active:
+                self._canceller_drives(task)
+            requesters = requester_candidates(caller)
+            group = None
             if is_taskgroup_caller(caller):
                 rec.group_cancels += 1
+                owner = self_of(caller)
+                group = scope_token(owner) if owner is not None else "asyncio.taskgroups.TaskGroup"
             attrs = {"cancel.message": None if msg is None else str(msg), "cancel.count": task.cancelling()}
             attrs.update(_site_attrs(caller_site(caller)))
             rec.events.append(("task.cancel_requested", _time_ns(), attrs))
+            rec.requests.append([attrs, requesters, group])
             if rec.cancel_frames is None:
                 rec.cancel_frames = [(f, f.f_lineno) for f in coroutine_chain(task)
                                      if not is_internal_code(f.f_code)]
         except Exception as e:
             _report("on_cancel: %r" % (e,))
 
+    def _canceller_drives(self, task):
+        """A task that cancels others while its loop shuts down is running that shutdown."""
+        loop = task.get_loop()
+        canceller = asyncio.current_task(loop)
+        if canceller is None or canceller is task:
+            return
+        st = self.loops.get(loop)
+        if st is not None and st.shutdown is not None:
+            self.add_driver(st.shutdown, canceller)
+
     def on_uncancel(self, task, count, caller):
-        """An uncancel() call: asyncio's timeouts and TaskGroups hand a cancel back; anyone else is suspect."""
+        """An uncancel() call: a scope handing back a cancel it requested itself (an asyncio timeout or
+        TaskGroup, an anyio CancelScope, any library's) is a handoff; any other uncancel erases a real cancel."""
         try:
             rec = self.watch(task)
-            handoff = is_handoff_caller(caller)
-            attrs = {"cancel.count": count, "uncancel.handoff": handoff}
-            attrs.update(_site_attrs(caller_site(caller)))
-            rec.events.append(("task.uncancel", _time_ns(), attrs))
-            if handoff:
+            absorber = absorber_of(caller)
+            request = None
+            if absorber is not None:
+                key = id(absorber)
+                for r in rec.requests:
+                    if key in r[1]:
+                        request = r
+                        break
+            attrs = {"cancel.count": count, "uncancel.handoff": request is not None}
+            if request is not None:
+                # the request and the uncancel name the same scope: the judge pairs them by it
+                token = scope_token(absorber)
+                request[0]["cancel.scope"] = token
+                attrs["cancel.scope"] = token
+                rec.requests.remove(request)
                 rec.open_cancels = max(0, rec.open_cancels - 1)
-                if is_taskgroup_caller(caller):
+                if request[2] is not None:
                     rec.group_cancels = max(0, rec.group_cancels - 1)
                 rec.catch = None
+            attrs.update(_site_attrs(caller_site(caller)))
+            rec.events.append(("task.uncancel", _time_ns(), attrs))
         except Exception as e:
             _report("on_uncancel: %r" % (e,))
 
@@ -274,162 +216,32 @@ class Recorder:
         rec.end_ns = _time_ns()
         self._export_final(task, rec, defer=False)
 
-    # ----- where a cancellation was caught -----
     def open_catch_window(self, task):
-        """Before a cancel is delivered: schedules a short trace window around the task's next step.
-
-        The window opens just before the wake-up that the cancel schedules and closes right after it,
-        so only that one step runs traced. Skipped when a debugger or coverage tool owns sys.settrace.
-        """
-        try:
-            if task._fut_waiter is None or self._window_depth_scheduled >= MAX_CATCH_WINDOWS:
-                return None
-            if sys.gettrace() is not None and not self._window_tracing:
-                return None
-            self._window_depth_scheduled += 1
-            loop = task.get_loop()
-            loop.call_soon(self._window_on, task)
-            return loop
-        except Exception:
-            return None
-
-    def _window_on(self, task):
-        self._window_state[task] = [None, None, None]
-        if self._window_depth == 0 and sys.gettrace() is None:
-            sys.settrace(self._global_trace)
-            self._window_tracing = True
-        self._window_depth += 1
+        """Before a cancel is delivered: see CatchLocator.open_window."""
+        return self.catch.open_window(task)
 
     def _window_off(self, task):
-        self._window_depth_scheduled = max(0, self._window_depth_scheduled - 1)
-        self._window_depth = max(0, self._window_depth - 1)
-        if self._window_depth == 0 and self._window_tracing:
-            sys.settrace(None)
-            self._window_tracing = False
-        st = self._window_state.pop(task, None)
-        if st is None or st[0] is None:
-            return
-        rec = task._ct_rec
-        if rec is not None and rec.catch is None and not task.cancelled():
-            frame, delivered, handler = st
-            rec.catch = (frame.f_code.co_filename, handler or delivered, frame.f_code.co_qualname, delivered)
-
-    def _global_trace(self, frame, event, arg):
-        try:
-            if is_internal_code(frame.f_code):
-                return None
-            if asyncio.current_task() not in self._window_state:
-                return None
-            return self._local_trace
-        except Exception:
-            return None
-
-    def _local_trace(self, frame, event, arg):
-        try:
-            if event == "exception":
-                if issubclass(arg[0], _CancelledError):
-                    st = self._window_state.get(asyncio.current_task())
-                    if st is not None:
-                        st[0] = frame
-                        st[1] = frame.f_lineno
-                        st[2] = None
-            elif event == "line":
-                st = self._window_state.get(asyncio.current_task())
-                if st is not None and st[0] is frame and st[2] is None:
-                    st[2] = frame.f_lineno
-        except Exception:
-            return None
-        return self._local_trace
-
-    def _swallow(self, rec):
-        """(site string, stacktrace) of a cancellation that did not end the task, when it can be found."""
-        if rec.catch is not None:
-            filepath, lineno, function, delivered = rec.catch
-        elif rec.cancel_frames:
-            frame, at_cancel = rec.cancel_frames[-1]
-            for f, line in reversed(rec.cancel_frames):
-                if f.f_lineno != line:
-                    frame, at_cancel = f, line
-                    break
-            filepath, lineno, function = frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname
-            delivered = at_cancel
-        else:
-            return None, None
-        site = "%s:%s in %s" % (filepath, lineno, function)
-        lines = ["Traceback (most recent call last):"]
-        for f, line in rec.cancel_frames or []:
-            lines.append('  File "%s", line %d, in %s' % (f.f_code.co_filename, line or 0, f.f_code.co_qualname))
-        lines.append(CANCELLED_ERROR_TYPE)
-        lines.append('caught at: File "%s", line %s, in %s (delivered at line %s)' % (filepath, lineno, function,
-                                                                                       delivered))
-        return site, "\n".join(lines)
-
-    # ----- spans -----
-    def _task_span(self, task, rec, final, end_ns, snapshot):
-        if rec.span_id is None:
-            rec.span_id = _otlp.new_span_id()
-        code = task._ct_code
-        try:
-            coro = task.get_coro()
-            coroutine = getattr(coro, "__qualname__", None) or type(coro).__qualname__
-        except Exception:
-            coroutine = None
-        attrs = {
-            "task.kind": "asyncio",
-            "task.id": str(task._ct_id),
-            "task.name": task.get_name(),
-            "task.coroutine": coroutine,
-            "task.parent_id": str(task._ct_parent) if task._ct_parent else None,
-            "task.group_id": task._ct_group,
-            "task.created_at": task._ct_t0,
-            "code.filepath": code.co_filename if code is not None else None,
-            "code.lineno": task._ct_line if code is not None else None,
-            "code.function": code.co_qualname if code is not None else None,
-            "task.final_state": final,
-            "task.snapshot": True if snapshot else None,
-            "task.main": True if task._ct_main else None,
-        }
-        events = list(rec.events)
-        status, message = _otlp.STATUS_UNSET, None
-        if final == "failed":
-            exc = task._exception
-            status, message = _otlp.STATUS_ERROR, "%s: %s" % (type(exc).__name__, exc)
-            events.append(("exception", end_ns, {
-                "exception.type": "%s.%s" % (type(exc).__module__, type(exc).__qualname__),
-                "exception.message": str(exc),
-                "exception.stacktrace": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-                "exception.escaped": True,
-            }))
-        elif rec.cancel_requested and rec.open_cancels > 0 and final in ("completed", "pending"):
-            site, stack = self._swallow(rec)
-            if site is not None:
-                attrs["task.swallow_site"] = site
-                events.append(("exception", end_ns, {
-                    "exception.type": CANCELLED_ERROR_TYPE,
-                    "exception.message": "cancellation caught at %s and not re-raised" % site,
-                    "exception.stacktrace": stack,
-                    "exception.escaped": False,
-                }))
-        if snapshot:
-            events.append(("task.stack", end_ns, {"task.stack": format_stack(coroutine_chain(task))}))
-        return _otlp.span(self.trace_id, rec.span_id, task.get_name(), task._ct_t0, end_ns, attrs, events,
-                          status, message)
+        self.catch.close_window(task, task._ct_rec)
 
     def _export_final(self, task, rec, defer=True):
         if rec.exported_final:
             return
         rec.exported_final = True
+        self._watched.discard(task)
         if rec.span_id is None:
             rec.span_id = _otlp.new_span_id()
         if rec.final == "failed" and rec.group_cancels > 0 and isinstance(task._exception, BaseExceptionGroup):
             # Python 3.11's TaskGroup cancels its parent to interrupt it when a child fails, but skips the
             # matching uncancel() when the parent was already waiting in __aexit__; the group's
             # ExceptionGroup is the outcome of that cancel, so record the handoff asyncio left implicit.
-            for _ in range(rec.group_cancels):
+            for request in [r for r in rec.requests if r[2] is not None]:
+                token = request[2]
+                request[0]["cancel.scope"] = token
                 rec.events.append(("task.uncancel", rec.end_ns - 1, {
                     "cancel.count": max(0, task.cancelling() - 1), "uncancel.handoff": True,
-                    "uncancel.inferred": True}))
-            rec.open_cancels = max(0, rec.open_cancels - rec.group_cancels)
+                    "uncancel.inferred": True, "cancel.scope": token}))
+                rec.requests.remove(request)
+                rec.open_cancels = max(0, rec.open_cancels - 1)
             rec.group_cancels = 0
         if defer:
             # the span is built on the exporter thread: a finished task's state no longer changes
@@ -439,7 +251,7 @@ class Recorder:
 
     def _final_span(self, task, rec):
         try:
-            return self._task_span(task, rec, rec.final, rec.end_ns, False)
+            return task_span(self.trace_id, task, rec, rec.final, rec.end_ns, False)
         finally:
             rec.cancel_frames = None  # frames hold the task's locals alive: release them now
 
@@ -447,32 +259,33 @@ class Recorder:
         """Exports a copy of a still-pending task's span, with its current stack."""
         try:
             rec = self.record(task)
-            if rec.exported_final or task.done():
+            if rec.exported_final:
                 return
-            self.exporter.submit(self._task_span(task, rec, "pending", _time_ns(), True))
+            if task.done():
+                return
+            self.exporter.submit(task_span(self.trace_id, task, rec, "pending", _time_ns(), True))
         except Exception as e:
             _report("snapshot: %r" % (e,))
 
     # ----- shutdowns -----
-    def start_shutdown(self, loop, reason, drain_timeout_ms=None):
-        """Opens a shutdown on `loop` (or returns the one already open there). Call from the loop's thread."""
+    def start_shutdown(self, loop, reason, drain_timeout_ms=None, from_signal=False):
+        """Opens a shutdown on `loop` (or returns the one already open there). Call from the loop's thread.
+
+        Its drivers are asyncio.run's main task and, unless a signal handler opens it (a signal interrupts
+        whatever task runs), the current task."""
         with self._lock:
             st = self.loop_state(loop) if loop is not None else None
             if st is not None and st.shutdown is not None:
                 return st.shutdown
-            pending = _pending_tasks(loop) if loop is not None else set()
-            drivers = set()
+            pending = pending_tasks(loop) if loop is not None else set()
+            sd = Shutdown(self, loop, reason, drain_timeout_ms)
             if st is not None and st.main is not None:
-                main = st.main()
-                if main is not None and not main.done():
-                    drivers.add(main)
-            try:
-                current = asyncio.current_task(loop) if loop is not None else None
-            except Exception:
-                current = None
-            if current is not None and not current.done():
-                drivers.add(current)
-            sd = Shutdown(self, loop, reason, drain_timeout_ms, drivers)
+                self.add_driver(sd, st.main())
+            if not from_signal:
+                try:
+                    self.add_driver(sd, asyncio.current_task(loop) if loop is not None else None)
+                except Exception:
+                    pass
             if st is not None:
                 st.shutdown = sd
             self.shutdowns.append(sd)
@@ -485,6 +298,12 @@ class Recorder:
             self.exporter.submit(sd.span(True))
             self._start_sampler()
             return sd
+
+    def add_driver(self, sd, task):
+        """Marks a task as driving the shutdown: not counted as pending, judged by its own end."""
+        if isinstance(task, Task) and not task.done() and task not in sd.drivers:
+            sd.drivers.add(task)
+            self.watch(task).driver = True
 
     def end_shutdown(self, sd, outcome=None):
         """Closes a shutdown: last samples, outcome, final span; still-pending tasks are snapshotted."""
@@ -517,8 +336,10 @@ class Recorder:
                     if st.shutdown is sd:
                         st.shutdown = None
                     st.last_shutdown = sd
-            self.exporter.submit(sd.span(False))
+            # the tasks first, the shutdown's final span last: a reader that has it has everything before it
+            self._export_ended()
             self._snapshot_pending(sd.loop)
+            self.exporter.submit(sd.span(False))
 
     def loop_warning(self, st, message):
         """A loop warning ("Task was destroyed but it is pending!") lands on that loop's open or last shutdown.
@@ -544,9 +365,19 @@ class Recorder:
         self.exporter.submit(sd.span(True))
         self._snapshot_pending(sd.loop)
 
+    def _export_ended(self):
+        """Tasks that ended but whose done callback has not run yet (the loop stops here, a signal ends the
+        process): their end is exported now rather than lost. Call from the loop's thread."""
+        for t in list(self._watched):
+            try:
+                if t.done():
+                    self._on_done(t)
+            except Exception as e:
+                _report("ended task: %r" % (e,))
+
     def _snapshot_pending(self, loop):
         if loop is not None:
-            for t in _pending_tasks(loop):
+            for t in pending_tasks(loop):
                 if isinstance(t, Task):
                     self.snapshot_task(t)
 
@@ -592,7 +423,7 @@ class Recorder:
             try:
                 if loop.is_closed() or self.loops[loop].shutdown is not None:
                     continue
-                if any(isinstance(t, Task) for t in _pending_tasks(loop)):
+                if any(isinstance(t, Task) for t in pending_tasks(loop)):
                     self.end_shutdown(self.start_shutdown(loop, "process_exit"))
             except Exception as e:
                 _report("at_exit loop: %r" % (e,))

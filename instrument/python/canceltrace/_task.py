@@ -20,16 +20,17 @@ _group_ids = itertools.count(1)
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 _OWN_DIR = os.path.dirname(__file__) + os.sep
-_HANDOFF_FILES = (os.path.join(_ASYNCIO_DIR, "timeouts.py"), os.path.join(_ASYNCIO_DIR, "taskgroups.py"))
 
 # classification of code objects met while looking for a creation site
 _USER = 0
 _INTERNAL = 1
 _GROUP = 2  # TaskGroup.create_task: its `self` is the group
 _MAIN = 3  # Runner.run: the task is the main task of asyncio.run / Runner
+_CALLBACK = 4  # Handle._run: created by a loop callback, above it is only the loop's own machinery
 _codes = {}
 _TG_CODE = asyncio.TaskGroup.create_task.__code__
 _RUNNER_CODE = asyncio.Runner.run.__code__
+_HANDLE_RUN_CODE = asyncio.events.Handle._run.__code__
 
 
 def _classify(code):
@@ -37,6 +38,8 @@ def _classify(code):
         kind = _GROUP
     elif code is _RUNNER_CODE:
         kind = _MAIN
+    elif code is _HANDLE_RUN_CODE:
+        kind = _CALLBACK
     else:
         fn = code.co_filename
         kind = _INTERNAL if (fn.startswith(_ASYNCIO_DIR) or fn.startswith(_OWN_DIR)) else _USER
@@ -73,7 +76,8 @@ class TaskRecord:
     """Everything about one task that is exported: created on the first cancel, failure or shutdown."""
 
     __slots__ = ("span_id", "events", "cancel_requested", "cancel_frames", "catch", "final", "end_ns",
-                 "callback_added", "exported_final", "open_cancels", "group_cancels")
+                 "callback_added", "exported_final", "open_cancels", "group_cancels", "requests",
+                 "driver")
 
     def __init__(self):
         self.span_id = None
@@ -87,6 +91,8 @@ class TaskRecord:
         self.exported_final = False
         self.open_cancels = 0  # cancels not handed back by asyncio's timeouts / TaskGroups
         self.group_cancels = 0  # cancels a TaskGroup made on its parent and has not uncancelled yet
+        self.driver = False  # drives a shutdown (asyncio.run's main task, a task cancelling others in it)
+        self.requests = []  # [event attrs, requester ids, group id or None] of cancels no scope has handed back
 
 
 _task_init = asyncio.Task.__init__
@@ -198,6 +204,9 @@ def create_task_for(loop, original):
                 kind = _classify(code)
             if kind == _USER:
                 break
+            if kind == _CALLBACK:
+                f = None
+                break
             if kind == _GROUP:
                 group = _group_id(f)
             elif kind == _MAIN:
@@ -238,7 +247,59 @@ def caller_site(frame):
     return (f.f_code.co_filename, f.f_lineno, f.f_code.co_qualname)
 
 
-_TASKGROUP_FILE = _HANDOFF_FILES[1]
+_TASKGROUP_FILE = os.path.join(_ASYNCIO_DIR, "taskgroups.py")
+# A cancel's requester is looked for on the caller's stack up to the loop callback that ran it.
+_CALLBACK_BOUNDARY = _HANDLE_RUN_CODE
+MAX_REQUESTER_FRAMES = 8
+MAX_ABSORBER_FRAMES = 3
+
+
+def self_of(frame):
+    """The object whose method runs in `frame` (its first argument named `self`), else None."""
+    code = frame.f_code
+    if not code.co_argcount or code.co_varnames[0] != "self":
+        return None
+    try:
+        return frame.f_locals.get("self")
+    except Exception:
+        return None
+
+
+def requester_candidates(frame):
+    """The objects whose methods are on the stack that called `cancel()`, innermost first, up to the loop
+    callback that ran them: one of them is the scope that requested the cancel (an asyncio Timeout or
+    TaskGroup, an anyio CancelScope and the scope it delivers for). Returns a tuple of ids."""
+    found = []
+    f = frame
+    n = 0
+    while f is not None and n < MAX_REQUESTER_FRAMES:
+        if f.f_code is _CALLBACK_BOUNDARY:
+            break
+        obj = self_of(f)
+        if obj is not None and not isinstance(obj, asyncio.Future):
+            found.append(id(obj))
+        f = f.f_back
+        n += 1
+    return tuple(found)
+
+
+def absorber_of(frame):
+    """The object (a scope) whose method called `uncancel()`: the innermost method frame, else None."""
+    f = frame
+    n = 0
+    while f is not None and n < MAX_ABSORBER_FRAMES and f.f_code is not _CALLBACK_BOUNDARY:
+        obj = self_of(f)
+        if obj is not None:
+            return None if isinstance(obj, asyncio.Future) else obj
+        f = f.f_back
+        n += 1
+    return None
+
+
+def scope_token(obj):
+    """The contract's `cancel.scope` for an object: its type and identity, unique while it lives."""
+    cls = type(obj)
+    return "%s.%s@%x" % (cls.__module__, cls.__qualname__, id(obj))
 
 
 def is_taskgroup_caller(frame):
@@ -246,9 +307,6 @@ def is_taskgroup_caller(frame):
     return frame is not None and frame.f_code.co_filename == _TASKGROUP_FILE
 
 
-def is_handoff_caller(frame):
-    """True when asyncio's own timeout or TaskGroup machinery made the call."""
-    return frame is not None and frame.f_code.co_filename in _HANDOFF_FILES
 
 
 def coroutine_chain(task):
