@@ -5,6 +5,13 @@ import { ROOT } from './serve.js';
 
 /** The Python interpreter the recorder supports (3.11+). */
 export const PYTHON = 'python3';
+/**
+ * The interpreter of the virtual environment that holds the real libraries (aiohttp, anyio 4, httpx,
+ * starlette, uvicorn); .ci/run creates it.
+ */
+export const VENV_PYTHON = join(ROOT, '.venv-py', 'bin', 'python');
+/** The libraries the real-library programs import. */
+export const REAL_LIBRARIES = ['aiohttp', 'anyio', 'httpx', 'starlette', 'uvicorn'] as const;
 /** Where the canceltrace package lives (it is put on PYTHONPATH, as a user would). */
 export const PYTHON_PACKAGE_DIR = join(ROOT, 'instrument', 'python');
 /** The Python example programs, one per P and H row of the scenario table. */
@@ -32,6 +39,10 @@ export interface PythonRunOptions {
   sigterm?: boolean;
   /** then SIGKILL this many milliseconds after the SIGTERM */
   killAfterMillis?: number;
+  /** the interpreter (default {@link PYTHON}) */
+  python?: string;
+  /** the program's own arguments */
+  args?: string[];
 }
 
 /**
@@ -40,11 +51,12 @@ export interface PythonRunOptions {
  */
 export function runPythonExample(file: string, opts: PythonRunOptions = {}): Promise<PythonRun> {
   const script = join(PYTHON_EXAMPLES_DIR, file);
-  const args = opts.endpoint ? ['-m', 'canceltrace', '--endpoint', opts.endpoint, '--service', opts.service ?? 'py-e2e', script] : [script];
+  const program = [script, ...(opts.args ?? [])];
+  const args = opts.endpoint ? ['-m', 'canceltrace', '--endpoint', opts.endpoint, '--service', opts.service ?? 'py-e2e', ...program] : program;
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: PYTHON_PACKAGE_DIR, PYTHONUNBUFFERED: '1' };
   for (const key of Object.keys(env)) if (key.startsWith('OTEL_') || key.startsWith('CANCELTRACE_')) delete env[key];
   const started = Date.now();
-  const child = spawn(PYTHON, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(opts.python ?? PYTHON, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let signalled = false;
