@@ -349,13 +349,34 @@ def _real_signal(signalnum, handler):
 
 
 def open_signal_shutdown(signum):
-    """A SIGTERM/SIGINT arrived: opens a shutdown on the running (or last) loop. Never raises."""
+    """A SIGTERM/SIGINT arrived: opens a shutdown on the running (or last) loop. Never raises.
+
+    A Python signal handler runs between any two bytecodes of the main thread, possibly inside the
+    recorder's own code while it holds a lock; on a running loop the opening is therefore handed to the
+    loop (call_soon_threadsafe only appends to its ready queue and writes its self-pipe), which runs it
+    before anything the program's handler set in motion."""
     try:
         r = hooks.recorder
-        if r is not None:
-            loop = _running_or_last_loop()
-            if loop is not None and not loop.is_closed():
-                r.start_shutdown(loop, signal.Signals(signum).name, from_signal=True)
+        if r is None:
+            return
+        loop = _running_or_last_loop()
+        if loop is None or loop.is_closed():
+            return
+        name = signal.Signals(signum).name
+        if loop.is_running():
+            loop.call_soon_threadsafe(_start_signal_shutdown, weakref.ref(loop), name)
+        else:
+            r.start_shutdown(loop, name, from_signal=True)
+    except Exception:
+        pass
+
+
+def _start_signal_shutdown(ref, name):
+    try:
+        r = hooks.recorder
+        loop = ref()
+        if r is not None and loop is not None and not loop.is_closed():
+            r.start_shutdown(loop, name, from_signal=True)
     except Exception:
         pass
 
