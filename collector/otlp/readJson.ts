@@ -50,11 +50,24 @@ function spanLevel(message: string): never {
   throw new SpanRejected(message);
 }
 
-function jsonString(o: JsonObject, camel: string): string {
+/**
+ * True while reading a body that was not valid UTF-8 (decoded with U+FFFD in place of the bad
+ * bytes): a string holding U+FFFD then refuses its span, naming the field, as a protobuf string
+ * that is not UTF-8 does. (A real U+FFFD in such a body is refused too: it cannot be told apart.)
+ */
+let lossyBody = false;
+
+/** Refuses the span when `text` may have lost bad bytes (see {@link lossyBody}). */
+function checkUtf8(text: string, what: string): string {
+  if (lossyBody && text.includes('\uFFFD')) spanLevel(`${what} is not valid UTF-8`);
+  return text;
+}
+
+function jsonString(o: JsonObject, camel: string, label = camel): string {
   const v = field(o, camel);
   if (v === undefined || v === null) return '';
-  if (typeof v !== 'string') spanLevel(`${camel} must be a string`);
-  return v;
+  if (typeof v !== 'string') spanLevel(`${label} must be a string`);
+  return checkUtf8(v, label);
 }
 
 /** uint32 / fixed32 as a JSON number or decimal string. */
@@ -152,7 +165,12 @@ function jsonAttrs(list: readonly Json[], depth = 0): Attrs {
   const attrs: Attrs = {};
   for (const kv of list) {
     if (!isObject(kv) || typeof kv.key !== 'string') spanLevel('attribute must be {key, value} with a string key');
-    setAttribute(attrs, kv.key, jsonAny(kv.value, depth));
+    checkUtf8(kv.key, 'an attribute key');
+    const value = jsonAny(kv.value, depth);
+    if (lossyBody && JSON.stringify(value, (_k, x) => (typeof x === 'bigint' ? '' : x)).includes('\uFFFD')) {
+      spanLevel(`attribute ${JSON.stringify(kv.key)} is not valid UTF-8`);
+    }
+    setAttribute(attrs, kv.key, value);
   }
   return attrs;
 }
@@ -191,7 +209,7 @@ function jsonSpan(s: Json, group: SpanGroup): DecodedSpan {
   let eventDrops: number[] | undefined;
   const events: EventRecord[] = jsonArray(s, 'events', 'span', spanLevel).map((e, i) => {
     if (!isObject(e)) spanLevel(`events[${i}] must be an object`);
-    const event: EventRecord = { name: jsonString(e, 'name'), time: jsonUint64(e, 'timeUnixNano'), attributes: jsonAttrsOf(e) };
+    const event: EventRecord = { name: jsonString(e, 'name', `events[${i}].name`), time: jsonUint64(e, 'timeUnixNano'), attributes: jsonAttrsOf(e) };
     const dropped = jsonUint32(e, 'droppedAttributesCount');
     eventDrops = noteEventDrop(eventDrops, i, dropped);
     return event;
@@ -202,7 +220,7 @@ function jsonSpan(s: Json, group: SpanGroup): DecodedSpan {
     const flags = jsonUint32(l, 'flags');
     const traceId = checkId(jsonId(l, 'traceId'), TRACE_ID_BYTES, `links[${i}].traceId`);
     const spanId = checkId(jsonId(l, 'spanId'), SPAN_ID_BYTES, `links[${i}].spanId`);
-    const traceState = jsonString(l, 'traceState');
+    const traceState = jsonString(l, 'traceState', `links[${i}].traceState`);
     return { traceId, spanId, traceState, attributes: jsonAttrsOf(l), droppedAttributesCount: jsonUint32(l, 'droppedAttributesCount'), flags };
   });
   const rawStatus = field(s, 'status');
@@ -237,6 +255,7 @@ function jsonSpan(s: Json, group: SpanGroup): DecodedSpan {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 
 /**
  * Reads an OTLP/JSON ExportTraceServiceRequest body into `out`.
@@ -245,19 +264,27 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  */
 export function readJson(body: Uint8Array, out: DecodeTally): void {
   let text: string;
+  let lossy = false;
   try {
     text = utf8.decode(body);
-  } catch (err) {
-    throw new OtlpDecodeError('body is not valid UTF-8 JSON', { cause: err });
+  } catch {
+    // Not UTF-8: read on, and refuse only the spans whose strings held the bad bytes (see lossyBody).
+    text = lenientUtf8.decode(body);
+    lossy = true;
   }
   if (text.trim() === '') throw new OtlpDecodeError('body is empty; an OTLP/JSON request is at least {}');
   let request: Json;
   try {
     request = parseJsonExact(text);
   } catch (err) {
-    throw new OtlpDecodeError(`body is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new OtlpDecodeError(`body is not valid ${lossy ? 'UTF-8 ' : ''}JSON: ${(err as Error).message}`, { cause: err });
   }
-  readJsonRequest(request, out);
+  lossyBody = lossy;
+  try {
+    readJsonRequest(request, out);
+  } finally {
+    lossyBody = false;
+  }
 }
 
 /**

@@ -2,7 +2,9 @@
  * OTLP protobuf bodies: the direct wire reader for the canonical shape every exporter writes,
  * protobufjs for everything else (and as the reference the direct reader is tested against).
  */
+import { isUtf8 } from 'node:buffer';
 import type { Resource } from '@opentelemetry/resources';
+import protobuf from 'protobufjs';
 import type { Attrs, AttrValue, EventRecord } from '../../contract/records.js';
 import type { LinkParts, SpanGroup, SpanParts } from './buildSpan.js';
 import { buildSpan, makeResource, spanGroup } from './buildSpan.js';
@@ -73,6 +75,64 @@ interface PbResourceSpans {
 
 const has = (o: object, key: string): boolean => Object.hasOwn(o, key);
 
+/**
+ * Put in front of a string whose bytes are not UTF-8, so that the span (or resource, or scope) it
+ * belongs to is refused, naming the field, as a JSON string that is not UTF-8 is; the default
+ * reader would keep it with U+FFFD in place of what was sent. Never stored: the span is refused.
+ */
+const NOT_UTF8 = '\u0000canceltrace:not-utf8\u0000';
+
+/** protobufjs's Buffer reader, with each string's bytes checked (see {@link NOT_UTF8}). */
+class Utf8CheckingReader extends protobuf.BufferReader {
+  override string(): string {
+    const start = this.pos;
+    const length = this.uint32();
+    const from = this.pos;
+    this.pos = start;
+    const text = super.string();
+    return isUtf8(this.buf.subarray(from, from + length)) ? text : NOT_UTF8 + text;
+  }
+}
+
+const notUtf8 = (text: string | undefined | null): boolean => typeof text === 'string' && text.startsWith(NOT_UTF8);
+
+function valueNotUtf8(v: PbAnyValue | null | undefined): boolean {
+  if (!v) return false;
+  if (has(v, 'stringValue')) return notUtf8(v.stringValue);
+  if (has(v, 'arrayValue')) return (v.arrayValue?.values ?? []).some(valueNotUtf8);
+  if (has(v, 'kvlistValue')) return attrsNotUtf8(v.kvlistValue?.values ?? []) !== undefined;
+  return false;
+}
+
+/** The first attribute whose key or value is not UTF-8, named, or undefined. */
+function attrsNotUtf8(list: readonly PbKeyValue[]): string | undefined {
+  for (const kv of list) {
+    if (notUtf8(kv.key)) return 'an attribute key';
+    if (valueNotUtf8(kv.value)) return `attribute ${JSON.stringify(kv.key)}`;
+  }
+  return undefined;
+}
+
+/** The first field of `s` (in field order) that is not UTF-8, or undefined. */
+function spanNotUtf8(s: PbSpan): string | undefined {
+  if (notUtf8(s.traceState)) return 'traceState';
+  if (notUtf8(s.name)) return 'name';
+  const attr = attrsNotUtf8(s.attributes);
+  if (attr) return attr;
+  for (let i = 0; i < s.events.length; i++) {
+    if (notUtf8(s.events[i].name)) return `events[${i}].name`;
+    const a = attrsNotUtf8(s.events[i].attributes);
+    if (a) return `events[${i}] ${a}`;
+  }
+  for (let i = 0; i < s.links.length; i++) {
+    if (notUtf8(s.links[i].traceState)) return `links[${i}].traceState`;
+    const a = attrsNotUtf8(s.links[i].attributes);
+    if (a) return `links[${i}] ${a}`;
+  }
+  if (notUtf8(s.status?.message)) return 'status.message';
+  return undefined;
+}
+
 function pbAny(v: PbAnyValue | null | undefined, depth: number): AttrValue {
   if (!v) return null;
   if (depth > MAX_ANY_VALUE_DEPTH) throw new SpanRejected(`attribute value nested deeper than ${MAX_ANY_VALUE_DEPTH}`);
@@ -106,6 +166,8 @@ function checkedLink(l: Omit<LinkParts, 'traceId' | 'spanId'>, traceIdHex: strin
 }
 
 function pbSpan(s: PbSpan, group: SpanGroup): DecodedSpan {
+  const bad = spanNotUtf8(s);
+  if (bad !== undefined) throw new SpanRejected(`${bad} is not valid UTF-8`);
   const traceId = checkId(toHex(s.traceId), TRACE_ID_BYTES, 'traceId');
   const spanId = checkId(toHex(s.spanId), SPAN_ID_BYTES, 'spanId');
   let eventDrops: number[] | undefined;
@@ -186,7 +248,7 @@ export function readProtobuf(body: Uint8Array, out: DecodeTally, direct: boolean
   }
   let request: { resourceSpans: PbResourceSpans[] };
   try {
-    request = OtlpTypes.ExportTraceServiceRequest.decode(view) as unknown as { resourceSpans: PbResourceSpans[] };
+    request = OtlpTypes.ExportTraceServiceRequest.decode(new Utf8CheckingReader(view)) as unknown as { resourceSpans: PbResourceSpans[] };
   } catch (err) {
     throw new OtlpDecodeError(`body is not a valid protobuf ExportTraceServiceRequest: ${(err as Error).message}`, { cause: err });
   }
@@ -194,6 +256,8 @@ export function readProtobuf(body: Uint8Array, out: DecodeTally, direct: boolean
     const whereR = `resourceSpans[${r}]`;
     let resource: Resource;
     try {
+      const bad = attrsNotUtf8(rs.resource?.attributes ?? []) ?? (notUtf8(rs.schemaUrl) ? 'schemaUrl' : undefined);
+      if (bad !== undefined) throw new SpanRejected(`${bad} is not valid UTF-8`);
       resource = makeResource(pbAttrs(rs.resource?.attributes ?? []), rs.schemaUrl);
     } catch (err) {
       if (!(err instanceof SpanRejected)) throw err;
@@ -201,11 +265,16 @@ export function readProtobuf(body: Uint8Array, out: DecodeTally, direct: boolean
       return;
     }
     rs.scopeSpans.forEach((ss, k) => {
+      const badScope = notUtf8(ss.scope?.name) ? 'name' : notUtf8(ss.scope?.version) ? 'version' : notUtf8(ss.schemaUrl) ? 'schemaUrl' : undefined;
+      if (badScope !== undefined) {
+        out.reject(ss.spans.length, `${whereR}.scopeSpans[${k}].scope: ${badScope} is not valid UTF-8`);
+        return;
+      }
       const group = spanGroup(resource, ss.scope?.name ?? '', ss.scope?.version ?? '', ss.schemaUrl);
       out.take(
         ss.spans,
         `${whereR}.scopeSpans[${k}]`,
-        (s) => s.name,
+        (s) => (notUtf8(s.name) ? s.name.slice(NOT_UTF8.length) : s.name),
         (s) => pbSpan(s, group),
       );
     });

@@ -8,9 +8,11 @@
  *
  * It only takes bodies in the canonical shape every OTLP exporter writes. Anything else (a known
  * field with an unexpected wire type, a message field sent twice, which protobuf merges, an AnyValue
- * with two members, nesting deeper than {@link MAX_ANY_VALUE_DEPTH}, truncated data) makes it return
+ * with two members, nesting deeper than {@link MAX_ANY_VALUE_DEPTH}, truncated data, a string that is
+ * not UTF-8, which decode refuses by span and names) makes it return
  * undefined, and decode reads the body through protobufjs as before, with the same answers.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Attrs, AttrValue, EventRecord } from '../../contract/records.js';
 import { noteEventDrop } from './spanFields.js';
 
@@ -499,6 +501,7 @@ class WireReader {
   }
 
   private string(end: number): string {
+    if (!isUtf8(this.buf.subarray(this.pos, end))) throw NOT_CANONICAL;
     const s = this.buf.toString('utf8', this.pos, end);
     this.pos = end;
     return s;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
@@ -176,7 +176,7 @@ export class SqliteStore implements Store {
     const { path } = options;
     let db: Database.Database;
     try {
-      if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:' && path !== '') makeParents(dirname(path));
       db = new Database(path);
     } catch (error) {
       throw new StoreOpenError(path, error);
@@ -566,3 +566,15 @@ function rows(db: Database.Database, sql: string): Database.Statement {
 export { StoreOpenError } from './StoreOpenError.js';
 /** Re-exported so that callers of the store can catch what its reads throw. */
 export { StoreQueryError } from './StoreQueryError.js';
+
+/**
+ * Creates `dir` and its missing parents, one level at a time. Not `mkdirSync(dir, { recursive: true })`:
+ * under a virtual file system such as /proc it never returns (`--db /proc/x/y.db` hung), where one
+ * level at a time fails at once with ENOENT.
+ */
+function makeParents(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeParents(parent);
+  mkdirSync(dir);
+}

@@ -179,4 +179,16 @@ describe('canceltrace CLI', () => {
       expect(existsSync(join(dir, 'never.db'))).toBe(false);
     });
   });
+
+  describe('--db where no file can be made', () => {
+    it.each([
+      ['serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', '/proc/x/y.db'],
+      ['import', '--db', '/proc/x/y.db', 'README.md'],
+    ])('when `canceltrace %s … --db /proc/x/y.db` runs, then it exits 1 at once with one line naming the path', (...args) => {
+      const result = run(...args);
+      expect(result.error).toBeUndefined(); // not killed by the timeout
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^canceltrace: cannot open the database \/proc\/x\/y\.db: .*ENOENT/)]);
+    });
+  });
 });
