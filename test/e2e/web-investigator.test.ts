@@ -89,6 +89,8 @@ async function sendDishonestShutdown(served: Served, instance: string, t0: bigin
     attributes: { [ATTR.shutdownReason]: 'SIGTERM', [ATTR.shutdownOutcome]: 'clean', [ATTR.pendingBaseline]: 0, [ATTR.spansDropped]: DROPPED },
   });
   shutdown.addEvent(EVENT.cancelAll, { 'tasks.count': WORKERS + 3 }, at(t0 + 2n * MS));
+  // a Node-style gauge sampled on change: one sample, the value never moved
+  shutdown.addEvent(EVENT.gauge, { [ATTR.resourceName]: 'active_handles', [ATTR.resourceValue]: 4 }, at(t0 + 1n * MS));
   sendTask(tracer, t0, { name: 'supervisor', coroutine: 'supervise', endMs: 40, state: 'cancelled', cancelMs: 2 });
   sendTask(tracer, t0, {
     name: 'order-sync',
@@ -292,6 +294,16 @@ if (!hasChromium()) {
       const domain = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.xScale().domain() as number[]);
       expect(domain[0]).toBeCloseTo(0, 3);
       expect(domain[1]).toBeCloseTo(200, 3);
+    });
+
+    it('when a gauge never changed, then it is drawn at its value across the drain and says so', async () => {
+      await open(`#/shutdowns/${shutdownId}`);
+      await timelineReady();
+      const gauge = page.locator('.chart-gauge');
+      expect(await gauge.locator('.chart-last').textContent()).toBe('unchanged at 4 · baseline 4');
+      const d = (await gauge.locator('path.series-gauge').getAttribute('d'))!;
+      const xs = [...d.matchAll(/[MLH](-?[\d.]+)/g)].map((m) => Number(m[1]));
+      expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(200);
     });
 
     it('when the statistics table is read, then its numbers equal a direct count of the API, and a row filters the timeline', async () => {

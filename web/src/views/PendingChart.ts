@@ -19,6 +19,8 @@ interface Series {
   points: { t: number; v: number }[];
   /** true when the last sample is above the baseline: the series did not return */
   notAtBaseline: boolean;
+  /** true when every sample had the same value (a recorder that samples on change sent one) */
+  unchanged: boolean;
   height: number;
   /** value → px; fixed, since only the time axis zooms */
   y: ScaleLinear<number, number>;
@@ -39,17 +41,27 @@ export class PendingChart {
         .map((p) => ({ t: nsToMs(p.t, originNs), v: p.v }))
         .filter((p) => Number.isFinite(p.t))
         .sort((a, b) => a.t - b.t);
-    const mk = (name: string, kind: Series['kind'], baseline: number, points: { t: number; v: number }[], height: number): Series => ({
-      name,
-      kind,
-      baseline,
-      points,
-      height,
-      notAtBaseline: points.length > 0 && points[points.length - 1].v > baseline,
-      y: scaleLinear()
-        .domain([0, Math.max(baseline, ...points.map((p) => p.v), 1) * 1.1])
-        .range([height - MARGIN.bottom, MARGIN.top]),
-    });
+    // a recorder samples on change: the last value holds until the shutdown's end (or last snapshot)
+    const endMs = nsToMs(report.shutdown.end, originNs);
+    const held = (points: { t: number; v: number }[]) => {
+      const last = points[points.length - 1];
+      return last && Number.isFinite(endMs) && endMs > last.t ? [...points, { t: endMs, v: last.v }] : points;
+    };
+    const mk = (name: string, kind: Series['kind'], baseline: number, sampled: { t: number; v: number }[], height: number): Series => {
+      const points = held(sampled);
+      return {
+        name,
+        kind,
+        baseline,
+        points,
+        height,
+        notAtBaseline: points.length > 0 && points[points.length - 1].v > baseline,
+        unchanged: sampled.length > 0 && sampled.every((p) => p.v === sampled[0].v),
+        y: scaleLinear()
+          .domain([0, Math.max(baseline, ...points.map((p) => p.v), 1) * 1.1])
+          .range([height - MARGIN.bottom, MARGIN.top]),
+      };
+    };
     this.series = [
       mk('tasks.pending', 'pending', report.pendingBaseline ?? 0, toPoints((report.pending ?? []).map((p) => ({ t: p.t, v: p.count }))), PENDING_HEIGHT_PX),
       ...(report.gauges ?? []).map((g) => mk(g.name, 'gauge', g.baseline, toPoints(g.samples.map((s) => ({ t: s.t, v: s.value }))), GAUGE_HEIGHT_PX)),
@@ -68,7 +80,13 @@ export class PendingChart {
     label
       .append('div')
       .attr('class', 'chart-last')
-      .text((d) => (d.points.length ? `last ${d.points[d.points.length - 1].v} · baseline ${d.baseline}` : 'no samples'));
+      .text((d) =>
+        !d.points.length
+          ? 'no samples'
+          : d.unchanged
+            ? `unchanged at ${d.points[0].v} · baseline ${d.baseline}`
+            : `last ${d.points[d.points.length - 1].v} · baseline ${d.baseline}`,
+      );
     label
       .filter((d) => d.notAtBaseline)
       .append('div')
