@@ -28,7 +28,9 @@ export const STEP_KINDS = ['cleanup', 'shield'] as const;
 export interface ColumnarTasks {
   count: number;
   spanId: string[];
-  traceId: string[];
+  /** interned trace ids; `trace[i]` indexes it */
+  traces: string[];
+  trace: number[];
   name: string[];
   /** verdict vocabulary; `verdict[i]` indexes it */
   verdicts: string[];

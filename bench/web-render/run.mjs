@@ -1,5 +1,6 @@
 // Runs the dashboard render benchmark: bundles webRender.ts with esbuild (Node has no TypeScript
 // loader here) and runs it. Usage: npm run build && node bench/web-render/run.mjs [taskCounts...]
+// `--screenshots DIR` takes the README's screenshots instead (docs/img).
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,10 +19,13 @@ await build({
   outfile,
   logLevel: 'warning',
 });
-const { main } = await import(pathToFileURL(outfile).href);
-await main(
-  process.argv
-    .slice(2)
-    .map(Number)
-    .filter((n) => n > 0),
-);
+const { main, screenshots } = await import(pathToFileURL(outfile).href);
+const shotsAt = process.argv.indexOf('--screenshots');
+if (shotsAt >= 0) await screenshots(process.argv[shotsAt + 1] ?? join(here, '..', '..', 'docs', 'img'));
+else
+  await main(
+    process.argv
+      .slice(2)
+      .map(Number)
+      .filter((n) => n > 0),
+  );

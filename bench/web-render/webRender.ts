@@ -1,13 +1,29 @@
 /**
- * Dashboard render benchmark. For each size (default 1,000 and 100,000 tasks) it stores a synthetic
- * shutdown through the real ingest path (OTLP/JSON POSTs to a running `canceltrace serve`), then in
- * headless Chromium measures the time from navigation to the first complete timeline frame and the
- * frame times while zooming (Ctrl + wheel), panning (drag) and scrolling rows.
- * Targets on the 2-core machine: first frame ≤ 2 s, p95 frame ≤ 16.7 ms.
+ * Dashboard render benchmark. For each size (default 1,000, 100,000 and 1,000,000 tasks) it stores
+ * a synthetic shutdown, then in headless Chromium measures the time from navigation to the first
+ * complete timeline frame (the columnar form: fetch, parse, rows, draw) and the frame times while
+ * zooming (Ctrl + wheel), panning (drag) and scrolling rows. Up to {@link MAX_OTLP_TASKS} tasks go
+ * through the real ingest path (OTLP/JSON POSTs to `canceltrace serve`); a bigger shutdown is
+ * written straight into the SQLite file through the store's own batch API (`SqliteStore.consume`,
+ * the same records the receiver would make), because ingesting a million spans over OTLP takes
+ * minutes on this machine and is bench:ingest's subject, not this one's.
+ * Targets on the 2-core machine: first frame ≤ 2 s at 100,000 and ≤ 5 s at 1,000,000, p95 frame ≤ 16.7 ms.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { instanceOf, roleOf, serviceOf } from '../../contract/contract.js';
+import type { Attrs, AttrValue, SpanRecord } from '../../contract/records.js';
+import { judgeTaskAlone } from '../../server/judge/index.js';
+import { SqliteStore } from '../../server/store/SqliteStore.js';
 import { hasChromium, launchChromium, NO_CHROMIUM_MESSAGE } from '../../test/e2e/browser.js';
 import { getJson, type Served, startServe, waitFor } from '../../test/e2e/serve.js';
+
+/** Above this many tasks the shutdown is written into the store directly (see the file comment). */
+const MAX_OTLP_TASKS = 100_000;
+/** Records per store batch when seeding directly. */
+const SEED_BATCH = 10_000;
 
 /** Spans per OTLP request (keeps each body well under the receiver's 16 MiB limit). */
 const SPANS_PER_REQUEST = 2_000;
@@ -16,6 +32,7 @@ const SITES = 24;
 const DRAIN_MS = 1_500;
 const MS = 1_000_000n;
 const FIRST_FRAME_TARGET_MS = 2_000;
+const FIRST_FRAME_1M_TARGET_MS = 5_000;
 const FRAME_TARGET_MS = 16.7;
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -105,6 +122,60 @@ function shutdownSpan(n: number, traceId: string, t0: bigint): object {
   };
 }
 
+/** An OTLP/JSON attribute list as the store's attributes. */
+function attrsOf(list: Kv[]): Attrs {
+  const out: Attrs = {};
+  for (const { key, value } of list) {
+    const v = value as { stringValue?: string; boolValue?: boolean; intValue?: string; doubleValue?: number };
+    out[key] = (v.stringValue ?? v.boolValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.doubleValue)) as AttrValue;
+  }
+  return out;
+}
+
+/** An OTLP/JSON span of this bench as the record the receiver would store. */
+function recordOf(span: any, resource: Attrs): SpanRecord {
+  const attributes = attrsOf(span.attributes);
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    name: span.name,
+    kind: 1,
+    startTime: BigInt(span.startTimeUnixNano),
+    endTime: BigInt(span.endTimeUnixNano),
+    attributes,
+    events: span.events.map((e: any) => ({ name: e.name, time: BigInt(e.timeUnixNano), attributes: attrsOf(e.attributes) })),
+    links: [],
+    status: { code: 0 },
+    resource,
+    scope: { name: 'canceltrace', version: 'bench' },
+    role: roleOf(attributes, 'canceltrace'),
+    snapshot: attributes['task.snapshot'] === true,
+    service: serviceOf(resource),
+    instance: instanceOf(resource),
+  };
+}
+
+/** Writes a shutdown of `n` tasks straight into a new SQLite file through the store's batch API; returns the file. */
+async function seed(n: number, instance: string): Promise<{ db: string; ms: number }> {
+  const db = join(mkdtempSync(join(tmpdir(), 'canceltrace-web-bench-')), 'bench.db');
+  const store = SqliteStore.open({ path: db, verdictOf: judgeTaskAlone });
+  const traceId = hex(16);
+  const t0 = BigInt(Date.now() - 600_000) * MS;
+  const resource = attrsOf([kv('service.name', `bench-${n}`), kv('service.instance.id', instance)]);
+  const started = performance.now();
+  try {
+    for (let i = 0; i < n; i += SEED_BATCH) {
+      const batch: SpanRecord[] = [];
+      for (let j = i; j < Math.min(n, i + SEED_BATCH); j++) batch.push(recordOf(taskSpan(j, traceId, t0), resource));
+      await store.consume(batch);
+    }
+    await store.consume([recordOf(shutdownSpan(n, traceId, t0), resource)]);
+  } finally {
+    await store.close();
+  }
+  return { db, ms: performance.now() - started };
+}
+
 async function ingest(served: Served, n: number, instance: string): Promise<number> {
   const traceId = hex(16);
   const t0 = BigInt(Date.now() - 600_000) * MS;
@@ -136,6 +207,7 @@ function p95(values: number[]): number {
 interface Result {
   tasks: number;
   ingestMs: number;
+  seeded: 'otlp' | 'store';
   apiMs: number;
   apiMB: number;
   firstFrameMs: number;
@@ -144,16 +216,42 @@ interface Result {
   rafP95Ms: number;
 }
 
-async function measure(served: Served, n: number, browser: Awaited<ReturnType<typeof launchChromium>>): Promise<Result> {
+async function measure(n: number, browser: Awaited<ReturnType<typeof launchChromium>>): Promise<Result> {
   const instance = `bench-${n}-${hex(4)}`;
-  const ingestMs = await ingest(served, n, instance);
+  let served: Served;
+  let ingestMs: number;
+  const seeded = n > MAX_OTLP_TASKS ? 'store' : 'otlp';
+  if (seeded === 'store') {
+    const s = await seed(n, instance);
+    ingestMs = s.ms;
+    served = await startServe({ db: s.db });
+  } else {
+    served = await startServe();
+    ingestMs = await ingest(served, n, instance);
+  }
+  try {
+    return await measureServed(served, n, instance, ingestMs, seeded, browser);
+  } finally {
+    await served.stop();
+  }
+}
+
+async function measureServed(
+  served: Served,
+  n: number,
+  instance: string,
+  ingestMs: number,
+  seeded: Result['seeded'],
+  browser: Awaited<ReturnType<typeof launchChromium>>,
+): Promise<Result> {
   const row = await waitFor(
     async () => (await getJson<any[]>(served, `/api/shutdowns?service=bench-${n}`)).find((r) => r.instance === instance),
-    120_000,
+    300_000,
     'the shutdown to be listed',
   );
+  // the columnar form the dashboard reads, once before the browser (the server's first judgment of it)
   const a0 = performance.now();
-  const res = await fetch(`${served.uiUrl}/api/shutdowns/${row.id}`);
+  const res = await fetch(`${served.uiUrl}/api/shutdowns/${row.id}/timeline`);
   const body = await res.text();
   const apiMs = performance.now() - a0;
 
@@ -161,7 +259,7 @@ async function measure(served: Served, n: number, browser: Awaited<ReturnType<ty
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${served.uiUrl}/#/shutdowns/${row.id}`);
-  await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 180_000 });
+  await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 600_000 });
   const firstFrameMs = await page.evaluate(() => (window as any).__canceltrace.view.timelineView.firstFrameAt as number);
   const marks = await page.evaluate(() =>
     Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace('ct:shutdown:', ''), Math.round(m.startTime)])),
@@ -217,7 +315,43 @@ async function measure(served: Served, n: number, browser: Awaited<ReturnType<ty
   });
   await page.close();
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-  return { tasks: n, ingestMs, apiMs, apiMB: body.length / 1e6, firstFrameMs, frames: frames.length, frameP95Ms: p95(frames), rafP95Ms: p95(raf) };
+  return { tasks: n, ingestMs, seeded, apiMs, apiMB: body.length / 1e6, firstFrameMs, frames: frames.length, frameP95Ms: p95(frames), rafP95Ms: p95(raf) };
+}
+
+/**
+ * Takes the README's screenshots into `dir`: the shutdown list, a 20,000-task shutdown with a
+ * search applied, and its statistics table.
+ */
+export async function screenshots(dir: string): Promise<void> {
+  const served = await startServe();
+  const browser = await launchChromium({ width: 1400, height: 950 });
+  try {
+    for (const n of [300, 2_000]) await ingest(served, n, `bench-${n}-${hex(4)}`);
+    const instance = `bench-20000-${hex(4)}`;
+    await ingest(served, 20_000, instance);
+    const row = await waitFor(
+      async () => (await getJson<any[]>(served, '/api/shutdowns?service=bench-20000')).find((r) => r.instance === instance),
+      120_000,
+      'the 20,000-task shutdown',
+    );
+    const page = await browser.context.newPage();
+    await page.goto(`${served.uiUrl}/#/`);
+    await page.locator('tr.shutdown-row').nth(2).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(dir, 'list.png') });
+    await page.goto(`${served.uiUrl}/#/shutdowns/${row.id}?q=handler_7&order=held`);
+    await page.locator('.timeline[data-first-frame]').waitFor({ timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector('.match-count')?.textContent?.includes(' of '), undefined, { timeout: 30_000 });
+    await page.locator('.tl-label.kind-group').first().click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(dir, 'shutdown-search.png') });
+    await page.goto(`${served.uiUrl}/#/shutdowns/${row.id}`);
+    await page.locator('.stats-row').first().waitFor({ timeout: 60_000 });
+    await page.locator('.stats').screenshot({ path: join(dir, 'statistics.png') });
+    console.log(`screenshots of a 20,000-task shutdown in ${dir}: list.png, shutdown-search.png, statistics.png`);
+  } finally {
+    await browser.close();
+    await served.stop();
+  }
 }
 
 /** Runs the benchmark for the given task counts and prints one line per size. */
@@ -227,26 +361,37 @@ export async function main(sizes: number[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const counts = sizes.length ? sizes : [1_000, 100_000];
-  const served = await startServe();
+  const counts = sizes.length ? sizes : [1_000, 100_000, 1_000_000];
   const browser = await launchChromium({ width: 1400, height: 950 });
   const results: Result[] = [];
   try {
     for (const n of counts) {
-      const r = await measure(served, n, browser);
+      const r = await measure(n, browser);
       results.push(r);
       console.log(JSON.stringify(r));
     }
   } finally {
     await browser.close();
-    await served.stop();
   }
   const f = (x: number, d = 0) => x.toFixed(d).padStart(9);
-  console.log('\n    tasks   ingest ms   API ms    API MB  nav→first frame ms  frames  frame p95 ms  rAF p95 ms');
+  const target = (n: number) => (n > MAX_OTLP_TASKS ? FIRST_FRAME_1M_TARGET_MS : FIRST_FRAME_TARGET_MS);
+  console.log('\n    tasks  seeded   seed ms  API ms (timeline, cold)  API MB  nav→first frame ms  frames  frame p95 ms  rAF p95 ms');
   for (const r of results) {
     console.log(
-      `${String(r.tasks).padStart(9)} ${f(r.ingestMs)}  ${f(r.apiMs)} ${f(r.apiMB, 1)}  ${f(r.firstFrameMs)} ${r.firstFrameMs <= FIRST_FRAME_TARGET_MS ? 'ok  ' : 'SLOW'}      ${String(r.frames).padStart(6)} ${f(r.frameP95Ms, 2)} ${r.frameP95Ms <= FRAME_TARGET_MS ? 'ok  ' : 'SLOW'} ${f(r.rafP95Ms, 1)}`,
+      `${String(r.tasks).padStart(9)}  ${r.seeded.padEnd(6)} ${f(r.ingestMs)}  ${f(r.apiMs)}               ${f(r.apiMB, 1)}  ${f(r.firstFrameMs)} ${r.firstFrameMs <= target(r.tasks) ? 'ok  ' : 'SLOW'}      ${String(r.frames).padStart(6)} ${f(r.frameP95Ms, 2)} ${r.frameP95Ms <= FRAME_TARGET_MS ? 'ok  ' : 'SLOW'} ${f(r.rafP95Ms, 1)}`,
     );
   }
-  console.log(`targets: first frame ≤ ${FIRST_FRAME_TARGET_MS} ms, p95 frame (draw + chart update per animation frame) ≤ ${FRAME_TARGET_MS} ms`);
+  console.log(
+    `targets: first frame ≤ ${FIRST_FRAME_TARGET_MS} ms at 100,000 and ≤ ${FIRST_FRAME_1M_TARGET_MS} ms at 1,000,000 (navigation to drawn, the server's warm read included), p95 frame (draw + chart update per animation frame) ≤ ${FRAME_TARGET_MS} ms`,
+  );
+  const at = (n: number) => results.find((r) => r.tasks === n);
+  const frames = results.filter((r) => r.tasks >= MAX_OTLP_TASKS).map((r) => r.frameP95Ms);
+  const round = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
+  console.log(
+    JSON.stringify({
+      first_frame_100k_ms: round(at(100_000)?.firstFrameMs),
+      first_frame_1m_ms: round(at(1_000_000)?.firstFrameMs),
+      p95_frame_ms: round(frames.length ? Math.max(...frames) : undefined),
+    }),
+  );
 }

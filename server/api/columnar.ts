@@ -47,10 +47,12 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
   const stepNames = new Interner<string>();
   const stepOutcomes = new Interner<string>();
   const findingKinds = new Interner<string>();
+  const traces = new Interner<string>();
   const c: ColumnarTasks = {
     count: n,
     spanId: new Array(n),
-    traceId: new Array(n),
+    traces: traces.values,
+    trace: new Array(n),
     name: new Array(n),
     verdicts: verdicts.values,
     verdict: new Array(n),
@@ -83,7 +85,7 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
     const judged = report.tasks[i];
     const { task } = judged;
     c.spanId[i] = task.spanId;
-    c.traceId[i] = task.traceId;
+    c.trace[i] = traces.index(task.traceId, () => task.traceId);
     c.name[i] = task.name;
     c.verdict[i] = verdicts.index(judged.verdict, () => judged.verdict);
     const site: ColumnarSite = { coroutine: task.coroutine, ...task.code };
@@ -122,11 +124,23 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
   return c;
 }
 
+/** Columnar views already made, per judged report (collected with the report). */
+const made = new WeakMap<ShutdownReport, ReturnType<typeof makeColumnarReportJson>>();
+
 /**
  * `GET /api/shutdowns/:id/timeline`: the shutdown view (header, samples, gauges, findings) with its
  * tasks in the columnar form. Its text holds no bigint, so it is written without a replacer.
  */
 export function columnarReportJson(report: ShutdownReport) {
+  // a report the views kept (no span arrived since) gives the same columns: made once per report
+  const hit = made.get(report);
+  if (hit) return hit;
+  const body = makeColumnarReportJson(report);
+  made.set(report, body);
+  return body;
+}
+
+function makeColumnarReportJson(report: ShutdownReport) {
   const { tasks: _none, ...rest } = JSON.parse(JSON.stringify(reportJson({ ...report, tasks: [] }), bigintReplacer)) as ReturnType<typeof reportJson>;
   return { ...rest, version: COLUMNAR_VERSION, originNs: report.shutdown.start.toString(), columnar: columnarTasks(report) };
 }

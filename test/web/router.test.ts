@@ -17,13 +17,26 @@ describe('parseRoute', () => {
     expect(parseRoute('#/?service=api%20gw&outcome=timeout&q=SIGTERM&x=1')).toEqual({ view: 'list', service: 'api gw', outcome: 'timeout', q: 'SIGTERM' });
   });
 
-  test.prop([fc.record({ service: fc.string({ minLength: 1 }), outcome: fc.string({ minLength: 1 }), q: fc.string({ minLength: 1 }) }, { requiredKeys: [] })])(
-    'routeHash and parseRoute are inverse for the filtered list',
-    (filters) => {
-      const route = { view: 'list' as const, ...filters };
-      expect(parseRoute(routeHash(route))).toEqual(route);
-    },
-  );
+  test.prop([
+    fc.record(
+      { service: fc.string({ minLength: 1 }), outcome: fc.string({ minLength: 1 }), q: fc.string({ minLength: 1 }), sort: fc.string({ minLength: 1 }) },
+      { requiredKeys: [] },
+    ),
+  ])('routeHash and parseRoute are inverse for the filtered list', (filters) => {
+    const route = { view: 'list' as const, ...filters };
+    expect(parseRoute(routeHash(route))).toEqual(route);
+  });
+
+  it('when a shutdown hash carries search, filters, order and zoom, then they round-trip', () => {
+    const route = {
+      view: 'shutdown' as const,
+      id: 'abc-1',
+      taskId: '00f1',
+      filters: { q: 'ORD 42', verdict: 'swallowed', finding: 'slow_cancel', coroutine: 'w', site: 'a.py:3', order: 'held', from: -1.5, to: 200 },
+    };
+    expect(parseRoute(routeHash(route))).toEqual(route);
+    expect(parseRoute('#/shutdowns/abc-1?from=x&to=5')).toEqual({ view: 'shutdown', id: 'abc-1', filters: { to: 5 } });
+  });
 
   test.prop([fc.string({ minLength: 1 }), fc.option(fc.string({ minLength: 1 }), { nil: undefined })])(
     'routeHash and parseRoute are inverse for shutdown routes',

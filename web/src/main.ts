@@ -140,7 +140,8 @@ async function show(route: Route): Promise<void> {
       // the columnar form: two 19,000-task shutdowns load in a fraction of the full reports' time
       const [before, after] = await Promise.all([loadShutdown(route.before), loadShutdown(route.after)]);
       if (gen !== generation) return;
-      const remove = renderCompare(app, before.report, after.report);
+      const withTasks = (l: typeof before) => ({ ...l.report, tasks: (l.timeline ?? []).map((t) => t.task) });
+      const remove = renderCompare(app, withTasks(before), withTasks(after));
       current = { key, destroy: remove };
     }
     setStatus('live');

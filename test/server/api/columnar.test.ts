@@ -6,7 +6,7 @@ import { judgeShutdown } from '../../../server/judge/index.js';
 import type { ApiShutdownReport } from '../../../web/src/api/types.js';
 import { fromColumnar } from '../../../web/src/layout/columnarTimeline.js';
 import { windowStartOf } from '../../../web/src/layout/compactTimeline.js';
-import { toTimelineTask } from '../../../web/src/layout/timelineTask.js';
+import { type TimelineTask, toTimelineTask } from '../../../web/src/layout/timelineTask.js';
 import { shutdownSpan, taskSpan } from '../store/spanBuilder.js';
 
 const T0 = 1_700_000_000_123_456_000n;
@@ -43,8 +43,29 @@ describe('columnarReportJson', () => {
     const full = JSON.parse(toJsonText(reportJson(judged))) as ApiShutdownReport;
     const win = windowStartOf(2_000);
     const { timeline, tasks } = fromColumnar(columnar, win);
-    const strip = ({ task: _t, ...rest }: ReturnType<typeof toTimelineTask>) => rest;
-    expect(timeline.map(strip)).toEqual(full.tasks.map((t) => strip(toTimelineTask(t, T0, win))));
+    // every field the timeline reads, whether stored or made on first use
+    const view = (t: TimelineTask) => ({
+      id: t.id,
+      name: t.name,
+      verdict: t.verdict,
+      start: t.start,
+      created: t.created,
+      end: t.end,
+      clippedStart: t.clippedStart,
+      open: t.open,
+      cancels: t.cancels,
+      cancelRequested: t.cancelRequested,
+      firstCancel: t.firstCancel,
+      lastCancel: t.lastCancel,
+      findingKinds: [...t.findingKinds],
+      steps: t.steps,
+      coroutine: t.coroutine,
+      site: t.site,
+      groupKey: t.groupKey,
+      snapshot: t.snapshot,
+      taskId: t.taskId,
+    });
+    expect(timeline.map(view)).toEqual(full.tasks.map((t) => view(toTimelineTask(t, T0, win))));
     expect(tasks.map((t) => [t.spanId, t.verdict, t.cancelRequestedAt, t.createdAt, t.endedAt, t.parentTaskId])).toEqual(
       full.tasks.map((t) => [t.spanId, t.verdict, t.cancelRequestedAt, t.createdAt, t.endedAt, t.parentTaskId]),
     );

@@ -84,10 +84,13 @@ export function fromCompact(c: CompactTimeline, originNs: bigint, windowStartMs:
     timeline[i] = {
       ...timelineIdentity(task),
       start,
+      created,
       end,
       clippedStart,
       cancels: cancelNs.map((t) => nsToMs(t, originNs)).sort((a, b) => a - b),
       cancelRequested: cancelNs.length ? nsToMs(cancelNs[0], originNs) : Number.NaN,
+      firstCancel: cancelNs.length ? Math.min(...cancelNs.map((t) => nsToMs(t, originNs))) : Number.NaN,
+      lastCancel: cancelNs.length ? Math.max(...cancelNs.map((t) => nsToMs(t, originNs))) : Number.NaN,
       findingKinds: [],
       steps: steps.sort((a, b) => a.start - b.start),
     };

@@ -36,11 +36,8 @@ function rowOf(kind: TimelineRow['kind'], tasks: TimelineTask[], expanded: boole
     if (t.start < start) start = t.start;
     if (t.end > end) end = t.end;
     if (t.open) open = true;
-    if (t.cancels.length > 0) {
-      if (t.cancels[0] < cancelMin) cancelMin = t.cancels[0];
-      const last = t.cancels[t.cancels.length - 1];
-      if (last > cancelMax) cancelMax = last;
-    }
+    if (t.firstCancel < cancelMin) cancelMin = t.firstCancel;
+    if (t.lastCancel > cancelMax) cancelMax = t.lastCancel;
   }
   return {
     id: kind === 'group' ? `g:${first.groupKey}` : `t:${first.id}`,
@@ -58,12 +55,6 @@ function rowOf(kind: TimelineRow['kind'], tasks: TimelineTask[], expanded: boole
     label: kind === 'group' ? first.coroutine : first.name,
     site: first.site,
   };
-}
-
-/** Orders two unix-ns decimal strings without BigInt (a shorter string is a smaller number). */
-function compareNs(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -90,7 +81,7 @@ export function groupRows(tasks: readonly TimelineTask[], expanded: ReadonlySet<
     rows.push(rowOf('group', list, isOpen));
     if (isOpen) {
       // bars cut at the window start all start there: the real creation time keeps them in spawn order
-      const members = [...list].sort((a, b) => a.start - b.start || compareNs(a.task.createdAt, b.task.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const members = [...list].sort((a, b) => a.start - b.start || a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       for (const t of members) rows.push(rowOf('member', [t], false));
     }
   }

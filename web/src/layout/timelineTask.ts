@@ -20,6 +20,12 @@ export interface TimelineTask {
   verdict: string;
   /** bar start: creation, or the window start when the task was created before it */
   start: number;
+  /** creation (ms), not clipped: orders members of a group */
+  created: number;
+  /** known only from a snapshot of its open span */
+  snapshot: boolean;
+  /** `task.id`, when sent */
+  taskId?: string;
   /** bar end: the end (or last snapshot) time */
   end: number;
   /** true when the task was created before the window start (the bar is cut on the left) */
@@ -30,8 +36,11 @@ export interface TimelineTask {
   cancels: number[];
   /** the first cancel request that was not handed back (ms), NaN when none */
   cancelRequested: number;
+  /** earliest and latest `task.cancel_requested` (ms), NaN when none: a group row's cancel span */
+  firstCancel: number;
+  lastCancel: number;
   /** the kinds of its findings */
-  findingKinds: string[];
+  findingKinds: readonly string[];
   steps: TimelineStep[];
   coroutine: string;
   /** creation site as `file:line` (or the function name), '' when unknown */
@@ -72,7 +81,9 @@ export function coroutineOf(task: Pick<ApiTask, 'coroutine' | 'code' | 'name'>):
  * finished, coroutine, creation site and group key. Shared with the compact loader so that both
  * paths make the same rows.
  */
-export function timelineIdentity(task: ApiTask): Pick<TimelineTask, 'id' | 'name' | 'verdict' | 'open' | 'coroutine' | 'site' | 'groupKey' | 'task'> {
+export function timelineIdentity(
+  task: ApiTask,
+): Pick<TimelineTask, 'id' | 'name' | 'verdict' | 'open' | 'coroutine' | 'site' | 'groupKey' | 'task' | 'snapshot' | 'taskId'> {
   const coroutine = coroutineOf(task);
   const site = siteLabel(task.code);
   return {
@@ -84,6 +95,8 @@ export function timelineIdentity(task: ApiTask): Pick<TimelineTask, 'id' | 'name
     site,
     groupKey: `${coroutine}\u0000${site}\u0000${task.verdict}`,
     task,
+    snapshot: task.snapshot,
+    ...(task.taskId ? { taskId: task.taskId } : {}),
   };
 }
 
@@ -112,5 +125,7 @@ export function toTimelineTask(task: ApiTask, originNs: bigint, windowStartMs: n
   cancels.sort((a, b) => a - b);
   const cancelRequested = nsToMs(task.cancelRequestedAt, originNs);
   const findingKinds = (task.findings ?? []).map((f) => f.kind);
-  return { ...timelineIdentity(task), start, end, clippedStart, cancels, cancelRequested, findingKinds, steps };
+  const firstCancel = cancels.length ? cancels[0] : Number.NaN;
+  const lastCancel = cancels.length ? cancels[cancels.length - 1] : Number.NaN;
+  return { ...timelineIdentity(task), start, created, end, clippedStart, cancels, cancelRequested, firstCancel, lastCancel, findingKinds, steps };
 }

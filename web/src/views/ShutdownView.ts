@@ -52,9 +52,10 @@ export async function loadShutdown(id: string): Promise<LoadedShutdown> {
       .marks.map((m) => m.t)
       .filter(Number.isFinite),
   );
-  const { tasks, timeline } = fromColumnar(body, windowStartOf(lastMark));
+  const { timeline } = fromColumnar(body, windowStartOf(lastMark));
   const { columnar: _columns, version: _version, originNs: _origin, ...rest } = body;
-  return { report: { ...rest, tasks }, timeline };
+  // the tasks live in the timeline's light rows; the API form of one is made when its panel opens
+  return { report: { ...rest, tasks: [] }, timeline };
 }
 
 /**
@@ -80,7 +81,6 @@ export class ShutdownView {
   private readonly panel: Div;
   private filterBar: FilterBar | undefined;
   private precomputed: TimelineTask[];
-  private byTaskId = new Map<string, string>();
 
   /**
    * @param filters filters read from the URL
@@ -111,9 +111,9 @@ export class ShutdownView {
     );
   }
 
-  /** How many tasks the shown report holds. */
+  /** How many tasks the shutdown holds. */
   get taskCount(): number {
-    return this.report.tasks.length;
+    return this.precomputed.length;
   }
 
   /** The timeline (for tests and the benchmark hooks). */
@@ -141,7 +141,7 @@ export class ShutdownView {
     const moved = spanId !== this.selected;
     this.selected = spanId;
     this.timeline?.select(spanId);
-    const task = spanId ? this.report.tasks.find((t) => t.spanId === spanId) : undefined;
+    const task = spanId ? this.precomputed.find((t) => t.id === spanId)?.task : undefined;
     // the open panel takes room from the timeline instead of covering its right end
     this.root.classed('panel-open', spanId !== undefined);
     const close = () => {
@@ -165,7 +165,7 @@ export class ShutdownView {
     const show = (full: ApiTask, focusIt: boolean) => {
       // a re-render (the full task arrived, the config) keeps the focus where it was
       const focus = focusIt || this.panel.node()!.contains(document.activeElement);
-      const parentSpan = full.parentTaskId ? this.byTaskId.get(full.parentTaskId) : undefined;
+      const parentSpan = full.parentTaskId ? this.precomputed.find((t) => t.taskId === full.parentTaskId)?.id : undefined;
       renderTaskPanel(this.panel.node()!, full, this.timeline?.originNs ?? 0n, close, {
         parentHref: parentSpan ? routeHash({ view: 'shutdown', id: this.id, taskId: parentSpan, filters: this.filters }) : undefined,
         traceLink: this.traceLink,
@@ -257,10 +257,8 @@ export class ShutdownView {
     const r = this.report;
     const s = r.shutdown;
     const h = this.header;
-    this.byTaskId = new Map();
-    for (const t of r.tasks) if (t.taskId) this.byTaskId.set(t.taskId, t.spanId);
     const counts: Record<string, number> = {};
-    for (const t of r.tasks) counts[t.verdict] = (counts[t.verdict] ?? 0) + 1;
+    for (const t of this.precomputed) counts[t.verdict] = (counts[t.verdict] ?? 0) + 1;
     const outcome = honestOutcome({ outcome: r.outcome ?? s.outcome, open: s.open, end: s.end, counts: r.counts ?? counts }, Date.now());
 
     const title = h.append('div').attr('class', 'title-row');
@@ -320,7 +318,8 @@ export class ShutdownView {
       });
     }
 
-    const snapshotOnly = r.tasks.reduce((n, t) => n + (t.snapshot ? 1 : 0), 0);
+    let snapshotOnly = 0;
+    for (const t of this.precomputed) if (t.snapshot) snapshotOnly++;
     const gaps = completenessOf(r, snapshotOnly, outcome);
     if (gaps.notices.length) {
       const banner = h.append('div').attr('class', 'completeness').attr('role', 'status');
@@ -352,8 +351,16 @@ export class ShutdownView {
     if (this.filters.order) this.timeline.setOrder(this.filters.order as RowOrderMode);
     this.chart = new PendingChart(this.main.node()!, r, this.timeline.originNs);
     this.chart.update(this.timeline.xScale());
-    new StatsTable(this.main.node()!, this.precomputed, (by, key) =>
-      this.setFilter(by === 'coroutine' ? { coroutine: key, site: undefined } : { site: key, coroutine: undefined }),
+    // the statistics sort every task's cancel-to-end time: built after the first frame, not before it
+    const statsHost = this.main.append('div').attr('class', 'stats-host').node()!;
+    const timeline = this.timeline;
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        if (this.timeline !== timeline) return;
+        new StatsTable(statsHost, this.precomputed, (by, key) =>
+          this.setFilter(by === 'coroutine' ? { coroutine: key, site: undefined } : { site: key, coroutine: undefined }),
+        );
+      }, 0),
     );
     this.applyZoom();
     this.applyFilters();
