@@ -34,7 +34,9 @@ class Columns {
   ) {
     this.coroutines = c.sites.map((s) => s.coroutine ?? s.function);
     this.siteLabels = c.sites.map((s) => siteLabel(s));
-    this.groupKeys = c.sites.map((_s, i) => (this.coroutines[i] === undefined ? undefined : c.verdicts.map((v) => `${this.coroutines[i]}\u0000${this.siteLabels[i]}\u0000${v}`)));
+    this.groupKeys = c.sites.map((_s, i) =>
+      this.coroutines[i] === undefined ? undefined : c.verdicts.map((v) => `${this.coroutines[i]}\u0000${this.siteLabels[i]}\u0000${v}`),
+    );
   }
 }
 
