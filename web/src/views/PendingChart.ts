@@ -56,7 +56,8 @@ export class PendingChart {
         points,
         height,
         notAtBaseline: points.length > 0 && points[points.length - 1].v > baseline,
-        unchanged: sampled.length > 0 && sampled.every((p) => p.v === sampled[0].v),
+        // gauges are sampled on change; the pending count is sampled on a clock and keeps its 'last' wording
+        unchanged: kind === 'gauge' && sampled.length > 0 && sampled.every((p) => p.v === sampled[0].v),
         y: scaleLinear()
           .domain([0, Math.max(baseline, ...points.map((p) => p.v), 1) * 1.1])
           .range([height - MARGIN.bottom, MARGIN.top]),
