@@ -180,6 +180,8 @@ describe('canceltrace (the service) from its npm pack tarball', () => {
       expect(files).toContain('web/dist/index.html');
       expect(files.filter((f) => /^(test|bench|examples|dist\/examples|dist\/test|dist\/bench)\//.test(f) || f.endsWith('.map'))).toEqual([]);
       expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+      // The bin is executable in the tarball itself, as a global install links it.
+      expect((await sh('tar', ['-tvzf', tarball], work)).stdout).toMatch(/^-rwxr-xr-x .* package\/dist\/server\/cli\/main\.js$/m);
       const dir = emptyProject('service');
       made.push(dir);
       await npmInstall(dir, [tarball]);
