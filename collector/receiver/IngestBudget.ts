@@ -12,14 +12,25 @@
 
 /** Decompressed bytes all requests together may hold at once (64 MiB). */
 export const DEFAULT_MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+/**
+ * Requests that may be in flight at once (read, decoded or stored). Past it, new ones are shed at
+ * once instead of queueing: on a small machine decoding and storing are CPU-bound, so more at once
+ * only makes every answer later (32 senders on 2 cores: every answer 3.7 s late, none shed).
+ */
+export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 16;
 /** Batches that may wait for the next stage (the store) at once. */
 export const DEFAULT_MAX_PENDING_BATCHES = 64;
+/**
+ * Longest the oldest batch may have waited for the next stage before new requests are shed (ms):
+ * the store is then slower than what arrives, and queueing more only makes every answer later.
+ */
+export const DEFAULT_MAX_QUEUE_DELAY_MS = 1_000;
 /** What a shed request is told to wait before retrying, in seconds (the OTLP exporters honour Retry-After). */
 export const DEFAULT_SHED_RETRY_AFTER_SECONDS = 1;
 const BYTES_PER_MIB = 1024 * 1024;
 
 /** Why a request was shed. */
-export type ShedReason = 'bytes' | 'batches' | 'memory';
+export type ShedReason = 'bytes' | 'requests' | 'batches' | 'delay' | 'memory';
 
 /**
  * The collector is over its ingest budget: retryable. `httpStatus` is 429 when too much is in flight
@@ -43,8 +54,12 @@ export class IngestOverloadedError extends Error {
 export interface IngestBudgetOptions {
   /** defaults to {@link DEFAULT_MAX_BYTES_IN_FLIGHT} */
   maxBytesInFlight?: number;
+  /** defaults to {@link DEFAULT_MAX_REQUESTS_IN_FLIGHT} */
+  maxRequestsInFlight?: number;
   /** defaults to {@link DEFAULT_MAX_PENDING_BATCHES} */
   maxPendingBatches?: number;
+  /** defaults to {@link DEFAULT_MAX_QUEUE_DELAY_MS} */
+  maxQueueDelayMs?: number;
   /** resident memory above which new requests are refused with 503, in MiB; no limit when undefined */
   maxMemoryMiB?: number;
   /** defaults to {@link DEFAULT_SHED_RETRY_AFTER_SECONDS} */
@@ -58,6 +73,7 @@ export interface IngestBudgetOptions {
 /** What {@link IngestBudget.stats} reports (for /api/health and /metrics). */
 export interface IngestBudgetStats {
   bytesInFlight: number;
+  requestsInFlight: number;
   pendingBatches: number;
   /** requests shed since start, by reason */
   shed: Record<ShedReason, number>;
@@ -66,18 +82,25 @@ export interface IngestBudgetStats {
 /** A shared, bounded budget for ingest; see the module comment. */
 export class IngestBudget {
   readonly maxBytesInFlight: number;
+  readonly maxRequestsInFlight: number;
   readonly maxPendingBatches: number;
+  readonly maxQueueDelayMs: number;
   readonly maxMemoryBytes: number | undefined;
   readonly retryAfterSeconds: number;
   private readonly memoryBytes: () => number;
   private readonly queueDepth: () => number;
   private bytes = 0;
   private batches = 0;
-  private readonly shed: Record<ShedReason, number> = { bytes: 0, batches: 0, memory: 0 };
+  private requests = 0;
+  /** when each batch waiting for the next stage began to wait (Date.now()), in order */
+  private readonly waitingSince = new Set<number[]>();
+  private readonly shed: Record<ShedReason, number> = { bytes: 0, requests: 0, batches: 0, delay: 0, memory: 0 };
 
   constructor(options: IngestBudgetOptions = {}) {
     this.maxBytesInFlight = positiveOr(options.maxBytesInFlight, DEFAULT_MAX_BYTES_IN_FLIGHT, 'maxBytesInFlight');
+    this.maxRequestsInFlight = positiveOr(options.maxRequestsInFlight, DEFAULT_MAX_REQUESTS_IN_FLIGHT, 'maxRequestsInFlight');
     this.maxPendingBatches = positiveOr(options.maxPendingBatches, DEFAULT_MAX_PENDING_BATCHES, 'maxPendingBatches');
+    this.maxQueueDelayMs = positiveOr(options.maxQueueDelayMs, DEFAULT_MAX_QUEUE_DELAY_MS, 'maxQueueDelayMs');
     this.maxMemoryBytes = options.maxMemoryMiB === undefined ? undefined : positiveOr(options.maxMemoryMiB, 1, 'maxMemoryMiB') * BYTES_PER_MIB;
     this.retryAfterSeconds = positiveOr(options.retryAfterSeconds, DEFAULT_SHED_RETRY_AFTER_SECONDS, 'retryAfterSeconds');
     this.memoryBytes = options.memoryBytes ?? (() => process.memoryUsage.rss());
@@ -95,15 +118,23 @@ export class IngestBudget {
         throw this.refuse('memory', 503, `the collector is over its memory limit (${mib(rss)} of ${mib(this.maxMemoryBytes)} MiB); retry later`);
       }
     }
+    if (this.requests >= this.maxRequestsInFlight) {
+      throw this.refuse('requests', 429, `${this.maxRequestsInFlight} requests are already being taken in; retry later`);
+    }
     if (this.batches + this.queueDepth() >= this.maxPendingBatches) {
       throw this.refuse('batches', 429, `${this.maxPendingBatches} batches are already waiting for the store; retry later`);
     }
+    const waited = this.oldestWaitMs();
+    if (waited > this.maxQueueDelayMs) {
+      throw this.refuse('delay', 429, `the store is behind (a batch has waited ${Math.round(waited)} ms); retry later`);
+    }
+    this.requests++;
     return new IngestTicket(this);
   }
 
   /** Current use and what was shed so far. */
   stats(): IngestBudgetStats {
-    return { bytesInFlight: this.bytes, pendingBatches: this.batches, shed: { ...this.shed } };
+    return { bytesInFlight: this.bytes, requestsInFlight: this.requests, pendingBatches: this.batches, shed: { ...this.shed } };
   }
 
   /** @internal used by {@link IngestTicket} */
@@ -116,19 +147,31 @@ export class IngestBudget {
     this.bytes += n;
   }
 
-  /** @internal */
-  returnBytes(n: number): void {
+  /** @internal the ticket's bytes, and its place among the requests in flight */
+  returnTicket(n: number): void {
     this.bytes -= n;
+    this.requests--;
   }
 
-  /** @internal */
-  enterBatch(): void {
+  /** @internal returns the entry {@link leaveBatch} takes back */
+  enterBatch(): number[] {
     this.batches++;
+    const entry = [Date.now()];
+    this.waitingSince.add(entry);
+    return entry;
   }
 
   /** @internal */
-  leaveBatch(): void {
+  leaveBatch(entry: number[]): void {
     this.batches--;
+    this.waitingSince.delete(entry);
+  }
+
+  /** How long the batch that has waited longest for the next stage has waited, in ms (0 when none). */
+  private oldestWaitMs(): number {
+    // A Set iterates in insertion order: the first entry is the oldest.
+    for (const [since] of this.waitingSince) return Date.now() - since;
+    return 0;
   }
 
   private refuse(reason: ShedReason, status: 429 | 503, message: string): IngestOverloadedError {
@@ -140,7 +183,7 @@ export class IngestBudget {
 /** One request's share of an {@link IngestBudget}; release it once, when the request is answered. */
 export class IngestTicket {
   private held = 0;
-  private batch = false;
+  private batch: number[] | undefined;
   private released = false;
 
   constructor(private readonly budget: IngestBudget) {}
@@ -160,17 +203,16 @@ export class IngestTicket {
   /** Marks the request as a batch waiting for the next stage, until {@link IngestTicket.release}. */
   enterBatch(): void {
     if (this.released || this.batch) return;
-    this.batch = true;
-    this.budget.enterBatch();
+    this.batch = this.budget.enterBatch();
   }
 
   /** Gives back everything the ticket holds; safe to call twice. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.budget.returnBytes(this.held);
+    this.budget.returnTicket(this.held);
     this.held = 0;
-    if (this.batch) this.budget.leaveBatch();
+    if (this.batch) this.budget.leaveBatch(this.batch);
   }
 }
 

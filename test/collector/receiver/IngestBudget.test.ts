@@ -39,6 +39,26 @@ describe('IngestBudget', () => {
       expect(budget.stats()).toMatchObject({ pendingBatches: 1, shed: { batches: 1 } });
     });
 
+    it('when the oldest batch has waited longer than maxQueueDelayMs for the store, then 429 until it is stored', async () => {
+      const budget = new IngestBudget({ maxQueueDelayMs: 20 });
+      const slow = budget.admit();
+      slow.enterBatch();
+      await new Promise((r) => setTimeout(r, 40));
+      expect(refusal(() => budget.admit())).toMatchObject({ httpStatus: 429, reason: 'delay' });
+      slow.release();
+      expect(() => budget.admit()).not.toThrow();
+    });
+
+    it('when maxRequestsInFlight requests are being taken in, then 429 at once until one is answered', () => {
+      const budget = new IngestBudget({ maxRequestsInFlight: 2 });
+      const a = budget.admit();
+      budget.admit();
+      expect(refusal(() => budget.admit())).toMatchObject({ httpStatus: 429, reason: 'requests' });
+      a.release();
+      expect(() => budget.admit()).not.toThrow();
+      expect(budget.stats()).toMatchObject({ requestsInFlight: 2, shed: { requests: 1 } });
+    });
+
     it("when the next stage's own queue is deep, then it counts toward maxPendingBatches", () => {
       const budget = new IngestBudget({ maxPendingBatches: 3, queueDepth: () => 3 });
       expect(refusal(() => budget.admit()).reason).toBe('batches');
