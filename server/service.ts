@@ -177,6 +177,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       const body = judgmentRequest(report, settledBy);
       for (const f of forwarders) f.offer({ body, encoding: 'protobuf', spans: 1 });
     },
+    // A judgment span must not be lost to a stop; metrics alone do not outlive the process.
+    settleOnClose: forwarders.length > 0,
     onError,
   });
   const observe: IngestObserver = (outcome) => {

@@ -275,7 +275,7 @@ function cpuMillis(pid) {
 /** Spawns `canceltrace serve` of a build on free ports and a fresh file. */
 async function startServe(build, dir, db = join(dir, `serve-${Math.random().toString(36).slice(2)}.db`)) {
   const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS ? process.env.BENCH_SERVE_NODE_ARGS.split(' ') : [];
-  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'serve', '--otlp-port', '0', '--ui-port', '0', '--db', db], {
+  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', db], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -34,6 +34,11 @@ export interface JudgmentWatcherOptions {
   settleMaxMillis?: number;
   processGoneMillis?: number;
   maxWatched?: number;
+  /**
+   * At close, settle the ended shutdowns still waiting (true: their judgments are not lost, at the
+   * cost of judging them during the stop) or forget them (false, the default).
+   */
+  settleOnClose?: boolean;
   /** the clock, in milliseconds */
   now?: () => number;
   onError?: (err: unknown) => void;
@@ -52,7 +57,10 @@ interface Watched {
 export class JudgmentWatcher implements Consumer<SpanRecord> {
   private readonly watched = new Map<string, Watched>();
   private readonly settled = new Set<string>();
+  /** When a span of an instance with a watched shutdown last arrived; only such instances are kept. */
   private readonly lastSeen = new Map<string, number>();
+  /** How many watched shutdowns each instance has. */
+  private readonly watchedOf = new Map<string, number>();
   private readonly quiet: number;
   private readonly maxWait: number;
   private readonly gone: number;
@@ -85,11 +93,11 @@ export class JudgmentWatcher implements Consumer<SpanRecord> {
     const now = this.now();
     let last = '';
     for (const record of batch) {
+      if (record.role === 'shutdown') this.note(record, now);
       if (record.instance !== last) {
         last = record.instance;
-        this.lastSeen.set(last, now);
+        if (this.watchedOf.has(last)) this.lastSeen.set(last, now);
       }
-      if (record.role === 'shutdown') this.note(record, now);
     }
   }
 
@@ -98,14 +106,21 @@ export class JudgmentWatcher implements Consumer<SpanRecord> {
     return this.watched.size;
   }
 
-  /** Settles every ended shutdown now (a stop should not lose their judgments), forgets the open ones; safe to call twice. */
+  /** Number of instances whose activity is tracked (only those with a shutdown waiting). */
+  get trackedInstances(): number {
+    return this.lastSeen.size;
+  }
+
+  /** Settles the ended shutdowns still waiting when `settleOnClose` is set, forgets the rest; waits for judgments under way. Safe to call twice. */
   async close(): Promise<void> {
     this.closed = true;
     for (const [id, w] of this.watched) {
       clearTimeout(w.timer);
-      if (w.ended) this.settle(id, 'ended');
+      if (w.ended && this.options.settleOnClose) this.settle(id, 'ended');
     }
     this.watched.clear();
+    this.watchedOf.clear();
+    this.lastSeen.clear();
     await Promise.all(this.pending);
   }
 
@@ -117,11 +132,12 @@ export class JudgmentWatcher implements Consumer<SpanRecord> {
     if (known) clearTimeout(known.timer);
     const w: Watched = { instance: record.instance, ended: !record.snapshot, endedAt: now };
     this.watched.set(id, w);
+    if (!known) this.watchedOf.set(w.instance, (this.watchedOf.get(w.instance) ?? 0) + 1);
+    this.lastSeen.set(w.instance, now);
     if (this.watched.size > this.maxWatched) {
       const [oldest, ow] = this.watched.entries().next().value as [string, Watched];
       clearTimeout(ow.timer);
-      this.watched.delete(oldest);
-      this.settle(oldest, ow.ended ? 'ended' : 'process_gone');
+      this.settleWatched(oldest, ow.ended ? 'ended' : 'process_gone');
     }
     this.schedule(id, w, w.ended ? this.quiet : this.gone);
   }
@@ -148,7 +164,16 @@ export class JudgmentWatcher implements Consumer<SpanRecord> {
   }
 
   private settleWatched(id: string, by: SettledBy): void {
+    const w = this.watched.get(id);
     this.watched.delete(id);
+    if (w) {
+      const left = (this.watchedOf.get(w.instance) ?? 1) - 1;
+      if (left > 0) this.watchedOf.set(w.instance, left);
+      else {
+        this.watchedOf.delete(w.instance);
+        this.lastSeen.delete(w.instance);
+      }
+    }
     this.settle(id, by);
   }
 

@@ -18,7 +18,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function setup() {
+function setup(settleOnClose = false) {
   const store = new RecordingConsumer<SpanRecord>();
   const settled: [string, SettledBy][] = [];
   const watcher = new JudgmentWatcher({
@@ -32,6 +32,7 @@ function setup() {
     settleQuietMillis: QUIET,
     settleMaxMillis: MAX,
     processGoneMillis: GONE,
+    settleOnClose,
     now: () => Date.now(),
   });
   return { store, settled, watcher };
@@ -87,6 +88,16 @@ describe('JudgmentWatcher', () => {
     expect(settled).toEqual([[readShutdown(open).id, 'ended']]);
   });
 
+  it('when spans of many instances without a shutdown arrive, then none of them is tracked, and a settled instance is forgotten', async () => {
+    const { watcher } = setup();
+    for (let i = 0; i < 100; i++) await watcher.consume([taskSpan({ instance: `worker-${i}` })]);
+    expect(watcher.trackedInstances).toBe(0);
+    await watcher.consume([shutdownSpan({ start: 0n, end: SEC, instance: 'worker-7' })]);
+    expect(watcher.trackedInstances).toBe(1);
+    await vi.advanceTimersByTimeAsync(QUIET + 1);
+    expect([watcher.watching, watcher.trackedInstances]).toEqual([0, 0]);
+  });
+
   it('when the next stage refuses a batch, then nothing of it is watched and the refusal reaches the caller', async () => {
     const { store, settled, watcher } = setup();
     store.failWith = new Error('store down');
@@ -96,8 +107,16 @@ describe('JudgmentWatcher', () => {
     expect(watcher.watching).toBe(0);
   });
 
-  it('when closed, then ended shutdowns still waiting are settled at once and open ones are forgotten', async () => {
+  it('when closed without settleOnClose, then shutdowns still waiting are forgotten', async () => {
     const { settled, watcher } = setup();
+    await watcher.consume([shutdownSpan({ start: 0n, end: SEC })]);
+    await watcher.close();
+    await vi.advanceTimersByTimeAsync(MAX);
+    expect(settled).toEqual([]);
+  });
+
+  it('when closed with settleOnClose, then ended shutdowns still waiting are settled at once and open ones are forgotten', async () => {
+    const { settled, watcher } = setup(true);
     const ended = shutdownSpan({ start: 0n, end: SEC });
     const open = shutdownSpan({ start: 0n, end: SEC, snapshot: true, instance: 'other' });
     await watcher.consume([ended, open]);
