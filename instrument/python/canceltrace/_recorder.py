@@ -230,10 +230,11 @@ class Recorder:
         self._watched.discard(task)
         if rec.span_id is None:
             rec.span_id = _otlp.new_span_id()
-        if rec.final == "failed" and rec.group_cancels > 0 and isinstance(task._exception, BaseExceptionGroup):
-            # Python 3.11's TaskGroup cancels its parent to interrupt it when a child fails, but skips the
-            # matching uncancel() when the parent was already waiting in __aexit__; the group's
-            # ExceptionGroup is the outcome of that cancel, so record the handoff asyncio left implicit.
+        if rec.final in ("completed", "failed") and rec.group_cancels > 0:
+            # Python 3.11 and 3.12's TaskGroup cancel their parent to interrupt it when a child fails, but skip
+            # the matching uncancel() when the parent was already waiting in __aexit__; the group's
+            # ExceptionGroup is the outcome of that cancel (the parent may then handle it with except* and
+            # return), so record the handoff asyncio left implicit. A task that ended was out of the group.
             for request in [r for r in rec.requests if r[2] is not None]:
                 token = request[2]
                 request[0]["cancel.scope"] = token
