@@ -1,13 +1,16 @@
 """Background OTLP/HTTP JSON exporter: a bounded queue drained by one daemon thread.
 
-The program's threads only ever call `submit`, which never blocks and never raises: a full
-queue drops the span and counts it. Network work (urllib, short timeout, retries on 429/503
-with Retry-After, back-off while the collector is unreachable) happens on the daemon thread,
-so an absent or slow collector cannot block, slow or crash the program, nor keep it alive.
+The program's threads only ever call `submit`, which never blocks, never raises and takes no lock (a
+deque append: it is safe even from a signal handler that interrupted the exporter's own code); a full
+queue drops the span and counts it. Network and file work (urllib, short timeout, retries on 429/503
+with Retry-After, back-off while the collector is unreachable) happens on the daemon thread, so an
+absent or slow collector cannot block, slow or crash the program, nor keep it alive. At exit, `close`
+waits for what is queued with a deadline that grows with the work left, and keeps why spans could not
+be delivered, for the one line the recorder prints then.
 """
 
+import collections
 import json
-import queue
 import threading
 import time
 import urllib.error
@@ -16,16 +19,23 @@ import urllib.request
 from . import _otlp
 from ._report import report
 
-DEFAULT_MAX_QUEUE_SPANS = 16384
-DEFAULT_MAX_BATCH_SPANS = 512
+# A burst (a shutdown cancelling 100,000 tasks) is queued whole rather than dropped.
+DEFAULT_MAX_QUEUE_SPANS = 262_144
+DEFAULT_MAX_BATCH_SPANS = 2048
 DEFAULT_BATCH_DELAY_S = 0.1
-DEFAULT_HTTP_TIMEOUT_S = 2.0
+IDLE_POLL_S = 0.02
+DEFAULT_HTTP_TIMEOUT_S = 5.0
 DEFAULT_RETRY_BUDGET_S = 30.0
 MAX_RETRY_AFTER_S = 5.0
 MAX_BACKOFF_S = 2.0
 RETRYABLE_STATUS = (429, 502, 503, 504)
 # at exit, with the collector known down, only the time to give up the batch in hand and count it
 UNREACHABLE_EXIT_WAIT_S = 0.2
+# at exit, the flush deadline grows by this much per span still queued (encode + send), up to a cap
+EXIT_SECONDS_PER_SPAN = 0.0005
+MAX_EXIT_FLUSH_S = 60.0
+# at exit, give up when nothing was delivered for this long (a collector that accepts nothing)
+EXIT_STALL_S = 10.0
 
 
 def _debug(msg):
@@ -42,33 +52,43 @@ class Exporter:
         self.output = output
         self.http_timeout = http_timeout
         self.retry_budget = retry_budget
-        self.dropped = 0
+        self.max_queue = max_queue
+        # drops counted by the program's threads (submit) and by the exporter's: each counter has one writer
+        self._dropped_submitted = 0
+        self._dropped_exported = 0
         self.sent = 0
-        self._queue = queue.Queue(maxsize=max_queue)
+        self.last_error = None  # why the last spans could not be delivered (for the exit line)
+        self._queue = collections.deque()
+        self._in_flight = 0  # spans taken from the queue and not yet sent or dropped
         self._closing = False
         self._deadline = None
         self._lock = threading.Lock()
         self._file = None
         self._thread = None
-        self._idle = threading.Event()
-        self._idle.set()
         self._wake = threading.Event()  # cuts a retry's back-off short when the process exits
         self.unreachable = False  # the last attempt could not reach the collector (refused, timed out)
 
-    def submit(self, span):
-        """Queues one span (an encoded dict, or a callable that encodes it on the exporter thread);
-        drops and counts it when the queue is full or closed."""
-        if self._closing:
-            self.dropped += 1
+    @property
+    def dropped(self):
+        """Spans that were not delivered: refused by a full or closed queue, or given up by the exporter."""
+        return self._dropped_submitted + self._dropped_exported
+
+    def submit(self, span, essential=False):
+        """Queues one span (an encoded dict, or a callable that encodes it on the exporter thread).
+
+        Drops and counts it when the queue is full or closed; an `essential` span (a shutdown's) is queued
+        past the bound, so the one span that says what was lost is never the one lost."""
+        if self._closing or (len(self._queue) >= self.max_queue and not essential):
+            self._dropped_submitted += 1
+            self.last_error = self.last_error or "the export queue was full (%d spans)" % self.max_queue
             return
-        try:
-            self._idle.clear()
-            self._queue.put_nowait(span)
-        except queue.Full:
-            self.dropped += 1
-            return
+        self._queue.append(span)
         if self._thread is None:
             self._start()
+
+    def pending(self):
+        """Spans queued or being sent."""
+        return len(self._queue) + self._in_flight
 
     def _start(self):
         with self._lock:
@@ -83,104 +103,123 @@ class Exporter:
     def flush(self, timeout):
         """Waits up to `timeout` seconds for everything queued to be written or given up."""
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self._queue.empty() and self._idle.is_set():
-                return True
-            self._idle.wait(min(0.05, max(0.0, end - time.monotonic())))
-        return self._queue.empty() and self._idle.is_set()
+        while self.pending():
+            if self._thread is None or time.monotonic() >= end:
+                return False
+            time.sleep(IDLE_POLL_S)
+        return True
 
     def close(self, timeout):
-        """Sends what it can within `timeout` seconds, one attempt per batch, then drops the rest (counted).
+        """Sends what it can, then drops the rest (counted). Waits `timeout` seconds plus a share per span
+        still queued (at most MAX_EXIT_FLUSH_S), and stops early when nothing goes out for EXIT_STALL_S.
 
         A collector already known to be unreachable gets only the moment it takes to count the drops."""
-        self._deadline = time.monotonic() + timeout
-        self._wake.set()
+        now = time.monotonic()
+        budget = min(MAX_EXIT_FLUSH_S, timeout + self.pending() * EXIT_SECONDS_PER_SPAN)
         if self.unreachable and not self.output:
-            timeout = min(timeout, UNREACHABLE_EXIT_WAIT_S)
+            budget = min(budget, UNREACHABLE_EXIT_WAIT_S)
+        self._deadline = now + budget
+        self._wake.set()
         if self._thread is None:
             self._send_inline(self._deadline)
         else:
-            self.flush(timeout)
+            self._wait_until(self._deadline)
         self._closing = True
-        while True:
-            try:
-                self._queue.get_nowait()
-                self.dropped += 1
-            except queue.Empty:
-                break
+        left = len(self._queue)
+        self._queue.clear()
+        if left:
+            self._dropped_exported += left
+            self.last_error = self.last_error or "the exit flush ran out of time"
         try:
             if self._file is not None:
                 self._file.flush()
         except Exception:
             pass
 
+    def _wait_until(self, deadline):
+        last_done = self.sent + self.dropped
+        last_progress = time.monotonic()
+        while self.pending():
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            done = self.sent + self.dropped
+            if done != last_done:
+                last_done, last_progress = done, now
+            elif now - last_progress > EXIT_STALL_S:
+                return
+            if self.unreachable and not self.output:
+                deadline = min(deadline, now + UNREACHABLE_EXIT_WAIT_S)
+            time.sleep(IDLE_POLL_S)
+
+    def _take_batch(self):
+        batch = []
+        queue = self._queue
+        while queue and len(batch) < DEFAULT_MAX_BATCH_SPANS:
+            batch.append(queue.popleft())
+        self._in_flight = len(batch)
+        return batch
+
     def _send_inline(self, deadline):
         """Sends the queue from the calling thread, batch by batch, until `deadline` (no thread could start)."""
         while time.monotonic() < deadline:
-            batch = []
-            while len(batch) < DEFAULT_MAX_BATCH_SPANS:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._take_batch()
             if not batch:
                 return
-            try:
-                self._export(batch)
-            except Exception as e:
-                self.dropped += len(batch)
-                _debug("export failed: %r" % (e,))
+            self._export_counted(batch)
 
     def reset_after_fork(self):
         """In a forked child the thread is gone: start afresh with an empty queue."""
-        self._queue = queue.Queue(maxsize=self._queue.maxsize)
+        self._queue = collections.deque()
+        self._in_flight = 0
         self._thread = None
         self._lock = threading.Lock()
-        self._idle = threading.Event()
-        self._idle.set()
         self._wake = threading.Event()
         self._file = None
 
     def _run(self):
         while True:
-            try:
-                first = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                self._idle.set()
+            if not self._queue:
+                time.sleep(IDLE_POLL_S)
                 continue
-            batch = [first]
-            end = time.monotonic() + DEFAULT_BATCH_DELAY_S
-            while len(batch) < DEFAULT_MAX_BATCH_SPANS:
-                remaining = end - time.monotonic()
-                if remaining <= 0 or self._deadline is not None:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                        continue
-                    except queue.Empty:
-                        break
-                try:
-                    batch.append(self._queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-            try:
-                self._export(batch)
-            except Exception as e:  # the exporter thread must survive anything
-                self.dropped += len(batch)
-                _debug("export failed: %r" % (e,))
-            if self._queue.empty():
-                self._idle.set()
+            if self._deadline is None and len(self._queue) < DEFAULT_MAX_BATCH_SPANS:
+                # let a burst gather into one batch (not at exit: then every moment counts)
+                end = time.monotonic() + DEFAULT_BATCH_DELAY_S
+                while len(self._queue) < DEFAULT_MAX_BATCH_SPANS and time.monotonic() < end \
+                        and self._deadline is None:
+                    time.sleep(IDLE_POLL_S)
+            self._export_counted(self._take_batch())
+
+    def _export_counted(self, batch):
+        try:
+            self._export(batch)
+        except Exception as e:  # the exporter thread must survive anything
+            self._dropped_exported += len(batch)
+            self.last_error = "export failed: %r" % (e,)
+            _debug(self.last_error)
+        finally:
+            self._in_flight = 0
 
     def _export(self, batch):
         # items may be deferred encoders (callables): the program's thread only captured values
-        spans = [item() if callable(item) else item for item in batch]
+        spans = []
+        for item in batch:
+            try:
+                spans.append(item() if callable(item) else item)
+            except Exception as e:
+                self._dropped_exported += 1
+                self.last_error = "a span could not be encoded: %r" % (e,)
+        if not spans:
+            return
         body = json.dumps(_otlp.request(self.resource, spans), separators=(",", ":")).encode()
-        if self.output:
-            self._write_file(body)
+        if self.output and not self._write_file(body):
+            self._dropped_exported += len(spans)
+            return
         if self.endpoint:
             if not self._post(body):
-                self.dropped += len(batch)
+                self._dropped_exported += len(spans)
                 return
-        self.sent += len(batch)
+        self.sent += len(spans)
 
     def _write_file(self, body):
         try:
@@ -188,11 +227,15 @@ class Exporter:
                 self._file = open(self.output, "ab")
             self._file.write(body + b"\n")
             self._file.flush()
+            return True
         except Exception as e:
-            _debug("cannot write %s: %r" % (self.output, e))
+            self.last_error = "cannot write %s: %s" % (self.output, e)
+            _debug(self.last_error)
+            return False
 
     def _post(self, body):
-        """POSTs one batch; retries 429/503 (Retry-After) and connection errors within the retry budget."""
+        """POSTs one batch; retries 429/503 (Retry-After) and connection errors within the retry budget
+        (at exit: within the exit deadline, and not at all once the collector is known unreachable)."""
         started = time.monotonic()
         backoff = 0.25
         while True:
@@ -212,18 +255,24 @@ class Exporter:
             except urllib.error.HTTPError as e:
                 self.unreachable = False
                 if e.code not in RETRYABLE_STATUS:
-                    _debug("collector refused a batch: HTTP %d" % e.code)
+                    self.last_error = "the collector at %s refused them (HTTP %d)" % (self.endpoint, e.code)
+                    _debug(self.last_error)
                     return False
+                self.last_error = "the collector at %s stayed busy (HTTP %d)" % (self.endpoint, e.code)
                 wait = _retry_after(e.headers.get("Retry-After"), backoff)
             except Exception as e:  # unreachable, reset, timeout
-                _debug("collector unreachable: %r" % (e,))
+                reason = getattr(e, "reason", None) or e
+                self.last_error = "the collector at %s could not be reached (%s)" % (self.endpoint, reason)
+                _debug(self.last_error)
                 self.unreachable = True
                 wait = backoff
             backoff = min(backoff * 2, MAX_BACKOFF_S)
             now = time.monotonic()
             if self._deadline is not None:
-                # at exit: one attempt per batch, never a sleep that delays the process
-                return False
+                if self.unreachable or now + wait >= self._deadline:
+                    return False
+                time.sleep(wait)  # a busy collector at exit: retry within the exit deadline
+                continue
             if now + wait - started > self.retry_budget:
                 return False
             self._wake.wait(wait)

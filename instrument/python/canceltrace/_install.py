@@ -335,6 +335,7 @@ def _on_default_sigterm(signum, frame):
             from ._recorder import SIGNAL_FLUSH_TIMEOUT_S
 
             r.exporter.close(SIGNAL_FLUSH_TIMEOUT_S)
+            r.report_undelivered()
     except Exception:
         pass
     finally:

@@ -9,6 +9,7 @@ telemetry path never throws into the program.
 
 import asyncio
 import functools
+import sys
 import threading
 import time
 import weakref
@@ -50,6 +51,7 @@ class Recorder:
         self.catch = CatchLocator()
         self._watched = weakref.WeakSet()  # tasks whose end is awaited for export
         self._closed = False
+        self._reported_undelivered = False
 
     def reset_after_fork(self, instance_id, pid):
         """In a forked child: a new instance with its own trace; the parent's open shutdowns and
@@ -119,9 +121,11 @@ class Recorder:
             requesters = requester_candidates(caller)
             group = None
             if is_taskgroup_caller(caller):
-                rec.group_cancels += 1
                 owner = self_of(caller)
-                group = scope_token(owner) if owner is not None else "asyncio.taskgroups.TaskGroup"
+                # the group interrupting its owner (not aborting a child): its cancel is the group's to hand back
+                if owner is not None and getattr(owner, "_parent_task", None) is task:
+                    rec.group_cancels += 1
+                    group = scope_token(owner)
             attrs = {"cancel.message": None if msg is None else str(msg), "cancel.count": task.cancelling()}
             attrs.update(_site_attrs(caller_site(caller)))
             rec.events.append(("task.cancel_requested", _time_ns(), attrs))
@@ -296,7 +300,7 @@ class Recorder:
                 if isinstance(t, Task):
                     self.watch(t)
             sd.sample()
-            self.exporter.submit(sd.span(True))
+            self.exporter.submit(sd.span(True), essential=True)
             self._start_sampler()
             return sd
 
@@ -340,7 +344,7 @@ class Recorder:
             # the tasks first, the shutdown's final span last: a reader that has it has everything before it
             self._export_ended()
             self._snapshot_pending(sd.loop)
-            self.exporter.submit(sd.span(False))
+            self.exporter.submit(sd.span(False), essential=True)
 
     def loop_warning(self, st, message):
         """A loop warning ("Task was destroyed but it is pending!") lands on that loop's open or last shutdown.
@@ -357,13 +361,13 @@ class Recorder:
                 return
             sd.event("loop.warning", {"message": message})
             if sd.end_ns is not None:
-                self.exporter.submit(sd.span(False))
+                self.exporter.submit(sd.span(False), essential=True)
         except Exception as e:
             _report("loop_warning: %r" % (e,))
 
     def snapshot_all(self, sd):
         """Exports the open shutdown and every pending task of its loop as snapshots."""
-        self.exporter.submit(sd.span(True))
+        self.exporter.submit(sd.span(True), essential=True)
         self._snapshot_pending(sd.loop)
 
     def _export_ended(self):
@@ -447,6 +451,19 @@ class Recorder:
         self._exit_unclosed_loops()
         self._closed = True
         self.exporter.close(timeout)
+        self.report_undelivered()
         hooks.recorder = None
         if gc_was_enabled:
             gc.enable()
+
+    def report_undelivered(self):
+        """One line on stderr when spans could not be delivered: how many, and why. Never raises."""
+        try:
+            dropped = self.exporter.dropped
+            if dropped and not self._reported_undelivered:
+                self._reported_undelivered = True
+                sys.stderr.write("canceltrace: %d span(s) not delivered: %s\n"
+                                 % (dropped, self.exporter.last_error or "unknown reason"))
+                sys.stderr.flush()
+        except Exception:
+            pass
