@@ -62,10 +62,10 @@ export interface SpanRecord {
 export type FinalState = 'cancelled' | 'completed' | 'failed' | 'pending' | 'destroyed';
 
 /** The task verdicts of the contract. */
-export type Verdict = 'cancelled' | 'swallowed' | 'replaced' | 'survivor' | 'destroyed' | 'orphan' | 'finished';
+export type Verdict = 'cancelled' | 'swallowed' | 'replaced' | 'survivor' | 'destroyed' | 'orphan' | 'end_not_received' | 'finished';
 
 /** Every verdict, in the order the API lists counts. */
-export const VERDICTS: readonly Verdict[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan', 'cancelled', 'finished'];
+export const VERDICTS: readonly Verdict[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan', 'end_not_received', 'cancelled', 'finished'];
 
 /** Verdicts that `canceltrace check` fails on by default and the dashboard shows in red. */
 export const BAD_VERDICTS: readonly Verdict[] = ['swallowed', 'survivor', 'replaced', 'destroyed', 'orphan'];

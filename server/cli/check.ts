@@ -1,4 +1,4 @@
-import { readShutdown, readTask } from '../../contract/contract.js';
+import { ATTR, bool, num, readShutdown, readTask } from '../../contract/contract.js';
 import { BAD_VERDICTS, type JudgedTask, type ShutdownReport, type SpanRecord, type Verdict } from '../../contract/records.js';
 import { dedupeRecords, type JudgeOptions, judgeShutdown, judgeTask } from '../judge/index.js';
 
@@ -75,6 +75,10 @@ export function formatCheckReport(report: CheckReport, failOn: ReadonlySet<Verdi
       .join(', ');
     out.push(`shutdown ${s.id}  ${s.service} (${s.instance})  reason ${s.reason}  at ${nsToIso(s.start)}  outcome ${r.outcome}`);
     out.push(`  tasks: ${counts || 'none'}`);
+    const dropped = num(s.span.attributes, ATTR.spansDropped) ?? 0;
+    if (dropped > 0 || bool(s.span.attributes, ATTR.shutdownIncomplete)) {
+      out.push(`  incomplete: the recorder could not deliver ${dropped} span(s); a task whose end was lost is end_not_received`);
+    }
     for (const t of r.tasks.filter(bad)) out.push(...taskLines(t));
     for (const f of r.findings) out.push(`  finding ${f.kind}: ${f.message}`);
     out.push('');

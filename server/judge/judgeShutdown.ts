@@ -1,4 +1,4 @@
-import { ATTR, EVENT, num, str } from '../../contract/contract.js';
+import { ATTR, bool, EVENT, num, str } from '../../contract/contract.js';
 import type {
   EventRecord,
   Finding,
@@ -44,17 +44,18 @@ export function judgeShutdown(
   judgeOne: (task: TaskRecord, window: TaskWindow) => JudgedTask = (task, window) => judgeTask(task, window, options),
 ): ShutdownReport {
   const window: Window = { start: shutdown.start, end: shutdown.end, open: shutdown.open };
-  const ofInstance = tasks.filter((t) => t.instance === shutdown.instance);
-  const judged = dedupeRecords(ofInstance, (t) => t.span)
-    .filter((t) => inWindow(t, window))
-    .map((t) => judgeOne(t, window))
-    .sort(compareJudged);
-
-  const findings: Finding<ShutdownFindingKind>[] = [];
   const events = sortEvents(shutdown.span.events);
   const pending = pendingSamples(events);
   const pendingBaseline = num(shutdown.span.attributes, ATTR.pendingBaseline) ?? baselineFromSamples(events) ?? countBeforeStart(pending, shutdown.start) ?? 0;
   const lastPending = pending[pending.length - 1];
+  const drained = !window.open && lastPending !== undefined && lastPending.value <= pendingBaseline;
+  const ofInstance = tasks.filter((t) => t.instance === shutdown.instance);
+  const judged = dedupeRecords(ofInstance, (t) => t.span)
+    .filter((t) => inWindow(t, window))
+    .map((t) => endNotReceived(judgeOne(t, window), drained))
+    .sort(compareJudged);
+
+  const findings: Finding<ShutdownFindingKind>[] = [];
   if (lastPending !== undefined && lastPending.value > pendingBaseline) {
     findings.push({
       kind: 'pending_not_at_baseline',
@@ -88,6 +89,19 @@ export function judgeShutdown(
   const warnings = warningsOf(events, judged);
   const outcome = shutdown.outcome ?? (shutdown.open ? 'open' : (counts.survivor ?? 0) > 0 ? 'survivors' : 'clean');
   return { shutdown, outcome, tasks: judged, counts, pending, pendingBaseline, gauges, findings, warnings };
+}
+
+/**
+ * A task whose newest record is a pending snapshot, in a shutdown that ended with its pending count at
+ * its baseline, did end: only its end never arrived (a full export queue, a collector that was down).
+ * It is `end_not_received`, neither a survivor nor an orphan. The shutdown's drivers are not counted in
+ * the pending number, so they keep their own verdict.
+ */
+function endNotReceived(judged: JudgedTask, drained: boolean): JudgedTask {
+  const { task } = judged;
+  if (!drained || !task.snapshot || finalStateOf(task) !== 'pending' || bool(task.span.attributes, ATTR.shutdownDriver)) return judged;
+  if (judged.verdict !== 'survivor' && judged.verdict !== 'orphan') return judged;
+  return { ...judged, verdict: 'end_not_received' };
 }
 
 /** Alive at the start (ended at or after it, or still pending) and created before the end. */

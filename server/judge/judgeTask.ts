@@ -63,10 +63,11 @@ function verdictOf(
   clockToleranceNs: bigint,
 ): Verdict {
   if (state === 'destroyed') return 'destroyed';
+  const driver = bool(task.span.attributes, ATTR.shutdownDriver);
   const pendingAtEnd = state === 'pending' || (window !== undefined && !window.open && task.endTime > window.end + clockToleranceNs);
   // A task that drives the shutdown (asyncio.run's main task, a server's serve(), the task cancelling the
   // others) is running it by design while the others drain: it is judged by its own end, never orphan.
-  if (!wasCancelled) return pendingAtEnd && !bool(task.span.attributes, ATTR.shutdownDriver) ? 'orphan' : 'finished';
+  if (!wasCancelled) return pendingAtEnd && !driver ? 'orphan' : 'finished';
   if (pendingAtEnd) return 'survivor';
   if (state === 'cancelled') return 'cancelled';
   if (state === 'completed') return 'swallowed';

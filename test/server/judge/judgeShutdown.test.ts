@@ -68,7 +68,7 @@ describe('judgeShutdown', () => {
         'cancelled',
         'finished',
       ]);
-      expect(report.counts).toEqual({ swallowed: 2, survivor: 1, replaced: 1, destroyed: 1, orphan: 1, cancelled: 1, finished: 1 });
+      expect(report.counts).toEqual({ swallowed: 2, survivor: 1, replaced: 1, destroyed: 1, orphan: 1, end_not_received: 0, cancelled: 1, finished: 1 });
       expect(report.outcome).toBe('survivors');
     });
 
@@ -88,6 +88,27 @@ describe('judgeShutdown', () => {
       expect(report.counts.cancelled).toBe(1000);
       expect(report.outcome).toBe('clean');
       expect(report.findings).toEqual([]);
+    });
+  });
+
+  describe('ends that never arrived', () => {
+    const lost = () => task({ name: 'lost', snapshot: true, end: 1500n * MS, events: [e.cancel(SEC + 100n * MS)] });
+    const idle = () => task({ name: 'idle', snapshot: true, end: 1500n * MS });
+
+    it('when the shutdown drained to its baseline but a task is only a pending snapshot, then it is end_not_received', () => {
+      const sd = closedShutdown({ attributes: { 'shutdown.pending_baseline': 0 }, events: [e.pending(SEC, 2), e.pending(2900n * MS, 0)] });
+      const report = judgeShutdown(sd, [lost(), idle()]);
+      expect(verdictOf(report.tasks, 'lost')).toBe('end_not_received');
+      expect(verdictOf(report.tasks, 'idle')).toBe('end_not_received');
+      expect(report.counts.end_not_received).toBe(2);
+      expect(report.counts.survivor).toBe(0);
+    });
+
+    it('when the pending count stayed above its baseline, or the shutdown is still open, then the snapshot is a survivor', () => {
+      const stuck = closedShutdown({ events: [e.pending(SEC, 2), e.pending(2900n * MS, 1)] });
+      expect(verdictOf(judgeShutdown(stuck, [lost()]).tasks, 'lost')).toBe('survivor');
+      const open = closedShutdown({ snapshot: true, events: [e.pending(SEC, 2), e.pending(2900n * MS, 0)] });
+      expect(verdictOf(judgeShutdown(open, [lost()]).tasks, 'lost')).toBe('survivor');
     });
   });
 
