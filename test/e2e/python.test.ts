@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonExampleLine as lineOf, runPythonExample as runExample } from './runPythonExample.js';
 import { getJson, type Served, startServe, waitFor } from './serve.js';
 
 /** H1's grace period between SIGTERM and SIGKILL, in milliseconds (snapshots come every second). */
 const H1_GRACE_MILLIS = 2_500;
+
+/** Tasks of the scale program, its run bound and how long its spans may take to be stored, in milliseconds. */
+const SCALE_TASKS = 20_000;
+const SCALE_RUN_MILLIS = 120_000;
+const SCALE_ARRIVAL_MILLIS = 60_000;
 
 /** A service name no other test uses. */
 const serviceFor = (tag: string) => `py-${tag}-${randomUUID().slice(0, 8)}`;
@@ -286,6 +294,34 @@ describe('Python recorder (python -m canceltrace) against canceltrace serve', ()
       await new Promise((r) => proxy.close(r));
     }
   });
+
+  it('when 20,000 tasks are cancelled at once, then every span arrives over OTLP and in --output, the final shutdown span last', async () => {
+    const service = serviceFor('scale');
+    const output = join(mkdtempSync(join(tmpdir(), 'canceltrace-py-')), 'spans.jsonl');
+    const run = await runExample('scale_tasks.py', { endpoint: served.otlpUrl, service, output, runTimeoutMillis: SCALE_RUN_MILLIS });
+    expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({ code: 0, stdout: '20000 workers started\n', stderr: '' });
+    // the summary's counts only (the full view of 20,000 tasks is not fetched on every poll)
+    const summary = await waitFor(
+      async () => {
+        const list = await getJson<ShutdownSummary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`);
+        return list.find((s) => !s.open && (s.counts.cancelled ?? 0) === SCALE_TASKS);
+      },
+      SCALE_ARRIVAL_MILLIS,
+      `${SCALE_TASKS} cancelled tasks of ${service}`,
+    );
+    expect(summary.outcome).toBe('clean');
+    expect(summary.counts.survivor ?? 0).toBe(0);
+
+    const spans = readFileSync(output, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans as { name: string; attributes: { key: string }[] }[]);
+    const isTask = (s: { attributes: { key: string }[] }) => s.attributes.some((a) => a.key === 'task.kind');
+    expect(new Set(spans.filter(isTask).map((s) => s.name)).size).toBe(SCALE_TASKS);
+    const last = spans.at(-1) as { name: string; attributes: { key: string; value: Record<string, unknown> }[] } | undefined;
+    expect(last?.name).toBe('shutdown');
+    expect(last?.attributes.find((a) => a.key === 'canceltrace.spans_dropped')?.value).toEqual({ intValue: '0' });
+  }, 180_000);
 
   it('when a program runs with and without the recorder, then its exit code and stdout are the same', async () => {
     for (const file of ['p01_swallow_return.py', 'p13_replaced.py', 'p14_pool_leak.py']) {

@@ -43,6 +43,10 @@ export interface PythonRunOptions {
   python?: string;
   /** the program's own arguments */
   args?: string[];
+  /** also write the spans as OTLP JSON lines to this file (`--output`) */
+  output?: string;
+  /** how long the run may take before it is killed (default {@link RUN_TIMEOUT_MILLIS}) */
+  runTimeoutMillis?: number;
 }
 
 /**
@@ -52,7 +56,8 @@ export interface PythonRunOptions {
 export function runPythonExample(file: string, opts: PythonRunOptions = {}): Promise<PythonRun> {
   const script = join(PYTHON_EXAMPLES_DIR, file);
   const program = [script, ...(opts.args ?? [])];
-  const args = opts.endpoint ? ['-m', 'canceltrace', '--endpoint', opts.endpoint, '--service', opts.service ?? 'py-e2e', ...program] : program;
+  const output = opts.output ? ['--output', opts.output] : [];
+  const args = opts.endpoint ? ['-m', 'canceltrace', '--endpoint', opts.endpoint, '--service', opts.service ?? 'py-e2e', ...output, ...program] : program;
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: PYTHON_PACKAGE_DIR, PYTHONUNBUFFERED: '1' };
   for (const key of Object.keys(env)) if (key.startsWith('OTEL_') || key.startsWith('CANCELTRACE_')) delete env[key];
   const started = Date.now();
@@ -71,7 +76,7 @@ export function runPythonExample(file: string, opts: PythonRunOptions = {}): Pro
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   if (opts.sigterm) timers.push(setTimeout(() => !signalled && child.kill('SIGKILL'), READY_TIMEOUT_MILLIS));
-  timers.push(setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MILLIS));
+  timers.push(setTimeout(() => child.kill('SIGKILL'), opts.runTimeoutMillis ?? RUN_TIMEOUT_MILLIS));
   return new Promise((resolve) => {
     child.once('close', (code, signal) => {
       for (const t of timers) clearTimeout(t);
