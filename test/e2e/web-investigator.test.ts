@@ -279,6 +279,17 @@ if (!hasChromium()) {
       expect(await page.locator('.match-count').textContent()).toBe(`1 of ${report.tasks.length} tasks match`);
     });
 
+    it('when a verdict is picked in the filter bar, then only its tasks remain and the URL says so', async () => {
+      await open(`#/shutdowns/${shutdownId}`);
+      await timelineReady();
+      // the options are made when the select is first reached (focus), as a user's click or Tab does
+      await page.locator('.task-filter-verdict').focus();
+      await page.selectOption('.task-filter-verdict', 'survivor');
+      await page.waitForFunction(() => document.querySelector('.match-count')?.textContent?.startsWith('1 of'));
+      expect(await page.locator('.tl-label').getAttribute('data-verdict')).toBe('survivor');
+      expect(new URL(page.url()).hash).toBe(`#/shutdowns/${shutdownId}?verdict=survivor`);
+    });
+
     it('when a search matches an attribute value and the view is zoomed, then the match is marked and counted, and the URL reproduces the view', async () => {
       await open(`#/shutdowns/${shutdownId}`);
       await timelineReady();

@@ -38,35 +38,32 @@ export class FilterBar {
       .attr('aria-label', 'search tasks')
       .attr('placeholder', 'find: name, coroutine, span id, attribute value, swallow site')
       .on('input', () => this.onChange({ q: (this.search.property('value') as string) || undefined }));
-    const verdicts = choices(tasks, (t) => [t.verdict]).sort((a, b) => VERDICTS.indexOf(a) - VERDICTS.indexOf(b));
-    const make = (key: 'verdict' | 'finding' | 'coroutine' | 'site', all: string, values: string[]): Select => {
+    // the options read every task: made when a select is first reached, not before the first frame
+    const make = (key: 'verdict' | 'finding' | 'coroutine' | 'site', all: string, values: () => string[]): Select => {
       const sel = this.root.append('select').attr('class', `task-filter-${key}`).attr('aria-label', `filter by ${key}`);
-      sel
-        .selectAll('option')
-        .data(['', ...values])
-        .join('option')
-        .attr('value', (d) => d)
-        .text((d) => d || all);
+      sel.append('option').datum('').attr('value', '').text(all);
+      let filled = false;
+      const fill = () => {
+        if (filled) return;
+        filled = true;
+        const current = sel.property('value') as string;
+        sel
+          .selectAll<HTMLOptionElement, string>('option')
+          .data(['', ...new Set([...values(), ...(current ? [current] : [])])])
+          .join('option')
+          .attr('value', (d) => d)
+          .text((d) => d || all);
+        sel.property('value', current);
+      };
+      sel.on('focus pointerdown keydown', fill);
       sel.on('change', () => this.onChange({ [key]: (sel.property('value') as string) || undefined }));
       return sel;
     };
     this.selects = {
-      verdict: make('verdict', 'all verdicts', verdicts),
-      finding: make(
-        'finding',
-        'any finding',
-        choices(tasks, (t) => t.findingKinds),
-      ),
-      coroutine: make(
-        'coroutine',
-        'all coroutines',
-        choices(tasks, (t) => [t.coroutine]),
-      ),
-      site: make(
-        'site',
-        'all creation sites',
-        choices(tasks, (t) => [t.site]),
-      ),
+      verdict: make('verdict', 'all verdicts', () => choices(tasks, (t) => [t.verdict]).sort((a, b) => VERDICTS.indexOf(a) - VERDICTS.indexOf(b))),
+      finding: make('finding', 'any finding', () => choices(tasks, (t) => t.findingKinds)),
+      coroutine: make('coroutine', 'all coroutines', () => choices(tasks, (t) => [t.coroutine])),
+      site: make('site', 'all creation sites', () => choices(tasks, (t) => [t.site])),
     };
     this.root
       .append('button')

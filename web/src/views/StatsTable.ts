@@ -42,6 +42,11 @@ export class StatsTable {
 
   private render(): void {
     this.root.select('table').remove();
+    if (this.tasks.length === 0) {
+      this.root.select('p.stats-empty').remove();
+      this.root.append('p').attr('class', 'stats-empty muted').text('No task: nothing to count.');
+      return;
+    }
     const rows = drainStats(this.tasks, this.by);
     const present = VERDICTS.filter((v) => rows.some((r) => r.verdicts[v]));
     const table = this.root.append('table').attr('class', 'stats-table');
