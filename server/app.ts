@@ -132,7 +132,11 @@ export function createApp(deps: AppDeps): express.Express {
     return taskJson(judged);
   };
 
-  const getTimeline: Handler = async (req) => columnarReportJson(await reportOf(String(req.params.id)));
+  const getTimeline: Handler = async (req) => {
+    const report = await reportOf(String(req.params.id));
+    // the same tag as long as the report is served from the views' cache: a polling dashboard gets a 304
+    return new StreamedJson(columnarReportJson(report), `W/"${views.tagOf(report)}-columnar"`);
+  };
 
   const searchShutdown: Handler = async (req) => {
     const q = parseString(req.query.q, 'q') ?? '';

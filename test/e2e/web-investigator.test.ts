@@ -431,6 +431,16 @@ if (!hasChromium()) {
       expect(await page.locator('.exports a.export-otlp').getAttribute('href')).toBe(`api/shutdowns/${shutdownId}/export?format=otlp`);
     });
 
+    it('when the columnar timeline is asked again with its entity tag, then it answers 304 without a body', async () => {
+      const first = await fetch(`${served.uiUrl}/api/shutdowns/${shutdownId}/timeline`);
+      const body = await first.json();
+      expect(body.columnar.count).toBe(report.tasks.length);
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^W\/".+-columnar"$/);
+      const again = await fetch(`${served.uiUrl}/api/shutdowns/${shutdownId}/timeline`, { headers: { 'if-none-match': etag } });
+      expect(again.status).toBe(304);
+    });
+
     it('when the system prefers a dark scheme, then the page is dark and axe finds no serious contrast problem', async () => {
       await open(`#/shutdowns/${shutdownId}`, 'dark');
       await timelineReady();
