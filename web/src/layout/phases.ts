@@ -1,3 +1,4 @@
+import { EVENT } from '../../../contract/contract.js';
 import type { ApiShutdown } from '../api/types.js';
 import { nsToMs, parseNs } from './nsToMs.js';
 
@@ -37,12 +38,12 @@ export function phasesOf(shutdown: ApiShutdown): Phases {
   const origin = parseNs(shutdown.start) ?? 0n;
   const endMs = drainMsOf(shutdown);
   const marks: PhaseMark[] = [{ kind: 'signal', label: `signal (${shutdown.reason})`, t: 0 }];
-  const cancelAll = shutdown.events?.find((e) => e.name === 'shutdown.cancel_all');
+  const cancelAll = shutdown.events?.find((e) => e.name === EVENT.cancelAll);
   const cancelMs = cancelAll ? nsToMs(cancelAll.time, origin) : Number.NaN;
   if (Number.isFinite(cancelMs)) marks.push({ kind: 'cancel_all', label: 'cancel all', t: cancelMs });
   const deadline = shutdown.drainTimeoutMs !== undefined ? (Number.isFinite(cancelMs) ? cancelMs : 0) + shutdown.drainTimeoutMs : Number.NaN;
   if (Number.isFinite(deadline)) marks.push({ kind: 'deadline', label: 'drain deadline', t: deadline });
-  const drainedEvent = shutdown.events?.find((e) => e.name === 'shutdown.drained');
+  const drainedEvent = shutdown.events?.find((e) => e.name === EVENT.drained);
   const drainedMs = drainedEvent ? nsToMs(drainedEvent.time, origin) : Number.NaN;
   if (Number.isFinite(drainedMs)) marks.push({ kind: 'drained', label: 'drained', t: drainedMs });
   if (Number.isFinite(endMs)) marks.push({ kind: 'end', label: shutdown.open ? 'last snapshot' : 'end', t: endMs });

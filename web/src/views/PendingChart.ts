@@ -2,6 +2,7 @@ import { axisLeft } from 'd3-axis';
 import { type ScaleLinear, scaleLinear } from 'd3-scale';
 import { type Selection, select } from 'd3-selection';
 import { curveStepAfter, line } from 'd3-shape';
+import { EVENT } from '../../../contract/contract.js';
 import type { ApiShutdownReport } from '../api/types.js';
 import { nsToMs } from '../layout/nsToMs.js';
 
@@ -64,7 +65,7 @@ export class PendingChart {
       };
     };
     this.series = [
-      mk('tasks.pending', 'pending', report.pendingBaseline ?? 0, toPoints((report.pending ?? []).map((p) => ({ t: p.t, v: p.count }))), PENDING_HEIGHT_PX),
+      mk(EVENT.pending, 'pending', report.pendingBaseline ?? 0, toPoints((report.pending ?? []).map((p) => ({ t: p.t, v: p.count }))), PENDING_HEIGHT_PX),
       ...(report.gauges ?? []).map((g) => mk(g.name, 'gauge', g.baseline, toPoints(g.samples.map((s) => ({ t: s.t, v: s.value }))), GAUGE_HEIGHT_PX)),
     ];
     this.root = select(container).append('div').attr('class', 'charts');

@@ -266,7 +266,7 @@ function lastStack(task: ApiTask): string | undefined {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
     if (e.name === EVENT.stack && e.attributes?.[ATTR.stack] !== undefined) return valueText(e.attributes[ATTR.stack]);
-    if (e.name === 'exception' && e.attributes?.['exception.stacktrace'] !== undefined) return valueText(e.attributes['exception.stacktrace']);
+    if (e.name === EVENT.exception && e.attributes?.[ATTR.exceptionStacktrace] !== undefined) return valueText(e.attributes[ATTR.exceptionStacktrace]);
   }
   return undefined;
 }
