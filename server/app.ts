@@ -109,18 +109,19 @@ export function createApp(deps: AppDeps): express.Express {
     return rows;
   };
 
-  const reportOf = async (rawId: string) => {
+  /** A shutdown's judged view; `brief`: with task records cut to what the compact and columnar forms show. */
+  const reportOf = async (rawId: string, brief = false) => {
     const id = parseShutdownId(rawId);
     const shutdown = await store.getShutdown(id);
     if (!shutdown) throw new NotFoundError(`no shutdown with id ${id}`);
-    return views.report(shutdown);
+    return brief ? views.briefReport(shutdown) : views.report(shutdown);
   };
 
   const getShutdown: Handler = async (req) => {
     const form = parseString(req.query.tasks, 'tasks');
     if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
-    const report = await reportOf(String(req.params.id));
     const shown = form === 'compact' ? 'compact' : 'full';
+    const report = await reportOf(String(req.params.id), shown === 'compact');
     return streamedReport(report, shown, `W/"${views.tagOf(report)}-${shown}"`);
   };
 
@@ -133,7 +134,7 @@ export function createApp(deps: AppDeps): express.Express {
   };
 
   const getTimeline: Handler = async (req) => {
-    const report = await reportOf(String(req.params.id));
+    const report = await reportOf(String(req.params.id), true);
     // the same tag as long as the report is served from the views' cache: a polling dashboard gets a 304
     return new StreamedJson(columnarReportJson(report), `W/"${views.tagOf(report)}-columnar"`);
   };

@@ -1,6 +1,7 @@
 import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord, TaskRecord } from '../../contract/records.js';
 import { type JudgeOptions, judgedFromStored, judgeShutdown } from '../judge/index.js';
 import type { Store } from '../store/Store.js';
+import { briefTask } from './briefTask.js';
 
 /** Judged shutdowns kept in memory, most recently used last. */
 export const DEFAULT_REPORT_CACHE_SIZE = 64;
@@ -93,15 +94,28 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     const at = this.now();
     const hit = touch(this.summaries, key);
     if (hit && this.fresh(hit, generation, at)) return hit.summary;
-    const { outcome, counts } = await this.report(shutdown);
+    const { outcome, counts } = await this.briefReport(shutdown);
     remember(this.summaries, key, { generation, at, summary: { outcome, counts } }, DEFAULT_SUMMARY_CACHE_SIZE);
     return { outcome, counts };
   }
 
-  /** The judged view of one shutdown. */
-  async report(shutdown: ShutdownRecord): Promise<ShutdownReport> {
+  /** The judged view of one shutdown, with whole task records (the full view, one task, exports). */
+  report(shutdown: ShutdownRecord): Promise<ShutdownReport> {
+    return this.judged(shutdown, false);
+  }
+
+  /**
+   * The same judgment with each task record cut to what the compact and columnar views, the list and
+   * a settled shutdown's judgment read ({@link briefTask}): far less memory for a large shutdown.
+   * Verdicts, findings and order are those of {@link report}.
+   */
+  briefReport(shutdown: ShutdownRecord): Promise<ShutdownReport> {
+    return this.judged(shutdown, true);
+  }
+
+  private async judged(shutdown: ShutdownRecord, brief: boolean): Promise<ShutdownReport> {
     const generation = this.generations.get(shutdown.instance) ?? 0;
-    const key = `${shutdown.id}:${shutdown.end}`;
+    const key = `${brief ? 'brief' : 'full'}:${shutdown.id}:${shutdown.end}`;
     // Taken before the read, so that the age counts from the state the report was judged on.
     const at = this.now();
     const hit = touch(this.cache, key);
@@ -110,7 +124,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     let report: ShutdownReport;
     if (this.store.judgedTasksInWindow) {
       // Each task was judged when its record was written: read the judgment instead of judging again.
-      const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end);
+      const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end, brief ? briefTask : undefined);
       const stored = new Map<TaskRecord, string | null>();
       const tasks = rows.map(({ task, judgment }) => {
         stored.set(task, judgment);
@@ -118,7 +132,8 @@ export class ShutdownViews implements Consumer<SpanRecord> {
       });
       report = judgeShutdown(shutdown, tasks, this.options, (task, window) => judgedFromStored(task, stored.get(task), window, this.options));
     } else {
-      report = judgeShutdown(shutdown, await this.store.tasksInWindow(shutdown.instance, shutdown.start, end), this.options);
+      const tasks = await this.store.tasksInWindow(shutdown.instance, shutdown.start, end);
+      report = judgeShutdown(shutdown, brief ? tasks.map(briefTask) : tasks, this.options);
     }
     remember(this.cache, key, { generation, at, report }, this.cacheSize);
     return report;

@@ -307,18 +307,27 @@ export class SqliteStore implements Store {
     return tasks;
   }
 
-  /** {@link tasksInWindow}, each record with the judgment stored beside it (null: none stored). */
-  async judgedTasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<{ task: TaskRecord; judgment: string | null }[]> {
+  /**
+   * {@link tasksInWindow}, each record with the judgment stored beside it (null: none stored). Rows are
+   * read one at a time and each record passes through `project` at once, so a million rows are never
+   * held as text or as whole records.
+   */
+  async judgedTasksInWindow(
+    instance: string,
+    start: bigint,
+    end: bigint | undefined,
+    project?: (task: TaskRecord) => TaskRecord,
+  ): Promise<{ task: TaskRecord; judgment: string | null }[]> {
     this.live();
-    const rows = this.stmt.windowJudged.all({
+    const rows = this.stmt.windowJudged.iterate({
       instance,
       start: clampInt64(start),
       end: end === undefined ? INT64_MAX : clampInt64(end),
-    }) as [...StoredRow, string | null][];
-    const tasks: { task: TaskRecord; judgment: string | null }[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i];
-      tasks[i] = { task: readTask(this.decode(row as unknown as StoredRow)), judgment: row[10] };
+    }) as IterableIterator<[...StoredRow, string | null]>;
+    const tasks: { task: TaskRecord; judgment: string | null }[] = [];
+    for (const row of rows) {
+      const task = readTask(this.decode(row as unknown as StoredRow));
+      tasks.push({ task: project ? project(task) : task, judgment: row[10] });
     }
     return tasks;
   }

@@ -48,9 +48,15 @@ export interface Store extends Consumer<SpanRecord> {
   tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]>;
   /**
    * The same records as {@link tasksInWindow}, each with the judgment text stored beside it when it
-   * was written (null: none). Only stores that keep judgments have it.
+   * was written (null: none). Only stores that keep judgments have it. `project`, when given, is
+   * applied to each record as it is read, so that only what it returns is held (large windows).
    */
-  judgedTasksInWindow?(instance: string, start: bigint, end: bigint | undefined): Promise<{ task: TaskRecord; judgment: string | null }[]>;
+  judgedTasksInWindow?(
+    instance: string,
+    start: bigint,
+    end: bigint | undefined,
+    project?: (task: TaskRecord) => TaskRecord,
+  ): Promise<{ task: TaskRecord; judgment: string | null }[]>;
   /** Tasks across time, filtered and paged. */
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   /** Every stored span of one trace (judged or not). */

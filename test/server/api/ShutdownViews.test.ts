@@ -70,12 +70,12 @@ describe('ShutdownViews', () => {
       await swallowedElsewhere('a');
       clock = DEFAULT_SHARED_CACHE_MILLIS - 1;
       expect((await shared.summary(shutdown)).counts.swallowed ?? 0).toBe(0);
-      expect((await shared.report(shutdown)).counts.swallowed ?? 0).toBe(0);
+      expect((await shared.briefReport(shutdown)).counts.swallowed ?? 0).toBe(0);
       expect(reads).toBe(1);
 
       clock = DEFAULT_SHARED_CACHE_MILLIS;
       expect((await shared.summary(shutdown)).counts.swallowed).toBe(1);
-      expect((await shared.report(shutdown)).counts.swallowed).toBe(1);
+      expect((await shared.briefReport(shutdown)).counts.swallowed).toBe(1);
       expect(reads).toBe(2);
     });
 

@@ -1,6 +1,8 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../contract/records.js';
+import { columnarReportJson } from '../../../server/api/columnar.js';
+import { compactReportJson } from '../../../server/api/json.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
 import { judgeTask } from '../../../server/judge/judgeTask.js';
@@ -109,7 +111,7 @@ function project(r: ShutdownReport) {
 
 describe('storedJudgment', () => {
   test.prop([scenarioArb], { numRuns: 150 })(
-    'when records arrive in any order and batching, then the report from judgments kept at ingest equals judging the stored records from scratch, after every batch',
+    'when records arrive in any order and batching, then the report from judgments kept at ingest (whole or brief) equals judging the stored records from scratch, after every batch',
     async (s) => {
       const options = { slowCancelNs: s.slowCancelNs, clockToleranceNs: s.clockToleranceNs };
       const store = SqliteStore.open({ path: ':memory:', verdictOf: judgeTaskAlone, judgmentOf: (t) => judgeAtIngest(t, options) });
@@ -120,13 +122,18 @@ describe('storedJudgment', () => {
           const shutdown = await store.getShutdown(`${TRACE}-${SHUTDOWN_SPAN}`);
           if (!shutdown) continue;
           // A fresh view each time: no cached report, every read goes to the store.
-          const incremental = await new ShutdownViews(store, options).report(shutdown);
+          const views = new ShutdownViews(store, options);
+          const incremental = await views.report(shutdown);
           const fromScratch = judgeShutdown(
             shutdown,
             await store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end),
             options,
           );
           expect(project(incremental)).toEqual(project(fromScratch));
+          // The brief report (records cut to what the compact and columnar views show) says the same.
+          const brief = await views.briefReport(shutdown);
+          expect(compactReportJson(brief)).toEqual(compactReportJson(fromScratch));
+          expect(columnarReportJson(brief)).toEqual(columnarReportJson(fromScratch));
         }
       } finally {
         await store.close();
