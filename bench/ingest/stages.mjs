@@ -1,7 +1,7 @@
 // Ingest benchmark: how fast a large synthetic shutdown goes through each stage of the real
 // ingest path, against the built dist/ (run `npm run build` first).
 //
-//   node --expose-gc bench/ingest/run.mjs [--sizes 10000,100000] [--repeat 2] [--baseline DIR] [--skip-http]
+//   node --expose-gc bench/ingest/stages.mjs [--sizes 10000,100000] [--repeat 2] [--baseline DIR] [--skip-http]
 //
 // In-process stages run --repeat times and show their fastest run (the machine is shared); the
 // HTTP stages run once.
