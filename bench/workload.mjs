@@ -150,16 +150,16 @@ export function* shutdownRequests(tasks, encoding, instance = `bench-${hex(4)}`)
   }
 }
 
-/** Bodies of `n` task spans spread over several instances (a fleet restarting), `SPANS_PER_REQUEST` each. */
-export function fleetBodies(n, encoding) {
+/** Bodies of `n` task spans spread over several instances (a fleet restarting), `perRequest` (default {@link SPANS_PER_REQUEST}) each. */
+export function fleetBodies(n, encoding, perRequest = SPANS_PER_REQUEST) {
   const serializer = encoding === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer;
   const t0 = BigInt(Date.now() - 600_000) * MS;
   const bodies = [];
-  for (let i = 0; i < n; i += SPANS_PER_REQUEST) {
-    const resource = benchResource(`fleet-${(i / SPANS_PER_REQUEST) % 16}`);
+  for (let i = 0; i < n; i += perRequest) {
+    const resource = benchResource(`fleet-${Math.floor(i / perRequest) % 16}`);
     const traceId = hex(16);
     const spans = [];
-    for (let k = i; k < Math.min(n, i + SPANS_PER_REQUEST); k++) spans.push(taskSpan(k, traceId, t0, resource));
+    for (let k = i; k < Math.min(n, i + perRequest); k++) spans.push(taskSpan(k, traceId, t0, resource));
     bodies.push({ body: serializer.serializeRequest(spans), spans: spans.length });
   }
   return bodies;

@@ -24,6 +24,8 @@ const SIZES = (process.env.BENCH_JUDGE_SIZES ?? '1000,10000,100000,1000000')
   .filter((n) => n > 0);
 /** Spans per POST sent while the largest shutdown is read (a small exporter batch). */
 const PROBE_SPANS = 64;
+/** At most one probe POST per this many milliseconds. */
+const PROBE_INTERVAL_MS = 20;
 /** The size the JSON line reports as `tasks`. */
 const HEADLINE = 100_000;
 
@@ -102,7 +104,10 @@ async function probe(otlpUrl, bodies, done) {
       req.on('error', reject);
       req.end(body);
     });
-    latencies.push(performance.now() - t);
+    const took = performance.now() - t;
+    latencies.push(took);
+    // An exporter's pace, not a flood: the probe must not be what keeps the server busy.
+    if (took < PROBE_INTERVAL_MS) await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS - took));
   }
   agent.destroy();
   return latencies;
@@ -132,7 +137,7 @@ async function main() {
         let latencies = [];
         let cold;
         if (tasks === largest) {
-          const bodies = fleetBodies(PROBE_SPANS * 8, 'protobuf').flatMap((b) => [b]);
+          const bodies = fleetBodies(PROBE_SPANS * 8, 'protobuf', PROBE_SPANS);
           let finished = false;
           const probing = probe(serve.otlp, bodies, () => finished);
           cold = await get(compact).finally(() => {
