@@ -13,8 +13,6 @@ import collections
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 
 from . import _otlp
 from ._report import report
@@ -23,6 +21,10 @@ from ._report import report
 DEFAULT_MAX_QUEUE_SPANS = 262_144
 DEFAULT_MAX_BATCH_SPANS = 2048
 DEFAULT_BATCH_DELAY_S = 0.1
+# a queue growing by this many spans per batch delay is a burst in progress: encoding waits for its end,
+# at most this long
+BURST_SPANS_PER_TICK = 256
+MAX_EXPORT_DELAY_S = 1.0
 IDLE_POLL_S = 0.02
 DEFAULT_HTTP_TIMEOUT_S = 5.0
 DEFAULT_RETRY_BUDGET_S = 30.0
@@ -180,15 +182,34 @@ class Exporter:
     def _run(self):
         while True:
             if not self._queue:
-                time.sleep(IDLE_POLL_S)
+                self._pause(IDLE_POLL_S)
                 continue
-            if self._deadline is None and len(self._queue) < DEFAULT_MAX_BATCH_SPANS:
-                # let a burst gather into one batch (not at exit: then every moment counts)
-                end = time.monotonic() + DEFAULT_BATCH_DELAY_S
-                while len(self._queue) < DEFAULT_MAX_BATCH_SPANS and time.monotonic() < end \
-                        and self._deadline is None:
-                    time.sleep(IDLE_POLL_S)
+            if self._deadline is None:
+                self._wait_for_a_lull()
             self._export_counted(self._take_batch())
+
+    def _wait_for_a_lull(self):
+        """Lets a small batch gather, and a burst (a shutdown cancelling thousands of tasks) finish before
+        encoding: encoding competes with the program for the GIL, so it waits while the queue grows fast,
+        up to MAX_EXPORT_DELAY_S and half the queue's bound. Not at exit: then every moment counts."""
+        start = time.monotonic()
+        last = len(self._queue)
+        while self._deadline is None and len(self._queue) < self.max_queue // 2:
+            self._pause(DEFAULT_BATCH_DELAY_S)
+            now_len = len(self._queue)
+            grew = now_len - last
+            last = now_len
+            if time.monotonic() - start >= MAX_EXPORT_DELAY_S:
+                return
+            if grew < BURST_SPANS_PER_TICK and now_len > 0:
+                return
+
+    def _pause(self, seconds):
+        """Sleeps on the exporter thread; close() cuts it short (then it only paces an empty queue)."""
+        if self._deadline is None:
+            self._wake.wait(seconds)
+        else:
+            time.sleep(IDLE_POLL_S)
 
     def _export_counted(self, batch):
         try:
@@ -236,6 +257,9 @@ class Exporter:
     def _post(self, body):
         """POSTs one batch; retries 429/503 (Retry-After) and connection errors within the retry budget
         (at exit: within the exit deadline, and not at all once the collector is known unreachable)."""
+        import urllib.error  # only when posting: importing it costs the program ~15 ms at start
+        import urllib.request
+
         started = time.monotonic()
         backoff = 0.25
         while True:

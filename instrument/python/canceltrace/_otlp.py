@@ -41,8 +41,19 @@ def any_value(v):
 
 
 def attributes(attrs):
-    """Encodes a dict of attributes, skipping None values."""
-    return [{"key": k, "value": any_value(v)} for k, v in attrs.items() if v is not None]
+    """Encodes a dict of attributes, skipping None values (the common types inline: this is the exporter's
+    hot loop)."""
+    out = []
+    append = out.append
+    for k, v in attrs.items():
+        t = type(v)
+        if t is str:
+            append({"key": k, "value": {"stringValue": v}})
+        elif t is int:
+            append({"key": k, "value": {"intValue": str(v)}})
+        elif v is not None:
+            append({"key": k, "value": any_value(v)})
+    return out
 
 
 def span(trace_id, span_id, name, start_ns, end_ns, attrs, events, status_code=STATUS_UNSET, status_message=None):
