@@ -17,7 +17,8 @@ USAGE = """usage: python -m canceltrace [--endpoint URL] [--service NAME] [--out
 
   --endpoint URL   OTLP/HTTP endpoint (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)
   --service NAME   service.name (default: OTEL_SERVICE_NAME)
-  --output FILE    also write OTLP JSON lines to FILE (one export request per line)
+  --output FILE    also write OTLP JSON lines to FILE (one export request per line); appends to an
+                   existing FILE, never replaces it (remove it first for a fresh dump)
   --all-tasks      export every task, not only cancelled, failed and shutdown-time ones
 """
 
@@ -129,7 +130,11 @@ def _is_zip(path):
 
 def main(argv=None):
     """Runs the program under the recorder."""
-    parsed = parse_args(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE)
+        return 0
+    parsed = parse_args(args)
     if parsed is None:
         sys.stderr.write(USAGE)
         return 2

@@ -1,5 +1,6 @@
 """Zero-code mode leaves the program's behaviour alone: output, exit code, tracebacks, signals, argv."""
 
+import json
 import os
 import signal
 import subprocess
@@ -216,3 +217,26 @@ class SameBehaviour(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OutputFile(unittest.TestCase):
+    def test_when_output_names_an_existing_file_then_the_run_appends_to_it_and_help_says_so(self):
+        path = write_program("""
+            import asyncio
+            async def main():
+                t = asyncio.create_task(asyncio.sleep(10), name="cancelled-once")
+                await asyncio.sleep(0)
+                t.cancel()
+            asyncio.run(main())
+        """)
+        out = path + ".jsonl"
+        for _ in range(2):
+            subprocess.run([sys.executable, "-m", "canceltrace", "--output", out, path], check=True,
+                           capture_output=True, env=env_with_package(), timeout=30)
+        with open(out) as f:
+            names = [s["name"] for line in f for s in json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]]
+        self.assertEqual(names.count("cancelled-once"), 2, "the second run appended, the first is still there")
+        usage = subprocess.run([sys.executable, "-m", "canceltrace", "--help"], capture_output=True, text=True,
+                               env=env_with_package(), timeout=30)
+        self.assertEqual(usage.returncode, 0)
+        self.assertIn("appends to an", usage.stdout)
