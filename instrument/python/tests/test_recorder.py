@@ -366,7 +366,7 @@ class CollectorDown(unittest.TestCase):
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await asyncio.sleep(0.4)  # the exporter is now retrying the refused first batch
+                await asyncio.sleep(1.0)  # the exporter took the first batch and is retrying it (refused)
             asyncio.run(main())
         """)
         proc, dump = run_recorded(path, extra_flags=["--endpoint", "http://127.0.0.1:%d" % port])
