@@ -9,6 +9,17 @@ class Interner<T> {
   readonly values: T[] = [];
   private readonly indices = new Map<string, number>();
 
+  /** The index of a string value interned as itself (no key or factory to allocate). */
+  indexOfString(this: Interner<string>, value: string): number {
+    let i = this.indices.get(value);
+    if (i === undefined) {
+      i = this.values.length;
+      this.indices.set(value, i);
+      this.values.push(value);
+    }
+    return i;
+  }
+
   index(key: string, make: () => T): number {
     let i = this.indices.get(key);
     if (i === undefined) {
@@ -85,11 +96,15 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
     const judged = report.tasks[i];
     const { task } = judged;
     c.spanId[i] = task.spanId;
-    c.trace[i] = traces.index(task.traceId, () => task.traceId);
+    c.trace[i] = traces.indexOfString(task.traceId);
     c.name[i] = task.name;
-    c.verdict[i] = verdicts.index(judged.verdict, () => judged.verdict);
-    const site: ColumnarSite = { coroutine: task.coroutine, ...task.code };
-    c.site[i] = sites.index(siteKey(site), () => site);
+    c.verdict[i] = verdicts.indexOfString(judged.verdict);
+    // the key straight from the fields: the site object is made only for a site not seen yet
+    const code = task.code;
+    c.site[i] = sites.index(`${task.coroutine ?? ''}\u0000${code.filepath ?? ''}\u0000${code.lineno ?? ''}\u0000${code.function ?? ''}\u0000`, () => ({
+      coroutine: task.coroutine,
+      ...code,
+    }));
     if (judged.swallowSite) {
       const { stack: _stack, ...where } = judged.swallowSite;
       const line = str(task.span.attributes, ATTR.swallowLine);
@@ -97,7 +112,7 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
       c.swallowSite[i] = swallowSites.index(siteKey(s), () => s);
     } else c.swallowSite[i] = -1;
     const state = task.finalState ?? 'pending';
-    c.finalState[i] = finalStates.index(state, () => state);
+    c.finalState[i] = finalStates.indexOfString(state);
     c.snapshot[i] = task.snapshot ? 1 : 0;
     c.createdMs[i] = msFrom(origin, task.createdAt);
     c.endedMs[i] = msFrom(origin, task.endTime);
@@ -108,15 +123,15 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
     for (const step of pairSteps<bigint, EventRecord>(events)) {
       const start = (step.startEvent ?? step.endEvent)!.time;
       c.stepKind.push(STEP_KINDS.indexOf(step.kind));
-      c.stepName.push(stepNames.index(step.name, () => step.name));
+      c.stepName.push(stepNames.indexOfString(step.name));
       c.stepStartMs.push(msFrom(origin, start));
       c.stepEndMs.push(step.endEvent ? msFrom(origin, step.endEvent.time) : null);
       const outcome = step.outcome ?? 'interrupted';
-      c.stepOutcome.push(stepOutcomes.index(outcome, () => outcome));
+      c.stepOutcome.push(stepOutcomes.indexOfString(outcome));
     }
     c.stepOffset.push(c.stepKind.length);
     let mask = 0;
-    for (const f of judged.findings) mask |= 1 << findingKinds.index(f.kind, () => f.kind);
+    for (const f of judged.findings) mask |= 1 << findingKinds.indexOfString(f.kind);
     c.findings[i] = mask;
     c.taskId[i] = task.taskId ?? '';
     c.parentTaskId[i] = task.parentTaskId ?? '';
