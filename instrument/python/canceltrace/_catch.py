@@ -1,4 +1,12 @@
-"""Where a cancellation was caught: a short trace window around the step that delivers it.
+"""Where a cancellation was caught.
+
+On Python 3.12+, sys.monitoring follows the CancelledError of a cancelled task through every handler
+until the task ends (EXCEPTION_HANDLED and PY_UNWIND fire only when exceptions are handled or leave a
+frame, so this costs nothing elsewhere): the site is the last handler that caught it, which is where
+propagation stopped (a handler that cleaned up and re-raised is followed by the next one, even across
+awaits). When the last thing seen is the exception leaving a Python frame and nothing Python caught it
+after, compiled code absorbed it: the site is the nearest Python frame that called into that code, and
+the stack says so. On 3.11, a short trace window around the step that delivers it:
 
 The window traces only the cancelled task's frames, only during the step in which the CancelledError
 is thrown into it, and only when no debugger or coverage tool owns `sys.settrace`. Within that step
@@ -10,6 +18,7 @@ best effort.
 
 import asyncio
 import sys
+import weakref
 
 from ._task import is_internal_code
 
@@ -19,6 +28,83 @@ MAX_CATCH_WINDOWS = 32
 CANCELLED_ERROR_TYPE = "asyncio.exceptions.CancelledError"
 
 _CancelledError = asyncio.CancelledError
+_monitoring = getattr(sys, "monitoring", None)
+# sys.monitoring tool ids 0-2 and 5 are named for debuggers, coverage, profilers and optimizers
+MONITORING_TOOL_ID = 4
+ABSORBED_IN_COMPILED_CODE = "absorbed in compiled library code called from here"
+
+
+def _current_task():
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def _handler_line(code, offset):
+    """The line of the first instruction of the handler at `offset` that has one (the `except` line)."""
+    for start, end, line in code.co_lines():
+        if end > offset and line is not None:
+            return line
+    return None
+
+
+class HandlerMonitor:
+    """3.12+: the last handler that caught a watched task's CancelledError, via sys.monitoring."""
+
+    def __init__(self):
+        self.enabled = False
+        self._watched = weakref.WeakSet()
+        if _monitoring is None:
+            return
+        try:
+            _monitoring.use_tool_id(MONITORING_TOOL_ID, "canceltrace")
+            _monitoring.register_callback(MONITORING_TOOL_ID, _monitoring.events.EXCEPTION_HANDLED, self._handled)
+            _monitoring.register_callback(MONITORING_TOOL_ID, _monitoring.events.PY_UNWIND, self._unwound)
+            self.enabled = True
+        except Exception:  # the tool id is taken: the trace windows do the job
+            self.enabled = False
+
+    def watch(self, task):
+        """Follows the task's CancelledError from now until unwatch()."""
+        if not self._watched:
+            _monitoring.set_events(MONITORING_TOOL_ID,
+                                   _monitoring.events.EXCEPTION_HANDLED | _monitoring.events.PY_UNWIND)
+        self._watched.add(task)
+
+    def unwatch(self, task):
+        self._watched.discard(task)
+        if not self._watched:
+            _monitoring.set_events(MONITORING_TOOL_ID, 0)
+
+    def _record(self, task, site):
+        rec = getattr(task, "_ct_rec", None)
+        if rec is not None and rec.open_cancels > 0:
+            rec.catch = site
+
+    def _handled(self, code, offset, exc):
+        try:
+            if isinstance(exc, _CancelledError) and not is_internal_code(code):
+                task = _current_task()
+                if task is not None and task in self._watched:
+                    frame = sys._getframe(1)
+                    line = _handler_line(code, offset) or frame.f_lineno
+                    self._record(task, (code.co_filename, line, code.co_qualname, frame.f_lineno, None))
+        except Exception:
+            pass
+
+    def _unwound(self, code, offset, exc):
+        try:
+            if isinstance(exc, _CancelledError) and not is_internal_code(code):
+                task = _current_task()
+                if task is not None and task in self._watched:
+                    back = sys._getframe(1).f_back
+                    if back is not None and not is_internal_code(back.f_code):
+                        # overwritten by the next handler if Python code catches it; else compiled code did
+                        self._record(task, (back.f_code.co_filename, back.f_lineno, back.f_code.co_qualname,
+                                            back.f_lineno, ABSORBED_IN_COMPILED_CODE))
+        except Exception:
+            pass
 
 
 class CatchLocator:
@@ -29,6 +115,7 @@ class CatchLocator:
         self._scheduled = 0
         self._tracing = False
         self._state = {}  # task -> [frame, delivered line, handler line]
+        self.monitor = HandlerMonitor()
 
     def open_window(self, task):
         """Before a cancel is delivered: opens a trace window around the task's next step.
@@ -39,6 +126,9 @@ class CatchLocator:
         window opens at once, so that step cannot run before it. Returns the loop to close it on, or None.
         """
         try:
+            if self.monitor.enabled:
+                self.monitor.watch(task)
+                return None
             if self._scheduled >= MAX_CATCH_WINDOWS:
                 return None
             if sys.gettrace() is not None and not self._tracing:
@@ -67,7 +157,7 @@ class CatchLocator:
         # A cancel that a scope already handed back (uncancel) was the scope's own to absorb: not a catch.
         if rec is not None and rec.open_cancels > 0 and not task.cancelled():
             frame, delivered, handler = st
-            rec.catch = (frame.f_code.co_filename, handler or delivered, frame.f_code.co_qualname, delivered)
+            rec.catch = (frame.f_code.co_filename, handler or delivered, frame.f_code.co_qualname, delivered, None)
 
     def _on(self, task):
         self._state[task] = [None, None, None]
@@ -109,8 +199,9 @@ class CatchLocator:
 
 def swallow_site(rec):
     """(site string, stacktrace) of a cancellation that did not end the task, when it can be found."""
+    note = None
     if rec.catch is not None:
-        filepath, lineno, function, delivered = rec.catch
+        filepath, lineno, function, delivered, note = rec.catch
     elif rec.cancel_frames:
         frame, at_cancel = rec.cancel_frames[-1]
         for f, line in reversed(rec.cancel_frames):
@@ -126,6 +217,6 @@ def swallow_site(rec):
     for f, line in rec.cancel_frames or []:
         lines.append('  File "%s", line %d, in %s' % (f.f_code.co_filename, line or 0, f.f_code.co_qualname))
     lines.append(CANCELLED_ERROR_TYPE)
-    lines.append('caught at: File "%s", line %s, in %s (delivered at line %s)' % (filepath, lineno, function,
-                                                                                   delivered))
+    lines.append('caught at: File "%s", line %s, in %s (%s)' % (filepath, lineno, function,
+                                                                 note or "delivered at line %s" % delivered))
     return site, "\n".join(lines)

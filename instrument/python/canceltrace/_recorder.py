@@ -182,6 +182,8 @@ class Recorder:
 
     def _on_done(self, task):
         try:
+            if self.catch.monitor.enabled:
+                self.catch.monitor.unwatch(task)
             rec = task._ct_rec
             if rec is None or rec.exported_final:
                 return

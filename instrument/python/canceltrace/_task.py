@@ -84,7 +84,7 @@ class TaskRecord:
         self.events = []
         self.cancel_requested = False
         self.cancel_frames = None  # [(frame, lineno)] user frames where the first cancel was delivered
-        self.catch = None  # (filepath, lineno, function, delivered_lineno) from the trace window
+        self.catch = None  # (filepath, lineno, function, delivered_lineno, note) of the handler that stopped it
         self.final = None
         self.end_ns = None
         self.callback_added = False
