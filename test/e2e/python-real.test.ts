@@ -24,7 +24,7 @@ type ShutdownView = { shutdown: { open: boolean; attributes: Record<string, unkn
 const serviceFor = (tag: string) => `py-real-${tag}-${randomUUID().slice(0, 8)}`;
 const run = (file: string, opts: Parameters<typeof runPythonExample>[1] = {}) => runPythonExample(`real/${file}`, { python: VENV_PYTHON, ...opts });
 
-describe('Python recorder on programs built on real libraries (anyio 4, httpx, Starlette, uvicorn)', () => {
+describe('Python recorder on programs built on real libraries (anyio 4, httpx, Starlette, uvicorn, aiohttp)', () => {
   let served: Served;
 
   beforeAll(async () => {
@@ -109,6 +109,21 @@ describe('Python recorder on programs built on real libraries (anyio 4, httpx, S
     // Starlette's streaming response cancels its own task group and hands the cancel back
     const streamed = (await tasksOf(service, (ts) => ts.some((t) => t.name === 'client'))).filter((t) => t.verdict !== 'cancelled');
     expect(streamed.map((t) => t.verdict).filter((v) => v !== 'finished')).toEqual([]);
+  });
+
+  it('when aiohttp run_app takes SIGTERM and its cleanup context cancels a background task, then the drain is clean and the handled timeout finished', async () => {
+    const service = serviceFor('aiohttp');
+    const plain = await run('aiohttp_service.py', { sigterm: true });
+    const recorded = await run('aiohttp_service.py', { sigterm: true, endpoint: served.otlpUrl, service });
+    expect({ code: recorded.code, signal: recorded.signal, stdout: recorded.stdout }).toEqual({ code: plain.code, signal: plain.signal, stdout: plain.stdout });
+    expect(plain.stdout).toContain('cleanup: flusher stopped');
+
+    const sd = await shutdownOf(service, (s) => !s.open && s.reason === 'SIGTERM');
+    expect(sd.summary.outcome).toBe('clean');
+    expect(byName(sd.tasks, 'metrics-flusher').verdict).toBe('cancelled');
+    expect(sd.tasks.filter((t) => !['cancelled', 'finished'].includes(t.verdict)).map((t) => `${t.name}: ${t.verdict}`)).toEqual([]);
+    const probe = byName(await tasksOf(service, (ts) => ts.some((t) => t.name === 'probe')), 'probe');
+    expect({ verdict: probe.verdict, findings: probe.findings }).toEqual({ verdict: 'finished', findings: [] });
   });
 
   it('when the lifespan shutdown hangs on a worker and the process is then SIGKILLed, then the snapshots hold the survivor and no driver is an orphan', async () => {
