@@ -10,6 +10,7 @@
 //
 //   npm run build && node bench/retention/run.mjs
 //   BENCH_RETENTION_SPANS=100000 node bench/retention/run.mjs     # a quick run
+//   BENCH_RETENTION_SENDERS=1 BENCH_RETENTION_PAUSE_MS=200 …      # a lighter fresh load (default 2 senders, 100 ms)
 //
 // Prints a table, then as its LAST line one JSON object. Figures, not assertions.
 
@@ -33,8 +34,10 @@ const TASKS_PER_SHUTDOWN = 1_000;
 const PG_SPANS = Math.min(SPANS, 50_000);
 const SEED_SENDERS = 4;
 /** Senders of fresh spans during the sweep, and the pause each takes between two requests (ms). */
-const LOAD_SENDERS = 2;
-const LOAD_PAUSE_MS = 100;
+const LOAD_SENDERS = Number(process.env.BENCH_RETENTION_SENDERS ?? 2);
+const LOAD_PAUSE_MS = Number(process.env.BENCH_RETENTION_PAUSE_MS ?? 100);
+/** When serve's first sweep starts after it is up (server/retention DEFAULT_FIRST_SWEEP_DELAY_MILLIS). */
+const FIRST_SWEEP_DELAY_MS = 5_000;
 /** Requests of the first seconds are left out of every window (a cold process, not the sweep). */
 const WARM_UP_MS = 1_000;
 /** How often the sweep's progress is scraped (ms); a scrape counts the store's rows, which is not free on a large store. */
@@ -147,6 +150,7 @@ const summary = (latencies) => {
 
 async function sweepUnderLoad(db, expected) {
   const s = await serve(db, ['--retention', '14d']);
+  const up = performance.now();
   const samples = [];
   let stop = false;
   let sweepStart;
@@ -175,7 +179,7 @@ async function sweepUnderLoad(db, expected) {
   for (;;) {
     await new Promise((r) => setTimeout(r, SCRAPE_MS));
     deleted = await metric(s.ui, 'canceltrace_retention_deleted_spans_total');
-    if (deleted > 0 && sweepStart === undefined) sweepStart = performance.now() - SCRAPE_MS;
+    if (deleted > 0 && sweepStart === undefined) sweepStart = up + FIRST_SWEEP_DELAY_MS;
     if (deleted === last && deleted >= expected) steady++;
     else steady = 0;
     last = deleted;
@@ -249,7 +253,7 @@ try {
   const row = (label, s) =>
     `${label.padEnd(14)} ${String(s.requests).padStart(8)} ${s.p50.toFixed(1).padStart(9)} ${s.p99.toFixed(1).padStart(9)} ${s.max.toFixed(1).padStart(9)}`;
   console.log(
-    `\nsweep of ${sweep.deleted} spans took ${sweep.sweepSeconds.toFixed(1)} s; ingest of ${SPANS_PER_REQUEST}-span requests, ${LOAD_SENDERS} senders:`,
+    `\nsweep of ${sweep.deleted} spans took ${sweep.sweepSeconds.toFixed(1)} s; ingest of ${SPANS_PER_REQUEST}-span requests, ${LOAD_SENDERS} sender(s), ${LOAD_PAUSE_MS} ms between requests:`,
   );
   console.log(`${'window'.padEnd(14)} ${'requests'.padStart(8)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'max ms'.padStart(9)}`);
   console.log(row('before sweep', sweep.before));
@@ -267,6 +271,9 @@ try {
     JSON.stringify({
       bench: 'retention',
       oldSpans: seeded.spans,
+      loadSenders: LOAD_SENDERS,
+      loadPauseMs: LOAD_PAUSE_MS,
+      ingestP99MsAfter: Number(sweep.after.p99.toFixed(1)),
       sweepSeconds: Number(sweep.sweepSeconds.toFixed(2)),
       ingestP99MsBefore: Number(sweep.before.p99.toFixed(1)),
       ingestP99MsDuringSweep: Number(sweep.during.p99.toFixed(1)),
