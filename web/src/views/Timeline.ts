@@ -9,12 +9,12 @@ import { parseNs } from '../layout/nsToMs.js';
 import { type Phases, phasesOf } from '../layout/phases.js';
 import { type RowOrderMode, rowOrder } from '../layout/rowOrder.js';
 import { type TimelineTask, toTimelineTask } from '../layout/timelineTask.js';
-import { HIGHLIGHT_VERDICTS, VERDICTS } from '../layout/verdicts.js';
-import { VERDICT_ICON } from './colors.js';
 import { AXIS_HEIGHT_PX, drawAxis } from './timeline/drawAxis.js';
+import { drawLabels } from './timeline/drawLabels.js';
 import { drawMinimap, MINIMAP_HEIGHT_PX } from './timeline/drawMinimap.js';
 import { drawRows, ROW_HEIGHT_PX } from './timeline/drawRows.js';
 import { type CanvasPalette, canvasPalette } from './timeline/palette.js';
+import { timelineToolbar } from './timeline/toolbar.js';
 
 export { ROW_HEIGHT_PX };
 
@@ -59,6 +59,8 @@ export class Timeline {
   private shown: readonly TimelineTask[];
   /** span ids matching the search, marked on their rows */
   private matches: ReadonlySet<string> | undefined;
+  /** ids of the rows holding a match, found once per rebuild (a group may hold 40,000 tasks) */
+  private matchedRows: ReadonlySet<string> | undefined;
   private palette: CanvasPalette | undefined;
   private readonly root: Selection<HTMLDivElement, unknown, null, undefined>;
   private readonly body: Selection<HTMLDivElement, unknown, null, undefined>;
@@ -100,49 +102,17 @@ export class Timeline {
     this.domain = [this.windowStartMs, hi + pad];
 
     this.root = select(container).append('div').attr('class', 'timeline');
-    const toolbar = this.root.append('div').attr('class', 'tl-toolbar');
-    toolbar
-      .append('label')
-      .text('Sort ')
-      .append('select')
-      .attr('class', 'tl-sort')
-      .attr('aria-label', 'sort rows')
-      .on('change', (ev: Event) => {
-        const mode = (ev.target as HTMLSelectElement).value as RowOrderMode;
+    timelineToolbar(this.root, {
+      onOrder: (mode) => {
         this.setOrder(mode);
         this.events.onOrderChange?.(mode);
-      })
-      .selectAll('option')
-      .data([
-        ['severity', 'swallowed & survivors first'],
-        ['held', 'held the drain longest first'],
-        ['start', 'by start time'],
-      ])
-      .join('option')
-      .attr('value', (d) => d[0])
-      .text((d) => d[1]);
-    toolbar
-      .append('button')
-      .attr('type', 'button')
-      .attr('class', 'tl-reset')
-      .text('Reset zoom')
-      .on('click', () => this.resetZoom());
-    toolbar
-      .append('button')
-      .attr('type', 'button')
-      .attr('class', 'tl-collapse')
-      .text('Collapse all')
-      .on('click', () => {
+      },
+      onResetZoom: () => this.resetZoom(),
+      onCollapseAll: () => {
         this.expanded.clear();
         this.rebuildRows();
-      });
-    toolbar.append('span').attr('class', 'tl-hint').text('Ctrl + wheel or the mini-map brush to zoom, drag to pan, click a group to expand it.');
-    const legend = toolbar.append('span').attr('class', 'tl-legend');
-    for (const v of VERDICTS) {
-      const item = legend.append('span').attr('class', 'legend-item');
-      item.append('span').attr('class', `swatch verdict-bg-${v}`);
-      item.append('span').text(v);
-    }
+      },
+    });
 
     const head = this.root.append('div').attr('class', 'tl-head');
     head
@@ -309,6 +279,8 @@ export class Timeline {
 
   private rebuildRows(): void {
     this.rows = rowOrder(groupRows(this.shown, this.expanded), this.order);
+    const matches = this.matches;
+    this.matchedRows = matches ? new Set(this.rows.filter((r) => r.tasks.some((t) => matches.has(t.id))).map((r) => r.id)) : undefined;
     const total = this.rows.length * ROW_HEIGHT_PX;
     this.viewportHeight = Math.max(ROW_HEIGHT_PX * 3, Math.min(MAX_VIEWPORT_PX, total));
     this.sticky.style('height', `${this.viewportHeight}px`);
@@ -416,48 +388,10 @@ export class Timeline {
       x,
       phases: this.phases,
       selected: this.selected,
-      matches: this.matches,
+      matchedRows: this.matchedRows,
       palette: this.palette,
     });
-    this.drawLabels(first, last, top);
-  }
-
-  private drawLabels(first: number, last: number, top: number): void {
-    const visible = this.rows.slice(first, last);
-    this.labels
-      .selectAll<HTMLDivElement, TimelineRow>('div.tl-label')
-      .data(visible, (d) => d.id)
-      .join((enter) => {
-        // rows are buttons for the keyboard too: Tab to a row, Enter or Space opens the task or the group
-        const div = enter.append('div').attr('tabindex', 0).attr('role', 'button');
-        div.on('click', (_ev: MouseEvent, d: TimelineRow) => this.activate(d));
-        div.on('keydown', (ev: KeyboardEvent, d: TimelineRow) => {
-          if (ev.key !== 'Enter' && ev.key !== ' ') return;
-          ev.preventDefault();
-          this.activate(d);
-        });
-        div.append('span').attr('class', 'caret');
-        div.append('span').attr('class', 'verdict-flag');
-        div.append('span').attr('class', 'name');
-        div.append('span').attr('class', 'count');
-        return div;
-      })
-      .attr(
-        'class',
-        (d) =>
-          `tl-label verdict-${d.verdict} kind-${d.kind}${HIGHLIGHT_VERDICTS.includes(d.verdict) ? ' highlight' : ''}${d.kind !== 'group' && d.tasks[0].id === this.selected ? ' selected' : ''}${this.matches && d.tasks.some((t) => this.matches!.has(t.id)) ? ' match' : ''}`,
-      )
-      .attr('data-verdict', (d) => d.verdict)
-      .attr('data-span-id', (d) => (d.kind === 'group' ? null : d.tasks[0].id))
-      .attr('aria-expanded', (d) => (d.kind === 'group' ? String(d.expanded) : null))
-      .attr('title', (d) => `${d.label}${d.site ? ` — ${d.site}` : ''} (${d.verdict})`)
-      .style('transform', (_d, i) => `translateY(${(first + i) * ROW_HEIGHT_PX - top}px)`)
-      .call((s) => {
-        s.select('.caret').text((d) => (d.kind === 'group' ? (d.expanded ? '▾' : '▸') : d.kind === 'member' ? '·' : ''));
-        s.select('.verdict-flag').text((d) => VERDICT_ICON[d.verdict] ?? '');
-        s.select('.name').text((d) => d.label);
-        s.select('.count').text((d) => (d.kind === 'group' ? `×${d.count.toLocaleString()}` : ''));
-      });
+    drawLabels(this.labels, this.rows, first, last, top, { selected: this.selected, matchedRows: this.matchedRows, onActivate: (row) => this.activate(row) });
   }
 
   private activate(row: TimelineRow): void {

@@ -23,8 +23,8 @@ export interface RowsFrame {
   x: ScaleLinear<number, number>;
   phases: Phases;
   selected?: string;
-  /** span ids that match the search: their rows get a marker */
-  matches?: ReadonlySet<string>;
+  /** ids of the rows that hold a task matching the search: they get a marker */
+  matchedRows?: ReadonlySet<string>;
   palette: CanvasPalette;
 }
 
@@ -56,7 +56,7 @@ export function drawRows(ctx: CanvasRenderingContext2D, f: RowsFrame): void {
     }
     drawBar(ctx, row, y, f);
     drawCancels(ctx, row, y, f);
-    if (f.matches && row.tasks.some((t) => f.matches!.has(t.id))) {
+    if (f.matchedRows?.has(row.id)) {
       ctx.fillStyle = palette.match;
       ctx.fillRect(0, y + 1, 4, ROW_HEIGHT_PX - 2);
     }
