@@ -96,17 +96,19 @@ async function probe(otlpUrl, bodies, done) {
   while (!done()) {
     const { body } = bodies[i++ % bodies.length];
     const t = performance.now();
-    await new Promise((resolve, reject) => {
+    const answered = await new Promise((resolve) => {
       const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
         res.resume();
-        res.on('end', resolve);
+        res.on('end', () => resolve(true));
       });
-      req.on('error', reject);
+      req.on('error', () => resolve(false));
       req.end(body);
     });
-    const took = performance.now() - t;
+    // A POST the server never answered counts as the slowest possible.
+    const took = answered ? performance.now() - t : Number.POSITIVE_INFINITY;
     latencies.push(took);
     // An exporter's pace, not a flood: the probe must not be what keeps the server busy.
+    if (!answered) break;
     if (took < PROBE_INTERVAL_MS) await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS - took));
   }
   agent.destroy();
@@ -134,20 +136,26 @@ async function main() {
       const serve = await startServe(CLI, path);
       try {
         const compact = new URL(`/api/shutdowns/${shutdownId}?tasks=compact`, serve.ui);
+        // A read that fails (no answer, a crash) is a figure too: recorded, and the run goes on.
+        const failed = (error) => ({ ms: Number.NaN, status: `error: ${error.message}`, bytes: 0 });
         let latencies = [];
         let cold;
         if (tasks === largest) {
           const bodies = fleetBodies(PROBE_SPANS * 8, 'protobuf', PROBE_SPANS);
           let finished = false;
           const probing = probe(serve.otlp, bodies, () => finished);
-          cold = await get(compact).finally(() => {
-            finished = true;
-          });
+          cold = await get(compact)
+            .catch(failed)
+            .finally(() => {
+              finished = true;
+            });
           latencies = await probing;
-        } else cold = await get(compact);
-        const warm = await get(compact);
-        const full = tasks === largest ? await get(new URL(`/api/shutdowns/${shutdownId}`, serve.ui)) : undefined;
+        } else cold = await get(compact).catch(failed);
+        const warm = await get(compact).catch(failed);
+        const full = tasks === largest ? await get(new URL(`/api/shutdowns/${shutdownId}`, serve.ui)).catch(failed) : undefined;
         rows.push({ tasks, ingestMs, bare, cold, warm, full, rss: peakRssMb(serve.pid), p99: p99(latencies), probes: latencies.length });
+        const said = serve.stderr().trim();
+        if (said) console.log(`serve (${tasks} tasks) said: ${said.split('\n').slice(0, 3).join(' | ')}`);
       } finally {
         await serve.stop();
       }
@@ -173,7 +181,7 @@ async function main() {
     judge_ms: Math.round(headline.cold.ms),
     raw_read_ms: Math.round(headline.bare.ms),
     ratio: Number((headline.cold.ms / headline.bare.ms).toFixed(2)),
-    judge_1m_ms: big.tasks >= 1_000_000 ? Math.round(big.cold.ms) : null,
+    judge_1m_ms: big.tasks >= 1_000_000 && Number.isFinite(big.cold.ms) ? Math.round(big.cold.ms) : null,
     rss_1m_mb: big.tasks >= 1_000_000 ? Math.round(big.rss) : null,
     ingest_p99_during_judge_ms: big.p99 === null ? null : Number(big.p99.toFixed(1)),
   };
