@@ -73,7 +73,7 @@ describe('ServiceMetrics', () => {
           .get('canceltrace_tasks_judged_total')
           ?.samples.map((x) => x.labels.verdict)
           .sort(),
-      ).toEqual(['cancelled', 'destroyed', 'finished', 'orphan', 'replaced', 'survivor', 'swallowed'].sort());
+      ).toEqual(['cancelled', 'destroyed', 'end_not_received', 'finished', 'orphan', 'replaced', 'survivor', 'swallowed'].sort());
     });
   });
 
