@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import type { IngestOutcome } from '../../../collector/receiver/IngestOutcome.js';
-import type { SpanRecord } from '../../../contract/records.js';
+import { type SpanRecord, VERDICTS } from '../../../contract/records.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
 import { createApp } from '../../../server/app.js';
 import { judgeShutdown, judgeTaskAlone } from '../../../server/judge/index.js';
@@ -73,7 +73,7 @@ describe('ServiceMetrics', () => {
           .get('canceltrace_tasks_judged_total')
           ?.samples.map((x) => x.labels.verdict)
           .sort(),
-      ).toEqual(['cancelled', 'destroyed', 'end_not_received', 'finished', 'orphan', 'replaced', 'survivor', 'swallowed'].sort());
+      ).toEqual([...VERDICTS].sort());
     });
   });
 
