@@ -20,7 +20,8 @@ const SERVE_START_TIMEOUT_MS = 30_000;
 export const hex = (bytes) => randomBytes(bytes).toString('hex');
 const hr = (ns) => [Number(ns / NS_PER_S), Number(ns % NS_PER_S)];
 
-function readable(traceId, spanId, name, start, end, attributes, events, resource, status = { code: 0 }) {
+/** A ReadableSpan for the official serializers; `start`, `end` and event times in unix ns (bigint). */
+export function readable(traceId, spanId, name, start, end, attributes, events, resource, status = { code: 0 }) {
   const context = { traceId, spanId, traceFlags: 1 };
   return {
     name,
@@ -185,11 +186,14 @@ export function rssMb(pid) {
   }
 }
 
-/** Spawns `canceltrace serve` on ports 0 of 127.0.0.1 and waits for its URLs. */
-export async function startServe(cli, db, nodeArgs = []) {
+/**
+ * Spawns `canceltrace serve` on ports 0 of 127.0.0.1 and waits for its URLs. `nodeArgs`: node flags
+ * before the CLI; `serveArgs`: more flags of `serve`.
+ */
+export async function startServe(cli, db, nodeArgs = [], serveArgs = []) {
   const child = spawn(
     process.execPath,
-    [...nodeArgs, cli, 'serve', '--host', '127.0.0.1', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', db],
+    [...nodeArgs, cli, 'serve', '--host', '127.0.0.1', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', db, ...serveArgs],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -9,14 +9,12 @@
 // node_modules reachable from it) measured in the same run, stage by stage, for a before/after table.
 // BENCH_SERVE_NODE_ARGS: extra node flags for the spawned serve (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
 // Figures, not assertions: nothing here fails on a number.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { benchResource, hex, shutdownSpan, startServe, taskSpan } from '../workload.mjs';
 
 /** Spans per OTLP request, as a batching exporter would send them. */
 const SPANS_PER_REQUEST = 5_000;
@@ -25,12 +23,7 @@ const WARMUP_SPANS = 3_000;
 const DEFAULT_SIZES = [10_000, 100_000];
 /** Runs of the in-process stages per size; the fastest is shown. */
 const DEFAULT_REPEAT = 2;
-/** Distinct coroutine + creation-site pairs. */
-const SITES = 24;
-const DRAIN_MS = 1_500;
-const NS_PER_S = 1_000_000_000n;
 const MS = 1_000_000n;
-const SERVE_START_TIMEOUT_MS = 20_000;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -52,110 +45,19 @@ function parseArgs(argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Synthetic shutdown, as ReadableSpans for the official serializers
+// Synthetic shutdown: the shared workload's task spans (bench/workload.mjs), as ReadableSpans for the
+// official serializers
 
-const hex = (bytes) => randomBytes(bytes).toString('hex');
-const hr = (ns) => [Number(ns / NS_PER_S), Number(ns % NS_PER_S)];
-
-function readable(traceId, spanId, name, start, end, attributes, events, resource) {
-  const context = { traceId, spanId, traceFlags: 1 };
-  return {
-    name,
-    kind: 0,
-    spanContext: () => context,
-    parentSpanContext: undefined,
-    startTime: hr(start),
-    endTime: hr(end),
-    duration: hr(end - start),
-    status: { code: 0 },
-    attributes,
-    links: [],
-    events: events.map((e) => ({ name: e.name, time: hr(e.time), attributes: e.attributes })),
-    ended: true,
-    resource,
-    instrumentationScope: { name: 'canceltrace', version: 'bench' },
-    droppedAttributesCount: 0,
-    droppedEventsCount: 0,
-    droppedLinksCount: 0,
-  };
-}
-
-/** N task spans of one instance (3-4 contract events each) and the shutdown span, in request-sized batches. */
+/** N task spans of one instance and the shutdown span, in request-sized batches. */
 function syntheticShutdown(n) {
   const traceId = hex(16);
-  const instance = `bench-${n}-${hex(4)}`;
-  const resource = resourceFromAttributes({
-    'service.name': 'bench-ingest',
-    'service.instance.id': instance,
-    'process.pid': 4242,
-    'process.runtime.name': 'cpython',
-    'telemetry.sdk.language': 'python',
-    'telemetry.sdk.name': 'canceltrace',
-    'telemetry.sdk.version': '0.1.0',
-    'host.name': 'bench-host-01',
-  });
+  const resource = benchResource(`bench-${n}-${hex(4)}`);
   const t0 = BigInt(Date.now() - 600_000) * MS;
-  const at = (ms) => t0 + BigInt(Math.round(ms * 1000)) * 1000n;
   const spans = [];
-  for (let i = 0; i < n; i++) {
-    const site = i % SITES;
-    const swallowed = i % 997 === 3;
-    const survivor = i % 4999 === 7;
-    const cancelMs = 5 + (i % 50) / 10;
-    const endMs = survivor ? DRAIN_MS + 500 : Math.min(DRAIN_MS, 10 + ((i * 7919) % 1200));
-    const attributes = {
-      'task.kind': 'asyncio',
-      'task.id': String(i),
-      'task.name': `worker-${i}`,
-      'task.coroutine': `app.workers.handler_${site}`,
-      'task.parent_id': '1',
-      'task.group_id': `group-${i % 100}`,
-      'code.filepath': `/srv/app/workers/handler_${site}.py`,
-      'code.lineno': 40 + site,
-      'code.function': 'start_workers',
-      'task.final_state': survivor ? 'pending' : swallowed ? 'completed' : 'cancelled',
-    };
-    if (survivor) attributes['task.snapshot'] = true;
-    const events = [
-      {
-        name: 'task.cancel_requested',
-        time: at(cancelMs),
-        attributes: { 'cancel.message': 'shutdown', 'cancel.count': 1, 'code.filepath': '/srv/app/main.py', 'code.lineno': 12, 'code.function': 'main' },
-      },
-      { name: 'task.cleanup.start', time: at(cancelMs + 1), attributes: { 'cleanup.name': 'close' } },
-    ];
-    if (!survivor)
-      events.push({ name: 'task.cleanup.end', time: at(Math.max(cancelMs + 2, endMs - 1)), attributes: { 'cleanup.name': 'close', 'cleanup.outcome': 'ok' } });
-    if (swallowed)
-      events.push({
-        name: 'exception',
-        time: at(endMs - 0.5),
-        attributes: {
-          'exception.type': 'CancelledError',
-          'exception.message': '',
-          'exception.stacktrace': `File "/srv/app/workers/handler_${site}.py", line ${90 + site}, in run`,
-        },
-      });
-    spans.push(readable(traceId, hex(8), `worker-${i}`, at(-30_000 + (i % 1000)), at(endMs), attributes, events, resource));
-  }
-  const shutdownEvents = [{ name: 'shutdown.cancel_all', time: at(5), attributes: { 'tasks.count': n } }];
-  for (let ms = -200; ms <= DRAIN_MS + 500; ms += 100) {
-    const left = ms < 10 ? n : Math.max(Math.ceil(n / 4999), Math.round(n * (1 - (ms - 10) / 1200)));
-    shutdownEvents.push({ name: 'tasks.pending', time: at(ms), attributes: { 'tasks.pending.count': left } });
-    shutdownEvents.push({
-      name: 'resource.gauge',
-      time: at(ms),
-      attributes: { 'resource.name': 'db.pool.in_use', 'resource.value': ms < 10 ? 20 : ms < 800 ? 10 : 1 },
-    });
-  }
-  const shutdownAttrs = {
-    'shutdown.reason': 'SIGTERM',
-    'shutdown.drain_timeout_ms': DRAIN_MS,
-    'shutdown.outcome': 'survivors',
-    'shutdown.pending_baseline': 0,
-  };
-  const shutdownSpanId = hex(8);
-  spans.push(readable(traceId, shutdownSpanId, 'shutdown', at(0), at(DRAIN_MS + 500), shutdownAttrs, shutdownEvents, resource));
+  for (let i = 0; i < n; i++) spans.push(taskSpan(i, traceId, t0, resource));
+  const shutdown = shutdownSpan(n, traceId, t0, resource);
+  const shutdownSpanId = shutdown.spanContext().spanId;
+  spans.push(shutdown);
   const batches = [];
   for (let i = 0; i < spans.length; i += SPANS_PER_REQUEST) batches.push(spans.slice(i, i + SPANS_PER_REQUEST));
   return {
@@ -272,40 +174,10 @@ function cpuMillis(pid) {
   }
 }
 
-/** Spawns `canceltrace serve` of a build on free ports and a fresh file. */
-async function startServe(build, dir, db = join(dir, `serve-${Math.random().toString(36).slice(2)}.db`)) {
+/** Spawns `canceltrace serve` of a build on free ports and a fresh file (or `db`). */
+async function startBuildServe(build, dir, db = join(dir, `serve-${Math.random().toString(36).slice(2)}.db`)) {
   const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS ? process.env.BENCH_SERVE_NODE_ARGS.split(' ') : [];
-  const child = spawn(process.execPath, [...nodeArgs, build.cli, 'serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--db', db], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise((r) => child.once('exit', r));
-  const urls = await new Promise((resolveUrls, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), SERVE_START_TIMEOUT_MS);
-    const look = () => {
-      const otlp = /^otlp: (\S+)$/m.exec(out)?.[1];
-      const ui = /^ui: (\S+)$/m.exec(out)?.[1];
-      if (otlp && ui) {
-        clearTimeout(timer);
-        resolveUrls({ otlp, ui });
-      }
-    };
-    child.stdout.on('data', (d) => {
-      out += d;
-      look();
-    });
-    child.stderr.on('data', (d) => (out += d));
-    void exited.then((code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
-  });
-  return {
-    ...urls,
-    db,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return { ...(await startServe(build.cli, db, nodeArgs)), db };
 }
 
 const MEDIA = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -313,7 +185,7 @@ const MEDIA = { protobuf: 'application/x-protobuf', json: 'application/json' };
 async function overHttp(build, data, dir) {
   const ms = {};
   for (const encoding of ['protobuf', 'json']) {
-    let served = await startServe(build, dir);
+    let served = await startBuildServe(build, dir);
     try {
       const cpuBefore = cpuMillis(served.pid);
       [ms[`HTTP POST ${encoding}`]] = await time(async () => {
@@ -329,7 +201,7 @@ async function overHttp(build, data, dir) {
       // Each GET on a freshly started serve: an empty report cache, a cold read + judge + encode + transfer.
       for (const form of ['compact', 'full']) {
         await served.stop();
-        served = await startServe(build, dir, served.db);
+        served = await startBuildServe(build, dir, served.db);
         let text;
         const cpuBefore = cpuMillis(served.pid);
         [ms[`HTTP GET ${form}`], text] = await time(async () => {

@@ -9,7 +9,6 @@
 //   npm run build && node bench/overload/run.mjs            # short (CI): 5 s, 32 senders
 //   BENCH_LONG=1 node bench/overload/run.mjs                # long: 30 s, 128 senders
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import Database from 'better-sqlite3';
-import { benchResource, fleetBodies, hex, peakRssMb } from '../workload.mjs';
+import { benchResource, fleetBodies, hex, peakRssMb, readable, startServe } from '../workload.mjs';
 
 const LONG = process.env.BENCH_LONG === '1';
 const DURATION_S = LONG ? 30 : 5;
@@ -27,6 +26,7 @@ const GZIP_INFLATED_BYTES = 15.5 * 1024 * 1024;
 const LOCK_S = LONG ? 10 : 3;
 const LOCK_SENDERS = 16;
 const PROBE_MS = 100;
+const NS_PER_S = 1_000_000_000n;
 const CLI = fileURLToPath(new URL('../../dist/server/cli/main.js', import.meta.url));
 
 function pct(values, p) {
@@ -35,32 +35,9 @@ function pct(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function startServe(db, extra) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--otlp-port', '0', '--ui-port', '0', '--grpc-port', '0', '--metrics', 'off', '--db', db, ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stderr.on('data', (d) => {
-    out += d;
-  });
-  const urls = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const otlp = /^otlp: (\S+)$/m.exec(out)?.[1];
-      const ui = /^ui: (\S+)$/m.exec(out)?.[1];
-      if (otlp && ui) resolve({ otlp, ui });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-  return {
-    ...urls,
-    pid: child.pid,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+/** `canceltrace serve` without its /metrics, on free ports and the file `db`. */
+function startServeNoMetrics(db) {
+  return startServe(CLI, db, [], ['--metrics', 'off']);
 }
 
 /** Reads /api/health and the shutdown list every PROBE_MS until `stop()`; returns their latencies (ms). */
@@ -139,25 +116,8 @@ function gzipBodies(count) {
   const spans = [];
   const pad = 'x'.repeat(64 * 1024);
   for (let i = 0; spans.length * (pad.length + 200) < GZIP_INFLATED_BYTES; i++) {
-    const context = { traceId, spanId: (i + 1).toString(16).padStart(16, '0'), traceFlags: 1 };
-    spans.push({
-      name: `big-${i}`,
-      kind: 0,
-      spanContext: () => context,
-      startTime: [1_700_000_000, i],
-      endTime: [1_700_000_001, i],
-      duration: [1, 0],
-      status: { code: 0 },
-      attributes: { pad },
-      links: [],
-      events: [],
-      ended: true,
-      resource,
-      instrumentationScope: { name: 'canceltrace', version: 'bench' },
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    });
+    const start = 1_700_000_000n * NS_PER_S + BigInt(i);
+    spans.push(readable(traceId, (i + 1).toString(16).padStart(16, '0'), `big-${i}`, start, start + NS_PER_S, { pad }, [], resource));
   }
   const body = gzipSync(ProtobufTraceSerializer.serializeRequest(spans));
   return Array.from({ length: count }, () => ({ body, spans: spans.length }));
@@ -169,7 +129,7 @@ try {
   // Flood
   {
     const db = join(dir, 'flood.db');
-    const served = await startServe(db, []);
+    const served = await startServeNoMetrics(db);
     const bodies = fleetBodies(512 * (LONG ? 2048 : 256), 'protobuf');
     const prober = probe(served.ui);
     const sent = await send(served.otlp, bodies, SENDERS, Date.now() + DURATION_S * 1000);
@@ -194,7 +154,7 @@ try {
   }
   // Gzip bodies
   {
-    const served = await startServe(join(dir, 'gzip.db'), []);
+    const served = await startServeNoMetrics(join(dir, 'gzip.db'));
     const before = peakRssMb(served.pid);
     const bodies = gzipBodies(1);
     const sent = await send(served.otlp, bodies, GZIP_SENDERS, 0, { gzip: true, once: true });
@@ -214,7 +174,7 @@ try {
   // Locked store
   {
     const db = join(dir, 'locked.db');
-    const served = await startServe(db, []);
+    const served = await startServeNoMetrics(db);
     const lock = new Database(db);
     lock.exec('BEGIN IMMEDIATE');
     const prober = probe(served.ui);
