@@ -14,6 +14,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Attrs, AttrValue, EventRecord } from '../../contract/records.js';
+import type { LinkParts, SpanParts } from './buildSpan.js';
 import { noteEventDrop } from './spanFields.js';
 
 /**
@@ -33,39 +34,14 @@ const MAX_CACHED_KEY_BYTES = 64;
 /** Distinct keys cached per request before the cache stops growing. */
 const MAX_CACHED_KEYS = 4_096;
 
-/** A span as read from the wire; ids are lower-case hex ('' when absent). */
-export interface WireSpan {
-  traceId: string;
-  spanId: string;
-  traceState: string;
-  parentSpanId: string;
-  flags: number;
-  name: string;
-  kind: number;
-  start: bigint;
-  end: bigint;
-  attributes: Attrs;
-  droppedAttributesCount: number;
-  /** in the record's form, so that the record shares them */
-  events: EventRecord[];
-  /** each event's dropped attribute count, by index; absent (or a hole) where it is 0 */
-  eventDrops?: number[];
-  droppedEventsCount: number;
-  links: WireLink[];
-  droppedLinksCount: number;
-  statusCode: number;
-  statusMessage: string;
-}
+/**
+ * A span as read from the wire; ids are lower-case hex ('' when absent): the parts {@link SpanParts}
+ * that buildSpan takes.
+ */
+export type WireSpan = SpanParts;
 
 /** A link as read from the wire. */
-export interface WireLink {
-  traceId: string;
-  spanId: string;
-  traceState: string;
-  attributes: Attrs;
-  droppedAttributesCount: number;
-  flags: number;
-}
+export type WireLink = LinkParts;
 
 /** One scope's spans. */
 export interface WireScopeSpans {
