@@ -17,6 +17,7 @@ best effort.
 """
 
 import asyncio
+import linecache
 import sys
 import weakref
 
@@ -198,7 +199,7 @@ class CatchLocator:
 
 
 def swallow_site(rec):
-    """(site string, stacktrace) of a cancellation that did not end the task, when it can be found."""
+    """(site string, stacktrace, source line text or None) of a cancellation that did not end the task, when it can be found."""
     note = None
     if rec.catch is not None:
         filepath, lineno, function, delivered, note = rec.catch
@@ -211,7 +212,7 @@ def swallow_site(rec):
         filepath, lineno, function = frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname
         delivered = at_cancel
     else:
-        return None, None
+        return None, None, None
     site = "%s:%s in %s" % (filepath, lineno, function)
     lines = ["Traceback (most recent call last):"]
     for f, line in rec.cancel_frames or []:
@@ -219,4 +220,5 @@ def swallow_site(rec):
     lines.append(CANCELLED_ERROR_TYPE)
     lines.append('caught at: File "%s", line %s, in %s (%s)' % (filepath, lineno, function,
                                                                  note or "delivered at line %s" % delivered))
-    return site, "\n".join(lines)
+    source = linecache.getline(filepath, lineno).strip() if isinstance(lineno, int) else ""
+    return site, "\n".join(lines), source or None

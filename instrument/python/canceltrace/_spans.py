@@ -45,9 +45,11 @@ def task_span(trace_id, task, rec, final, end_ns, snapshot):
             "exception.escaped": True,
         }))
     elif rec.cancel_requested and rec.open_cancels > 0 and final in ("completed", "pending"):
-        site, stack = swallow_site(rec)
+        site, stack, source = swallow_site(rec)
         if site is not None:
             attrs["task.swallow_site"] = site
+            if source is not None:
+                attrs["task.swallow_line"] = source
             events.append(("exception", end_ns, {
                 "exception.type": CANCELLED_ERROR_TYPE,
                 "exception.message": "cancellation caught at %s and not re-raised" % site,

@@ -41,6 +41,7 @@ class SwallowedCancellation(unittest.TestCase):
         span, a = self.dump.task("swallower")
         self.assertEqual(a["task.final_state"], "completed")
         self.assertEqual(a["task.swallow_site"], "%s:%d in worker" % (self.path, line_of(self.path, "# CATCH")))
+        self.assertEqual(a["task.swallow_line"], "except asyncio.CancelledError:  # CATCH")
         exc = events(span, "exception")
         self.assertEqual(len(exc), 1)
         self.assertEqual(exc[0][1]["exception.type"], "asyncio.exceptions.CancelledError")
