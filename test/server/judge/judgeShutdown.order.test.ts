@@ -1,27 +1,16 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { readShutdown, readTask } from '../../../contract/contract.js';
-import type { Attrs, EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../contract/records.js';
+import type { Attrs, EventRecord, ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
+import { taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
 import { shuffle } from '../../doubles/shuffle.js';
 import { ev, MS, SEC, shutdownSpan, taskSpan } from '../../doubles/spans.js';
 
 /** Few distinct times, so that events often tie and the tie-break is exercised. */
 const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 4n * SEC);
 
-const taskEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
-  timeArb.map((t) => ev('task.cancel_requested', t)),
-  fc.tuple(timeArb, fc.boolean()).map(([t, h]) => ev('task.uncancel', t, h ? { 'uncancel.handoff': true } : {})),
-  fc.tuple(timeArb, fc.constantFrom('a', 'b')).map(([t, n]) => ev('task.cleanup.start', t, { 'cleanup.name': n })),
-  fc
-    .tuple(timeArb, fc.constantFrom('a', 'b'), fc.constantFrom('ok', 'cancelled', 'timeout', 'error'))
-    .map(([t, n, o]) => ev('task.cleanup.end', t, { 'cleanup.name': n, 'cleanup.outcome': o })),
-  fc.tuple(timeArb, fc.constantFrom('ok', 'timeout', 'interrupted')).map(([t, o]) => ev('task.shield.end', t, { 'shield.outcome': o })),
-  fc
-    .tuple(timeArb, fc.constantFrom('CancelledError', 'ValueError', 'AbortError'), fc.integer({ min: 1, max: 3 }))
-    .map(([t, type, line]) => ev('exception', t, { 'exception.type': type, 'code.filepath': 'w.py', 'code.lineno': line })),
-  fc.tuple(timeArb, fc.constantFrom('w1', 'w2')).map(([t, m]) => ev('loop.warning', t, { message: m })),
-);
+const taskEventArb = taskEventArbOf(timeArb);
 
 const shutdownEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
   fc.tuple(timeArb, fc.integer({ min: 0, max: 4 })).map(([t, n]) => ev('tasks.pending', t, { 'tasks.pending.count': n })),
@@ -33,16 +22,7 @@ const shutdownEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
 
 /** One span: its final record, maybe a snapshot before it, maybe an exact duplicate of the final. */
 const spanArb = fc.record({
-  taskId: fc.constantFrom('1', '2', '3', '4'),
-  parentId: fc.option(fc.constantFrom('1', '2', '3', '4'), { nil: undefined }),
-  groupId: fc.option(fc.constantFrom('g1', 'g2'), { nil: undefined }),
-  start: timeArb,
-  end: timeArb,
-  finalState: fc.constantFrom<FinalState | null>('cancelled', 'completed', 'failed', 'pending', 'destroyed', null),
-  errorStatus: fc.boolean(),
-  finalIsSnapshot: fc.boolean(),
-  events: fc.array(taskEventArb, { maxLength: 6 }),
-  snapshots: fc.array(fc.record({ end: timeArb, keep: fc.nat({ max: 6 }) }), { maxLength: 2 }),
+  ...taskSpanFieldsOf(timeArb, taskEventArb),
   duplicate: fc.boolean(),
 });
 

@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import type { EventRecord, FinalState, ShutdownReport, SpanRecord } from '../../../contract/records.js';
+import type { ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { columnarReportJson } from '../../../server/api/columnar.js';
 import { compactReportJson } from '../../../server/api/json.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
@@ -9,38 +9,18 @@ import { judgeTask } from '../../../server/judge/judgeTask.js';
 import { judgeTaskAlone } from '../../../server/judge/judgeTaskAlone.js';
 import { judgeAtIngest, judgedFromStored } from '../../../server/judge/storedJudgment.js';
 import { SqliteStore } from '../../../server/store/SqliteStore.js';
+import { taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
 import { shuffle } from '../../doubles/shuffle.js';
 import { ev, events, MS, SEC, shutdownSpan, T0, TRACE, task, taskSpan } from '../../doubles/spans.js';
 
 /** Few distinct times around the shutdown's window (1 s → 3 s), so that ends fall before, in and after it. */
 const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 3n * SEC + 3n * MS, 3n * SEC + 10n * MS, 4n * SEC);
 
-const taskEventArb: fc.Arbitrary<EventRecord> = fc.oneof(
-  timeArb.map((t) => ev('task.cancel_requested', t)),
-  fc.tuple(timeArb, fc.boolean()).map(([t, h]) => ev('task.uncancel', t, h ? { 'uncancel.handoff': true } : {})),
-  fc.tuple(timeArb, fc.constantFrom('a', 'b')).map(([t, n]) => ev('task.cleanup.start', t, { 'cleanup.name': n })),
-  fc
-    .tuple(timeArb, fc.constantFrom('a', 'b'), fc.constantFrom('ok', 'cancelled', 'timeout', 'error'))
-    .map(([t, n, o]) => ev('task.cleanup.end', t, { 'cleanup.name': n, 'cleanup.outcome': o })),
-  fc.tuple(timeArb, fc.constantFrom('ok', 'timeout', 'interrupted')).map(([t, o]) => ev('task.shield.end', t, { 'shield.outcome': o })),
-  fc
-    .tuple(timeArb, fc.constantFrom('CancelledError', 'ValueError', 'AbortError'), fc.integer({ min: 1, max: 3 }))
-    .map(([t, type, line]) => ev('exception', t, { 'exception.type': type, 'code.filepath': 'w.py', 'code.lineno': line })),
-  fc.tuple(timeArb, fc.constantFrom('w1', 'w2')).map(([t, m]) => ev('loop.warning', t, { message: m })),
-);
+const taskEventArb = taskEventArbOf(timeArb);
 
 /** One task span: its final record (maybe itself a snapshot) and up to two earlier snapshots. */
 const spanArb = fc.record({
-  taskId: fc.constantFrom('1', '2', '3', '4'),
-  parentId: fc.option(fc.constantFrom('1', '2', '3', '4'), { nil: undefined }),
-  groupId: fc.option(fc.constantFrom('g1', 'g2'), { nil: undefined }),
-  start: timeArb,
-  end: timeArb,
-  finalState: fc.constantFrom<FinalState | null>('cancelled', 'completed', 'failed', 'pending', 'destroyed', null),
-  errorStatus: fc.boolean(),
-  finalIsSnapshot: fc.boolean(),
-  events: fc.array(taskEventArb, { maxLength: 6 }),
-  snapshots: fc.array(fc.record({ end: timeArb, keep: fc.nat({ max: 6 }) }), { maxLength: 2 }),
+  ...taskSpanFieldsOf(timeArb, taskEventArb),
 });
 
 const scenarioArb = fc.record({
