@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byName, shutdownOf as pollShutdown, tasksOf as pollTasks } from './pollViews.js';
 import { pythonExampleLine as lineOf, REAL_LIBRARIES, runPythonExample, VENV_PYTHON } from './runPythonExample.js';
-import { getJson, type Served, startServe, waitFor } from './serve.js';
+import { type Served, startServe } from './serve.js';
 
 /** Grace between SIGTERM and SIGKILL for the hung service, in milliseconds (snapshots come every second). */
 const HANG_GRACE_MILLIS = 2_500;
@@ -39,36 +40,9 @@ describe('Python recorder on programs built on real libraries (anyio 4, httpx, S
     await served?.stop();
   });
 
-  async function tasksOf(service: string, ready: (tasks: Task[]) => boolean): Promise<Task[]> {
-    return waitFor(
-      async () => {
-        const body = await getJson<{ tasks: Task[] }>(served, `/api/tasks?service=${encodeURIComponent(service)}&limit=500`);
-        return ready(body.tasks) ? body.tasks : undefined;
-      },
-      ARRIVAL_TIMEOUT_MILLIS,
-      `tasks of ${service}`,
-    );
-  }
-
-  async function shutdownOf(service: string, ready: (s: ShutdownSummary, v: ShutdownView) => boolean): Promise<ShutdownView & { summary: ShutdownSummary }> {
-    return waitFor(
-      async () => {
-        for (const summary of await getJson<ShutdownSummary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`)) {
-          const view = await getJson<ShutdownView>(served, `/api/shutdowns/${summary.id}`);
-          if (ready(summary, view)) return { ...view, summary };
-        }
-        return undefined;
-      },
-      ARRIVAL_TIMEOUT_MILLIS,
-      `a shutdown of ${service}`,
-    );
-  }
-
-  const byName = (tasks: Task[], name: string): Task => {
-    const found = tasks.find((t) => t.name === name);
-    if (!found) throw new Error(`no task ${name} in ${tasks.map((t) => t.name).join(', ')}`);
-    return found;
-  };
+  const tasksOf = (service: string, ready: (tasks: Task[]) => boolean) => pollTasks<Task>(served, service, ready, ARRIVAL_TIMEOUT_MILLIS);
+  const shutdownOf = (service: string, ready: (s: ShutdownSummary, v: ShutdownView) => boolean) =>
+    pollShutdown<ShutdownSummary, ShutdownView>(served, service, ready, ARRIVAL_TIMEOUT_MILLIS);
 
   it("when anyio's and httpx's own scopes time out and hand their cancel back, then those tasks are finished and only the shutdown's swallow is flagged", async () => {
     const service = serviceFor('anyio');

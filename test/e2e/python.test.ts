@@ -5,6 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byName, shutdownOf as pollShutdown, tasksOf as pollTasks } from './pollViews.js';
 import { pythonExampleLine as lineOf, runPythonExample as runExample } from './runPythonExample.js';
 import { getJson, type Served, startServe, waitFor } from './serve.js';
 
@@ -54,41 +55,11 @@ describe('Python recorder (python -m canceltrace) against canceltrace serve', ()
   });
 
   /** Polls the task list of a service until `ready` holds for it. */
-  async function tasksOf(service: string, ready: (tasks: Task[]) => boolean = (t) => t.length > 0): Promise<Task[]> {
-    return waitFor(
-      async () => {
-        const body = await getJson<{ tasks: Task[] }>(served, `/api/tasks?service=${encodeURIComponent(service)}&limit=500`);
-        return ready(body.tasks) ? body.tasks : undefined;
-      },
-      15_000,
-      `tasks of ${service}`,
-    );
-  }
+  const tasksOf = (service: string, ready: (tasks: Task[]) => boolean = (t) => t.length > 0) => pollTasks<Task>(served, service, ready, 15_000);
 
   /** Polls until a shutdown of the service matches `ready`, then returns its full view. */
-  async function shutdownOf(
-    service: string,
-    ready: (s: ShutdownSummary, view: ShutdownView) => boolean = () => true,
-  ): Promise<ShutdownView & { summary: ShutdownSummary }> {
-    return waitFor(
-      async () => {
-        const list = await getJson<ShutdownSummary[]>(served, `/api/shutdowns?service=${encodeURIComponent(service)}`);
-        for (const summary of list) {
-          const view = await getJson<ShutdownView>(served, `/api/shutdowns/${summary.id}`);
-          if (ready(summary, view)) return { ...view, summary };
-        }
-        return undefined;
-      },
-      15_000,
-      `a shutdown of ${service}`,
-    );
-  }
-
-  const byName = (tasks: Task[], name: string): Task => {
-    const found = tasks.find((t) => t.name === name);
-    if (!found) throw new Error(`no task ${name} in ${tasks.map((t) => t.name).join(', ')}`);
-    return found;
-  };
+  const shutdownOf = (service: string, ready: (s: ShutdownSummary, view: ShutdownView) => boolean = () => true) =>
+    pollShutdown<ShutdownSummary, ShutdownView>(served, service, ready, 15_000);
 
   it('P1: when a worker returns from its except CancelledError block, then it is swallowed with the catch site', async () => {
     const service = serviceFor('p1');
