@@ -112,7 +112,7 @@ class ShutdownWatch implements ShutdownHandle {
   }
 
   cancelAll(count: number): void {
-    this.add(EVENT.cancelAll, { 'tasks.count': count }, true);
+    this.add(EVENT.cancelAll, { [ATTR.tasksCount]: count }, true);
   }
 
   end(options: { outcome?: string } = {}): Promise<void> {

@@ -14,7 +14,7 @@ export function processIdentity(): Attributes {
   identity ??= {
     [ATTR.serviceInstanceId]: randomUUID(),
     [ATTR.processPid]: process.pid,
-    'process.runtime.name': 'nodejs',
+    [ATTR.processRuntimeName]: 'nodejs',
   };
   return identity;
 }
