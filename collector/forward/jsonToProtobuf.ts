@@ -3,9 +3,13 @@
  * sender sent, field for field, in the encoding every OTLP/HTTP receiver takes.
  */
 import { parseJsonExact } from '../otlp/parseJsonExact.js';
+import { jsonIdHex } from '../otlp/readJson.js';
 import { OtlpTypes } from '../otlp/schema.js';
 
-/** OTLP/JSON writes these `bytes` fields as hex; protobuf's JSON mapping (and protobufjs) expects base64. */
+/**
+ * OTLP/JSON writes these `bytes` fields as hex (some senders as base64); protobuf's JSON mapping (and
+ * protobufjs) expects base64. Both are read as decode reads them ({@link jsonIdHex}).
+ */
 const HEX_ID_FIELDS: ReadonlySet<string> = new Set(['traceId', 'spanId', 'parentSpanId']);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -19,10 +23,10 @@ export function jsonToProtobuf(body: Uint8Array): Uint8Array {
   return OtlpTypes.ExportTraceServiceRequest.encode(OtlpTypes.ExportTraceServiceRequest.fromObject(request as Record<string, unknown>)).finish();
 }
 
-/** lowerCamelCase keys (OTLP/JSON receivers accept snake_case too), hex ids as bytes. */
+/** lowerCamelCase keys (OTLP/JSON receivers accept snake_case too), hex or base64 ids as bytes. */
 function normalise(value: unknown, key: string): unknown {
   if (Array.isArray(value)) return value.map((v) => normalise(v, ''));
-  if (typeof value === 'string' && HEX_ID_FIELDS.has(key)) return Buffer.from(value, 'hex');
+  if (typeof value === 'string' && HEX_ID_FIELDS.has(key)) return Buffer.from(jsonIdHex(value) ?? value, 'hex');
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {

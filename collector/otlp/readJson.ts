@@ -112,6 +112,17 @@ function jsonDouble(v: Json): number {
 const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
 
 /**
+ * An id string of an OTLP/JSON body as lower-case hex: hex (any case) as OTLP/JSON writes it, or
+ * base64 of 16 or 8 bytes (24 or 12 characters) as standard protobuf JSON does; undefined for neither.
+ * The forwarder re-encodes ids with it, so that it reads them as decode does.
+ */
+export function jsonIdHex(v: string): string | undefined {
+  if (/^[0-9a-fA-F]*$/.test(v) && v.length % 2 === 0) return v.toLowerCase();
+  if (BASE64.test(v) && (v.length === 24 || v.length === 12)) return Buffer.from(v, 'base64').toString('hex');
+  return undefined;
+}
+
+/**
  * An id as OTLP/JSON writes it: hex (any case). Standard protobuf JSON would write bytes as
  * base64, and some senders do; that form is unambiguous (24 or 12 characters) and accepted.
  */
@@ -119,8 +130,8 @@ function jsonId(o: JsonObject, camel: string): string {
   const v = field(o, camel);
   if (v === undefined || v === null || v === '') return '';
   if (typeof v !== 'string') spanLevel(`${camel} must be a hex string`);
-  if (/^[0-9a-fA-F]*$/.test(v) && v.length % 2 === 0) return v.toLowerCase();
-  if (BASE64.test(v) && (v.length === 24 || v.length === 12)) return Buffer.from(v, 'base64').toString('hex');
+  const hex = jsonIdHex(v);
+  if (hex !== undefined) return hex;
   return spanLevel(`${camel} must be hex, got ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`);
 }
 

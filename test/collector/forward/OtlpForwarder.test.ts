@@ -121,6 +121,31 @@ describe('OtlpForwarder', () => {
       expect(view(forwarded)).toEqual(view(original));
     });
 
+    it('when a JSON request carries base64 ids, then the forwarded protobuf carries the same ids', async () => {
+      const base64Ids = (value: unknown): unknown => {
+        if (Array.isArray(value)) return value.map(base64Ids);
+        if (value === null || typeof value !== 'object') return value;
+        return Object.fromEntries(
+          Object.entries(value).map(([k, v]) => [
+            k,
+            ['traceId', 'spanId', 'parentSpanId'].includes(k) && typeof v === 'string' && v !== '' ? Buffer.from(v, 'hex').toString('base64') : base64Ids(v),
+          ]),
+        );
+      };
+      const body = new TextEncoder().encode(JSON.stringify(base64Ids(JSON.parse(new TextDecoder().decode(jsonBody)))));
+      expect(new TextDecoder().decode(body)).toContain(`"traceId":"${Buffer.from(TRACE, 'hex').toString('base64')}"`);
+      const down = await downstream();
+      const { f } = forwarder(down.base);
+      f.offer({ body, encoding: 'json', spans: 2 });
+      await down.until(1);
+      const forwarded = decodeTraceRequest(down.received[0].body, 'protobuf');
+      expect(forwarded.rejected).toBe(0);
+      expect(forwarded.spans.map((s) => [s.spanContext().traceId, s.spanContext().spanId, s.parentSpanContext?.spanId])).toEqual([
+        [TRACE, '00000000000000a1', undefined],
+        [TRACE, '00000000000000a2', '00000000000000a1'],
+      ]);
+    });
+
     it('when the downstream answers 503 with Retry-After, then the same request is sent again no sooner than asked', async () => {
       const down = await downstream([{ status: 503, headers: { 'Retry-After': '1' } }]);
       const { f } = forwarder(down.base);
