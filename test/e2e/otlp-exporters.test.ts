@@ -3,11 +3,11 @@ import { type Attributes, type HrTime, SpanStatusCode, type Tracer } from '@open
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GZIP } from '../doubles/compression.js';
 import { freePort, getJson, type Served, startServe, waitFor } from './serve.js';
 
 const MS = 1_000_000n;
@@ -113,7 +113,7 @@ function emitShutdown(tracer: Tracer, t0: bigint): void {
 const exporters: [string, (served: Served) => SpanExporter][] = [
   ['exporter-trace-otlp-proto', (served) => new ProtoExporter({ url: `${served.otlpUrl}/v1/traces` })],
   ['exporter-trace-otlp-http (JSON)', (served) => new JsonExporter({ url: `${served.otlpUrl}/v1/traces` })],
-  ['exporter-trace-otlp-grpc (gzip)', (served) => new GrpcExporter({ url: `http://${served.grpcAddress}`, compression: CompressionAlgorithm.GZIP })],
+  ['exporter-trace-otlp-grpc (gzip)', (served) => new GrpcExporter({ url: `http://${served.grpcAddress}`, compression: GZIP })],
 ];
 
 describe.each(exporters)('canceltrace serve fed by the official %s', (_label, makeExporter) => {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -11,6 +10,7 @@ import { IngestBudget } from '../../../collector/receiver/IngestBudget.js';
 import type { IngestOutcome } from '../../../collector/receiver/IngestOutcome.js';
 import { OtlpGrpcReceiver, type OtlpGrpcReceiverOptions } from '../../../collector/receiver/OtlpGrpcReceiver.js';
 import { retryDelaySecondsOf, STATUS_DETAILS_TRAILER, TRACE_EXPORT_PATH } from '../../../collector/receiver/traceServiceGrpc.js';
+import { GZIP, NONE } from '../../doubles/compression.js';
 import { RecordingConsumer } from '../../doubles/RecordingConsumer.js';
 
 const TRACE = '5b8efff798038103d269b633813fc60c';
@@ -90,8 +90,8 @@ function call(address: string, body: Buffer, opts: { token?: string; gzip?: bool
 describe('OtlpGrpcReceiver', () => {
   describe('Export from the official exporter-trace-otlp-grpc', () => {
     it.each([
-      ['uncompressed', CompressionAlgorithm.NONE],
-      ['gzip', CompressionAlgorithm.GZIP],
+      ['uncompressed', NONE],
+      ['gzip', GZIP],
     ])('when it sends spans %s, then the next stage gets them with their resource and scope', async (_label, compression) => {
       const { consumer, outcomes, address } = await setup();
       await exportWith(new GrpcExporter({ url: `http://${address}`, compression }), ['a', 'b', 'c']);
