@@ -1,7 +1,7 @@
+import { briefTask } from '../../contract/briefTask.js';
 import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord, TaskRecord } from '../../contract/records.js';
 import { type JudgeOptions, judgedFromStored, judgeShutdown } from '../judge/index.js';
 import type { Store } from '../store/Store.js';
-import { briefTask } from './briefTask.js';
 
 /** Judged shutdowns kept in memory, most recently used last. */
 export const DEFAULT_REPORT_CACHE_SIZE = 64;
@@ -124,7 +124,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     let report: ShutdownReport;
     if (this.store.judgedTasksInWindow) {
       // Each task was judged when its record was written: read the judgment instead of judging again.
-      const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end, brief ? briefTask : undefined);
+      const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end, brief);
       const stored = new Map<TaskRecord, string | null>();
       const tasks = rows.map(({ task, judgment }) => {
         stored.set(task, judgment);

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { briefTask } from '../../contract/briefTask.js';
 import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
 import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
@@ -78,6 +79,7 @@ type Row = [
   resourceId: number | bigint,
   record: string,
   judged: string | null,
+  brief: string | null,
 ];
 
 /** The columns a record is read from, in this order (see {@link ROW_COLUMNS}); integers as bigint. */
@@ -96,6 +98,8 @@ type StoredRow = [
 
 /** What every read selects to rebuild a record (a {@link StoredRow}). */
 const ROW_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, record';
+/** {@link ROW_COLUMNS} with a task's brief record (see briefTask) in place of its whole one where it has one. */
+const BRIEF_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, coalesce(brief, record)';
 
 /** A batch waiting for its group commit, with the answer to give its caller. */
 interface PendingBatch {
@@ -309,25 +313,27 @@ export class SqliteStore implements Store {
 
   /**
    * {@link tasksInWindow}, each record with the judgment stored beside it (null: none stored). Rows are
-   * read one at a time and each record passes through `project` at once, so a million rows are never
-   * held as text or as whole records.
+   * read one at a time. With `brief`, each record is the brief one ({@link briefTask}) kept beside the
+   * whole record when it was written, so the whole body is never parsed; a row written before briefs
+   * were kept is read whole and cut.
    */
   async judgedTasksInWindow(
     instance: string,
     start: bigint,
     end: bigint | undefined,
-    project?: (task: TaskRecord) => TaskRecord,
+    brief?: boolean,
   ): Promise<{ task: TaskRecord; judgment: string | null }[]> {
     this.live();
-    const rows = this.stmt.windowJudged.iterate({
+    const rows = (brief ? this.stmt.windowBrief : this.stmt.windowJudged).iterate({
       instance,
       start: clampInt64(start),
       end: end === undefined ? INT64_MAX : clampInt64(end),
-    }) as IterableIterator<[...StoredRow, string | null]>;
+    }) as IterableIterator<[...StoredRow, string | null, bigint]>;
     const tasks: { task: TaskRecord; judgment: string | null }[] = [];
     for (const row of rows) {
       const task = readTask(this.decode(row as unknown as StoredRow));
-      tasks.push({ task: project ? project(task) : task, judgment: row[10] });
+      // Column 11 (brief reads only): 1 when the row has no brief record and `record` is the whole one.
+      tasks.push({ task: brief && row[11] === 1n ? briefTask(task) : task, judgment: row[10] });
     }
     return tasks;
   }
@@ -494,11 +500,16 @@ export class SqliteStore implements Store {
     const record = encodeSpanBody(span);
     const resourceId = this.resourceIdOf(span.resource);
     let judged: string | null = null;
+    let brief: string | null = null;
     let verdictOf = this.verdictOf;
-    if (this.judgmentOf && span.role === 'task') {
-      const judgment = this.judgmentOf(readTask(span));
-      judged = judgment.text;
-      verdictOf = () => judgment.verdict;
+    if (span.role === 'task') {
+      const task = readTask(span);
+      brief = encodeSpanBody(briefTask(task).span);
+      if (this.judgmentOf) {
+        const judgment = this.judgmentOf(task);
+        judged = judgment.text;
+        verdictOf = () => judgment.verdict;
+      }
     }
     const { created, verdict } = derivedColumns(span, verdictOf, 'SqliteStore');
     return [
@@ -515,6 +526,7 @@ export class SqliteStore implements Store {
       resourceId,
       record,
       judged,
+      brief,
     ];
   }
 }
@@ -524,13 +536,13 @@ function prepareStatements(db: Database.Database) {
   return {
     stored: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ?`),
     insert: db.prepare(
-      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged, brief)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (trace_id, span_id) DO NOTHING`,
     ),
     update: db.prepare(
       `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
-       verdict = ?, resource_id = ?, record = ?, judged = ? WHERE trace_id = ? AND span_id = ?`,
+       verdict = ?, resource_id = ?, record = ?, judged = ?, brief = ? WHERE trace_id = ? AND span_id = ?`,
     ),
     addResource: db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
     resourceId: db.prepare('SELECT id FROM resources WHERE hash = ?').pluck(),
@@ -555,6 +567,15 @@ function prepareStatements(db: Database.Database) {
          WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
        UNION ALL
        SELECT ${ROW_COLUMNS}, judged FROM spans
+         WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
+    ),
+    // windowJudged with the brief record in place of the whole one where there is one.
+    windowBrief: rows(
+      db,
+      `SELECT ${BRIEF_COLUMNS}, judged, brief IS NULL FROM spans
+         WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
+       UNION ALL
+       SELECT ${BRIEF_COLUMNS}, judged, brief IS NULL FROM spans
          WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
     ),
     trace: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),

@@ -48,15 +48,10 @@ export interface Store extends Consumer<SpanRecord> {
   tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]>;
   /**
    * The same records as {@link tasksInWindow}, each with the judgment text stored beside it when it
-   * was written (null: none). Only stores that keep judgments have it. `project`, when given, is
-   * applied to each record as it is read, so that only what it returns is held (large windows).
+   * was written (null: none). Only stores that keep judgments have it. With `brief`, each record is
+   * its brief form (contract/briefTask.ts), read without parsing the whole record where the store kept it.
    */
-  judgedTasksInWindow?(
-    instance: string,
-    start: bigint,
-    end: bigint | undefined,
-    project?: (task: TaskRecord) => TaskRecord,
-  ): Promise<{ task: TaskRecord; judgment: string | null }[]>;
+  judgedTasksInWindow?(instance: string, start: bigint, end: bigint | undefined, brief?: boolean): Promise<{ task: TaskRecord; judgment: string | null }[]>;
   /** Tasks across time, filtered and paged. */
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   /** Every stored span of one trace (judged or not). */

@@ -138,6 +138,13 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE spans ADD COLUMN judged TEXT');
     },
   },
+  {
+    name: "each task's brief record kept beside its record",
+    up(db) {
+      // Rows written before stay NULL: a brief read cuts their whole record instead (briefTask).
+      db.exec('ALTER TABLE spans ADD COLUMN brief TEXT');
+    },
+  },
 ];
 
 /** Rows read per page while migration 3 rewrites them. */

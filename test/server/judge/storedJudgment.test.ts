@@ -1,5 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
+import { briefTask } from '../../../contract/briefTask.js';
 import type { ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { columnarReportJson } from '../../../server/api/columnar.js';
 import { compactReportJson } from '../../../server/api/json.js';
@@ -114,6 +115,10 @@ describe('storedJudgment', () => {
           const brief = await views.briefReport(shutdown);
           expect(compactReportJson(brief)).toEqual(compactReportJson(fromScratch));
           expect(columnarReportJson(brief)).toEqual(columnarReportJson(fromScratch));
+          // The brief records kept at ingest are the whole records cut (briefTask), row for row.
+          const whole = await store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end);
+          const kept = await store.judgedTasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end, true);
+          expect(kept.map((r) => r.task)).toEqual(whole.map(briefTask));
         }
       } finally {
         await store.close();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test as base, describe, expect } from 'vitest';
+import { briefTask } from '../../../contract/briefTask.js';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 import { encodeSpanRecord } from '../../../server/store/codec.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';
@@ -251,6 +252,44 @@ describe('SqliteStore', () => {
           `window of ${got.length} of ${TASKS} tasks read in ${windowMs.toFixed(0)} ms; ` +
           `first page of queryTasks in ${pageMs.toFixed(1)} ms`,
       );
+    });
+  });
+
+  describe('brief records', () => {
+    it('when tasks are read brief, then each is its whole record cut (briefTask), and a row kept before briefs existed reads the same', async ({
+      dir,
+      openStore,
+    }) => {
+      const instance = 'brief-1';
+      const tasks = [1, 2, 3].map((n) =>
+        taskSpan({
+          instance,
+          start: 1_000n * BigInt(n),
+          end: 5_000n * BigInt(n),
+          attributes: { 'task.name': `t${n}`, 'code.function': 'work', 'http.route': '/x' },
+          events: [
+            { name: 'task.cancel_requested', time: 1_500n * BigInt(n), attributes: {} },
+            { name: 'exception', time: 1_600n * BigInt(n), attributes: { 'exception.type': 'ValueError' } },
+          ],
+        }),
+      );
+      const store = openStore();
+      await store.consume(tasks);
+      const whole = await store.tasksInWindow(instance, 0n, undefined);
+      const cut = whole.map(briefTask).sort((a, b) => key(a).localeCompare(key(b)));
+      const read = async () => (await store.judgedTasksInWindow(instance, 0n, undefined, true)).map((r) => r.task).sort((a, b) => key(a).localeCompare(key(b)));
+      expect(await read()).toEqual(cut);
+      expect(cut[0].span.attributes['http.route']).toBeUndefined();
+      expect(cut[0].span.events.map((e) => e.name)).toEqual(['task.cancel_requested']);
+      // Rows written before the brief column was filled: cut from the whole record when read.
+      const other = new Database(join(dir, 'store.db'));
+      try {
+        expect(other.prepare('SELECT count(*) FROM spans WHERE brief IS NOT NULL').pluck().get()).toBe(3);
+        other.exec('UPDATE spans SET brief = NULL');
+      } finally {
+        other.close();
+      }
+      expect(await read()).toEqual(cut);
     });
   });
 

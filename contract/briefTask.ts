@@ -1,5 +1,5 @@
-import { EVENT } from '../../contract/contract.js';
-import type { Attrs, TaskRecord } from '../../contract/records.js';
+import { EVENT } from './contract.js';
+import type { Attrs, TaskRecord } from './records.js';
 
 /** The events the brief views draw (cancel marks, cleanup and shield steps) or list (loop warnings). */
 const BRIEF_EVENTS: ReadonlySet<string> = new Set([
