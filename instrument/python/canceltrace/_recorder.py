@@ -8,6 +8,7 @@ telemetry path never throws into the program.
 """
 
 import asyncio
+import contextvars
 import functools
 import sys
 import threading
@@ -49,7 +50,14 @@ class Recorder:
         self._sampler = None
         self._lock = threading.RLock()
         self.catch = CatchLocator()
-        self._watched = weakref.WeakSet()  # tasks whose end is awaited for export
+        # weak references to the tasks whose end is awaited for export (each dropped when its span is queued):
+        # a set of plain refs costs one C call per watched task, where a WeakSet runs Python code and a
+        # removal callback for each
+        self._watched = set()
+        # one bound method and one empty context for every done callback: add_done_callback would otherwise
+        # allocate both per watched task (a copy of the current context is not needed: _on_done reads none)
+        self._on_done_cb = self._on_done
+        self._done_context = contextvars.Context()
         self._closed = False
         self._reported_undelivered = False
 
@@ -90,8 +98,8 @@ class Recorder:
         if not rec.callback_added:
             rec.callback_added = True
             try:
-                self._watched.add(task)
-                task.add_done_callback(self._on_done)
+                self._watched.add(weakref.ref(task))
+                task.add_done_callback(self._on_done_cb, context=self._done_context)
             except Exception as e:
                 _report("cannot watch %r: %r" % (task, e))
         return rec
@@ -129,10 +137,10 @@ class Recorder:
             attrs = {"cancel.message": None if msg is None else str(msg), "cancel.count": task.cancelling()}
             attrs.update(_site_attrs(caller_site(caller)))
             rec.events.append(("task.cancel_requested", _time_ns(), attrs))
-            rec.requests.append([attrs, requesters, group])
+            rec.requests.append((attrs, requesters, group))
             if rec.cancel_frames is None:
-                rec.cancel_frames = [(f, f.f_lineno) for f in coroutine_chain(task)
-                                     if not is_internal_code(f.f_code)]
+                rec.cancel_frames = tuple([(f, f.f_lineno) for f in coroutine_chain(task)
+                                           if not is_internal_code(f.f_code)])
         except Exception as e:
             _report("on_cancel: %r" % (e,))
 
@@ -233,7 +241,7 @@ class Recorder:
         if rec.exported_final:
             return
         rec.exported_final = True
-        self._watched.discard(task)
+        self._watched.discard(weakref.ref(task))
         if rec.span_id is None:
             rec.span_id = _otlp.new_span_id()
         if rec.final in ("completed", "failed") and rec.group_cancels > 0:
@@ -375,7 +383,11 @@ class Recorder:
     def _export_ended(self):
         """Tasks that ended but whose done callback has not run yet (the loop stops here, a signal ends the
         process): their end is exported now rather than lost. Call from the loop's thread."""
-        for t in list(self._watched):
+        for ref in list(self._watched):
+            t = ref()
+            if t is None:  # collected before its span was queued (its weak reference was cleared first)
+                self._watched.discard(ref)
+                continue
             try:
                 if t.done():
                     self._on_done(t)

@@ -83,7 +83,7 @@ class TaskRecord:
         self.span_id = None
         self.events = []
         self.cancel_requested = False
-        self.cancel_frames = None  # [(frame, lineno)] user frames where the first cancel was delivered
+        self.cancel_frames = None  # ((frame, lineno), ...) user frames where the first cancel was delivered
         self.catch = None  # (filepath, lineno, function, delivered_lineno, note) of the handler that stopped it
         self.final = None
         self.end_ns = None
@@ -92,7 +92,7 @@ class TaskRecord:
         self.open_cancels = 0  # cancels not handed back by asyncio's timeouts / TaskGroups
         self.group_cancels = 0  # cancels a TaskGroup made on its parent and has not uncancelled yet
         self.driver = False  # drives a shutdown (asyncio.run's main task, a task cancelling others in it)
-        self.requests = []  # [event attrs, requester ids, group id or None] of cancels no scope has handed back
+        self.requests = []  # (event attrs, requester ids, group id or None) of cancels no scope has handed back
 
 
 _task_init = asyncio.Task.__init__
