@@ -232,7 +232,7 @@ class Exporter:
                 self.last_error = "a span could not be encoded: %r" % (e,)
         if not spans:
             return
-        body = json.dumps(_otlp.request(self.resource, spans), separators=(",", ":")).encode()
+        body = _otlp.request_json(self.resource, spans).encode()
         if self.output and not self._write_file(body):
             self._dropped_exported += len(spans)
             return

@@ -1,5 +1,6 @@
 """OTLP/JSON encoding of canceltrace spans (ids lower-case hex, times and ints as decimal strings)."""
 
+import json
 import os
 import random
 
@@ -8,6 +9,16 @@ SCOPE_VERSION = "0.1.0"
 SPAN_KIND_INTERNAL = 1
 STATUS_UNSET = 0
 STATUS_ERROR = 2
+
+
+_quote = json.encoder.encode_basestring_ascii  # a JSON string literal, as json.dumps writes it
+_COMPACT = (",", ":")
+
+
+class EncodedSpan(str):
+    """One span already written as compact JSON text: the exporter puts it in the request body as is."""
+
+    __slots__ = ()
 
 
 # os.urandom is a system call (tens of microseconds in some sandboxes): seed a generator once per process.
@@ -86,3 +97,43 @@ def request(resource_attrs, spans):
             }
         ]
     }
+
+
+def attributes_json(attrs):
+    """`attributes(attrs)` written directly as compact JSON text: no intermediate dicts (they would be
+    collector work for the garbage collector while the program holds many live objects)."""
+    parts = []
+    append = parts.append
+    for k, v in attrs.items():
+        t = type(v)
+        if t is str:
+            append('{"key":%s,"value":{"stringValue":%s}}' % (_quote(k), _quote(v)))
+        elif t is int:
+            append('{"key":%s,"value":{"intValue":"%d"}}' % (_quote(k), v))
+        elif v is not None:
+            append('{"key":%s,"value":%s}' % (_quote(k), json.dumps(any_value(v), separators=_COMPACT)))
+    return "[" + ",".join(parts) + "]"
+
+
+def span_json(trace_id, span_id, name, start_ns, end_ns, attrs, events, status_code=STATUS_UNSET,
+              status_message=None):
+    """`span(...)` written directly as compact JSON text (the same fields in the same order)."""
+    if status_message:
+        status = '{"code":%d,"message":%s}' % (status_code, _quote(str(status_message)))
+    else:
+        status = '{"code":%d}' % status_code
+    events_json = ",".join('{"timeUnixNano":"%d","name":%s,"attributes":%s}' % (t, _quote(n), attributes_json(a))
+                           for (n, t, a) in events)
+    return EncodedSpan(
+        '{"traceId":%s,"spanId":%s,"name":%s,"kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d",'
+        '"attributes":%s,"events":[%s],"status":%s}'
+        % (_quote(trace_id), _quote(span_id), _quote(name), SPAN_KIND_INTERNAL, start_ns, max(end_ns, start_ns),
+           attributes_json(attrs), events_json, status))
+
+
+def request_json(resource_attrs, spans):
+    """`request(...)` as compact JSON text; each span is a dict or an EncodedSpan."""
+    return '{"resourceSpans":[{"resource":{"attributes":%s},"scopeSpans":[{"scope":{"name":%s,"version":%s},' \
+        '"spans":[%s]}]}]}' % (attributes_json(resource_attrs), _quote(SCOPE_NAME), _quote(SCOPE_VERSION),
+                               ",".join(s if type(s) is EncodedSpan else json.dumps(s, separators=_COMPACT)
+                                        for s in spans))

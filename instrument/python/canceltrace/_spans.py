@@ -1,4 +1,4 @@
-"""A task's contract span (docs/conventions.md, "Task span"), built from the task and its record."""
+"""A task's contract span (docs/conventions.md, "Task span"), built from the task and its record as JSON text."""
 
 import traceback
 
@@ -58,4 +58,5 @@ def task_span(trace_id, task, rec, final, end_ns, snapshot):
             }))
     if snapshot:
         events.append(("task.stack", end_ns, {"task.stack": format_stack(coroutine_chain(task))}))
-    return _otlp.span(trace_id, rec.span_id, task.get_name(), task._ct_t0, end_ns, attrs, events, status, message)
+    return _otlp.span_json(trace_id, rec.span_id, task.get_name(), task._ct_t0, end_ns, attrs, events, status,
+                           message)
