@@ -1,6 +1,6 @@
 import { fc } from '@fast-check/vitest';
-import type { EventRecord, FinalState } from '../../contract/records.js';
-import { ev } from './spans.js';
+import type { EventRecord, FinalState, SpanRecord } from '../../contract/records.js';
+import { ev, taskSpan } from './spans.js';
 
 /**
  * Any event a task span may carry (cancel, uncancel, cleanup, shield, exception, loop warning), at
@@ -38,5 +38,41 @@ export function taskSpanFieldsOf(timeArb: fc.Arbitrary<bigint>, eventArb: fc.Arb
     finalIsSnapshot: fc.boolean(),
     events: fc.array(eventArb, { maxLength: 6 }),
     snapshots: fc.array(fc.record({ end: timeArb, keep: fc.nat({ max: 6 }) }), { maxLength: 2 }),
+  };
+}
+
+/** One task span as {@link taskSpanFieldsOf} draws it. */
+export interface DrawnTaskSpan {
+  taskId: string;
+  parentId?: string;
+  groupId?: string;
+  start: bigint;
+  end: bigint;
+  finalState: FinalState | null;
+  errorStatus: boolean;
+  finalIsSnapshot: boolean;
+  events: EventRecord[];
+}
+
+/**
+ * The records of the `i`-th drawn task span (span id `i + 1`): its final record, and its snapshot
+ * ending at `end` with the first `keep` of its events.
+ */
+export function drawnTaskRecords(sp: DrawnTaskSpan, i: number): { final: SpanRecord; snapshot(end: bigint, keep: number): SpanRecord } {
+  const spanId = (i + 1).toString(16).padStart(16, '0');
+  const attributes: Record<string, string> = {};
+  if (sp.parentId !== undefined) attributes['task.parent_id'] = sp.parentId;
+  if (sp.groupId !== undefined) attributes['task.group_id'] = sp.groupId;
+  const base = { spanId, name: `t${i}`, taskId: sp.taskId, start: sp.start < sp.end ? sp.start : sp.end, attributes };
+  return {
+    final: taskSpan({
+      ...base,
+      end: sp.end,
+      finalState: sp.finalIsSnapshot ? undefined : sp.finalState,
+      snapshot: sp.finalIsSnapshot,
+      status: { code: sp.errorStatus ? 2 : 0 },
+      events: sp.events,
+    }),
+    snapshot: (end, keep) => taskSpan({ ...base, end, snapshot: true, events: sp.events.slice(0, keep) }),
   };
 }

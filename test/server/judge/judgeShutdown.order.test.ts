@@ -3,9 +3,9 @@ import { describe, expect } from 'vitest';
 import { readShutdown, readTask } from '../../../contract/contract.js';
 import type { Attrs, EventRecord, ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
-import { taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
+import { drawnTaskRecords, taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
 import { shuffle } from '../../doubles/shuffle.js';
-import { ev, MS, SEC, shutdownSpan, taskSpan } from '../../doubles/spans.js';
+import { ev, MS, SEC, shutdownSpan } from '../../doubles/spans.js';
 
 /** Few distinct times, so that events often tie and the tie-break is exercised. */
 const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 4n * SEC);
@@ -41,25 +41,10 @@ type Scenario = typeof scenarioArb extends fc.Arbitrary<infer S> ? S : never;
 function recordsOf(s: Scenario): SpanRecord[] {
   const out: SpanRecord[] = [];
   s.spans.forEach((sp, i) => {
-    const spanId = (i + 1).toString(16).padStart(16, '0');
-    const attributes: Record<string, string> = {};
-    if (sp.parentId !== undefined) attributes['task.parent_id'] = sp.parentId;
-    if (sp.groupId !== undefined) attributes['task.group_id'] = sp.groupId;
-    const base = { spanId, name: `t${i}`, taskId: sp.taskId, start: sp.start < sp.end ? sp.start : sp.end, attributes };
-    const finalState = sp.finalIsSnapshot ? undefined : sp.finalState;
-    const final = taskSpan({
-      ...base,
-      end: sp.end,
-      finalState,
-      snapshot: sp.finalIsSnapshot,
-      status: { code: sp.errorStatus ? 2 : 0 },
-      events: sp.events,
-    });
+    const { final, snapshot } = drawnTaskRecords(sp, i);
     out.push(final);
     if (sp.duplicate) out.push(structuredClone(final));
-    for (const snap of sp.snapshots) {
-      out.push(taskSpan({ ...base, end: snap.end, snapshot: true, events: sp.events.slice(0, snap.keep) }));
-    }
+    for (const snap of sp.snapshots) out.push(snapshot(snap.end, snap.keep));
   });
   return out;
 }

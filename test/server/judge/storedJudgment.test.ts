@@ -10,9 +10,9 @@ import { judgeTask } from '../../../server/judge/judgeTask.js';
 import { judgeTaskAlone } from '../../../server/judge/judgeTaskAlone.js';
 import { judgeAtIngest, judgedFromStored } from '../../../server/judge/storedJudgment.js';
 import { SqliteStore } from '../../../server/store/SqliteStore.js';
-import { taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
+import { drawnTaskRecords, taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
 import { shuffle } from '../../doubles/shuffle.js';
-import { ev, events, MS, SEC, shutdownSpan, T0, TRACE, task, taskSpan } from '../../doubles/spans.js';
+import { ev, events, MS, SEC, shutdownSpan, T0, TRACE, task } from '../../doubles/spans.js';
 
 /** Few distinct times around the shutdown's window (1 s → 3 s), so that ends fall before, in and after it. */
 const timeArb = fc.constantFrom(0n, 500n * MS, SEC, 1500n * MS, 2n * SEC, 3n * SEC, 3n * SEC + 3n * MS, 3n * SEC + 10n * MS, 4n * SEC);
@@ -43,24 +43,11 @@ const SHUTDOWN_SPAN = 'ffffffffffffffff';
 function recordsOf(s: Scenario): SpanRecord[] {
   const out: SpanRecord[] = [];
   s.spans.forEach((sp, i) => {
-    const spanId = (i + 1).toString(16).padStart(16, '0');
-    const attributes: Record<string, string> = {};
-    if (sp.parentId !== undefined) attributes['task.parent_id'] = sp.parentId;
-    if (sp.groupId !== undefined) attributes['task.group_id'] = sp.groupId;
-    const base = { spanId, name: `t${i}`, taskId: sp.taskId, start: sp.start < sp.end ? sp.start : sp.end, attributes };
-    out.push(
-      taskSpan({
-        ...base,
-        end: sp.end,
-        finalState: sp.finalIsSnapshot ? undefined : sp.finalState,
-        snapshot: sp.finalIsSnapshot,
-        status: { code: sp.errorStatus ? 2 : 0 },
-        events: sp.events,
-      }),
-    );
+    const { final, snapshot } = drawnTaskRecords(sp, i);
+    out.push(final);
     // Snapshots end strictly before the final record, so that no two records of a span tie.
     for (const snap of sp.snapshots) {
-      if (snap.end < sp.end) out.push(taskSpan({ ...base, end: snap.end, snapshot: true, events: sp.events.slice(0, snap.keep) }));
+      if (snap.end < sp.end) out.push(snapshot(snap.end, snap.keep));
     }
   });
   const pending = [ev('tasks.pending', SEC, { 'tasks.pending.count': s.spans.length })];
