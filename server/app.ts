@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
+import type { JudgedTask } from '../contract/records.js';
 import { type AccessOptions, hostCheck, tokenGate } from './api/access.js';
 import { columnarReportJson } from './api/columnar.js';
 import { exportShutdown, parseExportFormat } from './api/export.js';
-import { StreamedJson, shutdownJson, streamedReport, taskJson, toJsonText } from './api/json.js';
+import { StreamedJson, shutdownJson, streamedCompact, streamedWholeReport, taskJson, toJsonText } from './api/json.js';
 import {
   DEFAULT_SHUTDOWN_LIMIT,
   DEFAULT_TASK_LIMIT,
@@ -61,7 +62,7 @@ async function sendStreamed(req: Request, res: Response, body: StreamedJson): Pr
     }
   }
   res.status(200).type('application/json');
-  for (const chunk of body.chunks()) {
+  for await (const chunk of body.stream()) {
     if (res.destroyed) return;
     if (!res.write(chunk)) {
       await new Promise<void>((resolve) => {
@@ -109,32 +110,43 @@ export function createApp(deps: AppDeps): express.Express {
     return rows;
   };
 
-  /** A shutdown's judged view; `brief`: with task records cut to what the compact and columnar forms show. */
-  const reportOf = async (rawId: string, brief = false) => {
+  /** The shutdown of an id from the URL, or a 404. */
+  const shutdownOf = async (rawId: string) => {
     const id = parseShutdownId(rawId);
     const shutdown = await store.getShutdown(id);
     if (!shutdown) throw new NotFoundError(`no shutdown with id ${id}`);
-    return brief ? views.briefReport(shutdown) : views.report(shutdown);
+    return shutdown;
   };
+  /** A shutdown's judged view with whole task records. */
+  const reportOf = async (rawId: string) => views.report(await shutdownOf(rawId));
+  /** A shutdown's judged view with its tasks as columns (the compact and columnar forms). */
+  const briefOf = async (rawId: string) => views.briefReport(await shutdownOf(rawId));
 
   const getShutdown: Handler = async (req) => {
     const form = parseString(req.query.tasks, 'tasks');
     if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
-    const shown = form === 'compact' ? 'compact' : 'full';
-    const report = await reportOf(String(req.params.id), shown === 'compact');
-    return streamedReport(report, shown, `W/"${views.tagOf(report)}-${shown}"`);
+    if (form === 'compact') {
+      const brief = await briefOf(String(req.params.id));
+      return streamedCompact(brief, `W/"${views.tagOf(brief)}-compact"`);
+    }
+    // The header and order of the brief judgment, the whole tasks read a chunk at a time as they are written.
+    const brief = await briefOf(String(req.params.id));
+    return streamedWholeReport(brief, () => views.wholeTasks(brief), `W/"${views.tagOf(brief)}-full"`);
   };
 
   const getShutdownTask: Handler = async (req) => {
     const spanId = parseHexId(String(req.params.spanId), 'span', SPAN_ID_HEX_DIGITS);
-    const report = await reportOf(String(req.params.id));
-    const judged = report.tasks.find((t) => t.task.spanId === spanId);
-    if (!judged) throw new NotFoundError(`no task ${spanId} in shutdown ${report.shutdown.id}`);
+    const brief = await briefOf(String(req.params.id));
+    const t = brief.tasks;
+    const k = t.order.findIndex((i) => t.spanId[i] === spanId);
+    let judged: JudgedTask | undefined;
+    if (k >= 0) for await (const [whole] of views.wholeTasks(brief, k, k + 1)) judged = whole;
+    if (!judged) throw new NotFoundError(`no task ${spanId} in shutdown ${brief.shutdown.id}`);
     return taskJson(judged);
   };
 
   const getTimeline: Handler = async (req) => {
-    const report = await reportOf(String(req.params.id), true);
+    const report = await briefOf(String(req.params.id));
     // the same tag as long as the report is served from the views' cache: a polling dashboard gets a 304
     return new StreamedJson(columnarReportJson(report), `W/"${views.tagOf(report)}-columnar"`);
   };
@@ -142,7 +154,8 @@ export function createApp(deps: AppDeps): express.Express {
   const searchShutdown: Handler = async (req) => {
     const q = parseString(req.query.q, 'q') ?? '';
     if (q.length > MAX_SEARCH_CHARS) throw new BadRequestError(`q must be at most ${MAX_SEARCH_CHARS} characters`);
-    return searchTasks(await reportOf(String(req.params.id)), q);
+    const brief = await briefOf(String(req.params.id));
+    return searchTasks(views.wholeTasks(brief), q);
   };
 
   const exportOf = async (req: Request, res: Response) => {

@@ -169,7 +169,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
         : stored,
     judge: async (id) => {
       const shutdown = await store.getShutdown(id);
-      return shutdown && views.briefReport(shutdown);
+      return shutdown && views.report(shutdown);
     },
     onSettled: (report, settledBy) => {
       metrics?.observeJudgment(report, settledBy);

@@ -1,8 +1,10 @@
-import { briefTask } from '../../contract/briefTask.js';
-import type { Consumer, ShutdownRecord, ShutdownReport, SpanRecord, TaskRecord } from '../../contract/records.js';
+import type { Consumer, JudgedTask, ShutdownRecord, ShutdownReport, SpanRecord, TaskRecord } from '../../contract/records.js';
 import { type JudgeOptions, judgedFromStored, judgeShutdown } from '../judge/index.js';
+import { BriefJudge, type BriefReport, judgeBriefFromRecords } from '../judge/judgeBrief.js';
 import type { Store } from '../store/Store.js';
 
+/** Whole tasks read from the store at a time by {@link ShutdownViews.wholeTasks}. */
+export const WHOLE_TASKS_CHUNK = 1_000;
 /** Judged shutdowns kept in memory, most recently used last. */
 export const DEFAULT_REPORT_CACHE_SIZE = 64;
 /** Shutdown summaries (outcome and counts, a few hundred bytes each) kept for the list. */
@@ -42,9 +44,9 @@ const PROCESS_TAG = `${Date.now().toString(36)}${Math.random().toString(36).slic
  */
 export class ShutdownViews implements Consumer<SpanRecord> {
   /** The tag of each report judged here: a report that is served again from the cache keeps its tag. */
-  private readonly tags = new WeakMap<ShutdownReport, string>();
+  private readonly tags = new WeakMap<ShutdownReport | BriefReport, string>();
   private reportsJudged = 0;
-  private readonly cache = new Map<string, { generation: number; at: number; report: ShutdownReport }>();
+  private readonly cache = new Map<string, { generation: number; at: number; report: ShutdownReport | BriefReport }>();
   private readonly summaries = new Map<string, { generation: number; at: number; summary: ShutdownSummary }>();
   private readonly generations = new Map<string, number>();
   private readonly maxAgeMillis: number;
@@ -75,7 +77,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
    * An entity tag of a report this view returned: the same while the report is served from the
    * cache (nothing of its instance changed), another once it is judged again.
    */
-  tagOf(report: ShutdownReport): string {
+  tagOf(report: ShutdownReport | BriefReport): string {
     let tag = this.tags.get(report);
     if (tag === undefined) {
       tag = `${PROCESS_TAG}-${++this.reportsJudged}`;
@@ -101,40 +103,87 @@ export class ShutdownViews implements Consumer<SpanRecord> {
 
   /** The judged view of one shutdown, with whole task records (the full view, one task, exports). */
   report(shutdown: ShutdownRecord): Promise<ShutdownReport> {
-    return this.judged(shutdown, false);
+    return this.cached(shutdown, 'full', async (end) => {
+      if (this.store.judgedTasksInWindow) {
+        // Each task was judged when its record was written: read the judgment instead of judging again.
+        const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end);
+        const stored = new Map<TaskRecord, string | null>();
+        const tasks = rows.map(({ task, judgment }) => {
+          stored.set(task, judgment);
+          return task;
+        });
+        return judgeShutdown(shutdown, tasks, this.options, (task, window) => judgedFromStored(task, stored.get(task), window, this.options));
+      }
+      return judgeShutdown(shutdown, await this.store.tasksInWindow(shutdown.instance, shutdown.start, end), this.options);
+    });
   }
 
   /**
-   * The same judgment with each task record cut to what the compact and columnar views, the list and
-   * a settled shutdown's judgment read ({@link briefTask}): far less memory for a large shutdown.
+   * The same judgment with the tasks as columns ({@link BriefReport}): what the compact and columnar
+   * views, the list and a settled shutdown's judgment read. Read from the views the store kept of each
+   * task where it has them, without a record or an object per task: a million tasks judge in seconds.
    * Verdicts, findings and order are those of {@link report}.
    */
-  briefReport(shutdown: ShutdownRecord): Promise<ShutdownReport> {
-    return this.judged(shutdown, true);
+  briefReport(shutdown: ShutdownRecord): Promise<BriefReport> {
+    return this.cached(shutdown, 'brief', async (end) => {
+      if (this.store.scanTaskViews) {
+        const judge = new BriefJudge(shutdown, this.options);
+        await this.store.scanTaskViews(shutdown.instance, shutdown.start, end, {
+          view: (text) => judge.addStored(text),
+          record: (task) => judge.addRecord(task),
+        });
+        return judge.finish();
+      }
+      return judgeBriefFromRecords(shutdown, await this.store.tasksInWindow(shutdown.instance, shutdown.start, end), this.options);
+    });
   }
 
-  private async judged(shutdown: ShutdownRecord, brief: boolean): Promise<ShutdownReport> {
+  /**
+   * The whole judged tasks of a brief report (records, findings with their messages, swallow sites
+   * with their stacks) in its order, rows `from` to `to`, read from the store {@link WHOLE_TASKS_CHUNK}
+   * at a time: what {@link report} holds at once, for a view that writes them one chunk after another.
+   * A task removed since the brief was judged (retention) is left out.
+   */
+  async *wholeTasks(brief: BriefReport, from = 0, to = brief.tasks.count): AsyncGenerator<JudgedTask[]> {
+    const { store } = this;
+    if (!store.judgedTasksByKey) {
+      const { tasks } = await this.report(brief.shutdown);
+      for (let k = from; k < to; k += WHOLE_TASKS_CHUNK) yield tasks.slice(k, Math.min(to, k + WHOLE_TASKS_CHUNK));
+      return;
+    }
+    const t = brief.tasks;
+    const window = { end: brief.shutdown.end, open: brief.shutdown.open };
+    for (let k = from; k < to; k += WHOLE_TASKS_CHUNK) {
+      const rows = Array.from(t.order.subarray(k, Math.min(to, k + WHOLE_TASKS_CHUNK)));
+      const found = await store.judgedTasksByKey(rows.map((i) => [t.traces.values[t.trace[i]], t.spanId[i]] as const));
+      const judged: JudgedTask[] = [];
+      rows.forEach((i, n) => {
+        const row = found[n];
+        if (row === undefined) return;
+        const whole = judgedFromStored(row.task, row.judgment, window, this.options);
+        // The verdict and findings only the whole shutdown gives (end_not_received, group_blocked) are the brief's.
+        whole.verdict = t.verdict[i];
+        const extra = t.extraFindings.get(i);
+        if (extra) whole.findings = [...whole.findings, ...extra];
+        judged.push(whole);
+      });
+      yield judged;
+    }
+  }
+
+  /** A report from the cache while it stands, else judged by `judge` (given the window's end, undefined while open) and kept. */
+  private async cached<R extends ShutdownReport | BriefReport>(
+    shutdown: ShutdownRecord,
+    form: 'full' | 'brief',
+    judge: (end: bigint | undefined) => Promise<R>,
+  ): Promise<R> {
     const generation = this.generations.get(shutdown.instance) ?? 0;
-    const key = `${brief ? 'brief' : 'full'}:${shutdown.id}:${shutdown.end}`;
+    const key = `${form}:${shutdown.id}:${shutdown.end}`;
     // Taken before the read, so that the age counts from the state the report was judged on.
     const at = this.now();
     const hit = touch(this.cache, key);
-    if (hit && this.fresh(hit, generation, at)) return hit.report;
-    const end = shutdown.open ? undefined : shutdown.end;
-    let report: ShutdownReport;
-    if (this.store.judgedTasksInWindow) {
-      // Each task was judged when its record was written: read the judgment instead of judging again.
-      const rows = await this.store.judgedTasksInWindow(shutdown.instance, shutdown.start, end, brief);
-      const stored = new Map<TaskRecord, string | null>();
-      const tasks = rows.map(({ task, judgment }) => {
-        stored.set(task, judgment);
-        return task;
-      });
-      report = judgeShutdown(shutdown, tasks, this.options, (task, window) => judgedFromStored(task, stored.get(task), window, this.options));
-    } else {
-      const tasks = await this.store.tasksInWindow(shutdown.instance, shutdown.start, end);
-      report = judgeShutdown(shutdown, brief ? tasks.map(briefTask) : tasks, this.options);
-    }
+    if (hit && this.fresh(hit, generation, at)) return hit.report as R;
+    const report = await judge(shutdown.open ? undefined : shutdown.end);
     remember(this.cache, key, { generation, at, report }, this.cacheSize);
     return report;
   }

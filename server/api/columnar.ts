@@ -1,16 +1,33 @@
-import { COLUMNAR_VERSION, type ColumnarSite, type ColumnarTasks, STEP_KINDS } from '../../contract/columnar.js';
-import { ATTR, EVENT, str } from '../../contract/contract.js';
-import type { EventRecord, ShutdownReport } from '../../contract/records.js';
-import { pairSteps } from '../../contract/steps.js';
-import { bigintReplacer, reportJson } from './json.js';
+import { COLUMNAR_VERSION, type ColumnarSite, type ColumnarTasks } from '../../contract/columnar.js';
+import type { BriefReport } from '../judge/judgeBrief.js';
+import { briefHeadJson } from './json.js';
 
-/** Interns values by a string key: `index(key, make)` returns the value's index in `values`. */
-class Interner<T> {
+/** Re-interns a table's vocabulary in the order its members are first met (the order of the report). */
+class FirstSeen<T> {
   readonly values: T[] = [];
+  private readonly map: Int32Array;
+
+  constructor(private readonly source: readonly T[]) {
+    this.map = new Int32Array(source.length).fill(-1);
+  }
+
+  index(i: number): number {
+    let j = this.map[i];
+    if (j === -1) {
+      j = this.values.length;
+      this.map[i] = j;
+      this.values.push(this.source[i]);
+    }
+    return j;
+  }
+}
+
+/** Strings interned in the order met. */
+class Strings {
+  readonly values: string[] = [];
   private readonly indices = new Map<string, number>();
 
-  /** The index of a string value interned as itself (no key or factory to allocate). */
-  indexOfString(this: Interner<string>, value: string): number {
+  index(value: string): number {
     let i = this.indices.get(value);
     if (i === undefined) {
       i = this.values.length;
@@ -19,46 +36,20 @@ class Interner<T> {
     }
     return i;
   }
-
-  index(key: string, make: () => T): number {
-    let i = this.indices.get(key);
-    if (i === undefined) {
-      i = this.values.length;
-      this.indices.set(key, i);
-      this.values.push(make());
-    }
-    return i;
-  }
-}
-
-/** Milliseconds from `origin` to `t`, rounded to the microsecond (exact for any span of a shutdown). */
-function msFrom(origin: bigint, t: bigint): number {
-  return Math.round(Number(t - origin) / 1_000) / 1_000;
-}
-
-function siteKey(site: ColumnarSite): string {
-  return `${site.coroutine ?? ''}\u0000${site.filepath ?? ''}\u0000${site.lineno ?? ''}\u0000${site.function ?? ''}\u0000${site.line ?? ''}`;
-}
-
-function inTimeOrder(events: readonly EventRecord[]): readonly EventRecord[] {
-  for (let i = 1; i < events.length; i++) {
-    if (events[i].time < events[i - 1].time) return [...events].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  }
-  return events;
 }
 
 /** The tasks of a judged shutdown as parallel arrays (contract/columnar.ts), times relative to the shutdown's start. */
-export function columnarTasks(report: ShutdownReport): ColumnarTasks {
-  const origin = report.shutdown.start;
-  const n = report.tasks.length;
-  const verdicts = new Interner<string>();
-  const sites = new Interner<ColumnarSite>();
-  const swallowSites = new Interner<ColumnarSite>();
-  const finalStates = new Interner<string>();
-  const stepNames = new Interner<string>();
-  const stepOutcomes = new Interner<string>();
-  const findingKinds = new Interner<string>();
-  const traces = new Interner<string>();
+export function columnarTasks(brief: BriefReport): ColumnarTasks {
+  const t = brief.tasks;
+  const n = t.count;
+  const traces = new FirstSeen(t.traces.values);
+  const sites = new FirstSeen<ColumnarSite>(t.sites.values);
+  const swallowSites = new FirstSeen<ColumnarSite>(t.swallowSites.values);
+  const stepNames = new FirstSeen(t.stepNames.values);
+  const verdicts = new Strings();
+  const finalStates = new Strings();
+  const stepOutcomes = new Strings();
+  const findingKinds = new Strings();
   const c: ColumnarTasks = {
     count: n,
     spanId: new Array(n),
@@ -92,70 +83,56 @@ export function columnarTasks(report: ShutdownReport): ColumnarTasks {
     taskId: new Array(n),
     parentTaskId: new Array(n),
   };
-  for (let i = 0; i < n; i++) {
-    const judged = report.tasks[i];
-    const { task } = judged;
-    c.spanId[i] = task.spanId;
-    c.trace[i] = traces.indexOfString(task.traceId);
-    c.name[i] = task.name;
-    c.verdict[i] = verdicts.indexOfString(judged.verdict);
-    // the key straight from the fields: the site object is made only for a site not seen yet
-    const code = task.code;
-    c.site[i] = sites.index(`${task.coroutine ?? ''}\u0000${code.filepath ?? ''}\u0000${code.lineno ?? ''}\u0000${code.function ?? ''}\u0000`, () => ({
-      coroutine: task.coroutine,
-      ...code,
-    }));
-    if (judged.swallowSite) {
-      const { stack: _stack, ...where } = judged.swallowSite;
-      const line = str(task.span.attributes, ATTR.swallowLine);
-      const s: ColumnarSite = line === undefined ? where : { ...where, line };
-      c.swallowSite[i] = swallowSites.index(siteKey(s), () => s);
-    } else c.swallowSite[i] = -1;
-    const state = task.finalState ?? 'pending';
-    c.finalState[i] = finalStates.indexOfString(state);
-    c.snapshot[i] = task.snapshot ? 1 : 0;
-    c.createdMs[i] = msFrom(origin, task.createdAt);
-    c.endedMs[i] = msFrom(origin, task.endTime);
-    c.cancelRequestedMs[i] = judged.cancelRequestedAt === undefined ? null : msFrom(origin, judged.cancelRequestedAt);
-    const events = inTimeOrder(task.span.events);
-    for (const e of events) if (e.name === EVENT.cancelRequested) c.cancelTimes.push(msFrom(origin, e.time));
+  for (let k = 0; k < n; k++) {
+    const i = t.order[k];
+    c.spanId[k] = t.spanId[i];
+    c.trace[k] = traces.index(t.trace[i]);
+    c.name[k] = t.name[i];
+    c.verdict[k] = verdicts.index(t.verdict[i]);
+    c.site[k] = sites.index(t.site[i]);
+    const swallow = t.swallowSite[i];
+    c.swallowSite[k] = swallow < 0 ? -1 : swallowSites.index(swallow);
+    c.finalState[k] = finalStates.index(t.finalStateOf(i));
+    c.snapshot[k] = t.snapshot[i];
+    c.createdMs[k] = t.created.ms(i) as number;
+    c.endedMs[k] = t.ended.ms(i) as number;
+    c.cancelRequestedMs[k] = t.cancelRequested.ms(i);
+    for (let j = t.cancelOffset[i]; j < t.cancelOffset[i + 1]; j++) c.cancelTimes.push(t.cancelTimes.ms(j) as number);
     c.cancelOffset.push(c.cancelTimes.length);
-    for (const step of pairSteps<bigint, EventRecord>(events)) {
-      const start = (step.startEvent ?? step.endEvent)!.time;
-      c.stepKind.push(STEP_KINDS.indexOf(step.kind));
-      c.stepName.push(stepNames.indexOfString(step.name));
-      c.stepStartMs.push(msFrom(origin, start));
-      c.stepEndMs.push(step.endEvent ? msFrom(origin, step.endEvent.time) : null);
-      const outcome = step.outcome ?? 'interrupted';
-      c.stepOutcome.push(stepOutcomes.indexOfString(outcome));
+    for (let j = t.stepOffset[i]; j < t.stepOffset[i + 1]; j++) {
+      c.stepKind.push(t.stepKind[j]);
+      c.stepName.push(stepNames.index(t.stepName[j]));
+      c.stepStartMs.push(t.stepStart.ms(j) as number);
+      c.stepEndMs.push(t.stepEnd.ms(j));
+      const outcome = t.stepOutcome[j];
+      c.stepOutcome.push(stepOutcomes.index(outcome < 0 ? 'interrupted' : t.stepOutcomes.values[outcome]));
     }
     c.stepOffset.push(c.stepKind.length);
     let mask = 0;
-    for (const f of judged.findings) mask |= 1 << findingKinds.indexOfString(f.kind);
-    c.findings[i] = mask;
-    c.taskId[i] = task.taskId ?? '';
-    c.parentTaskId[i] = task.parentTaskId ?? '';
+    for (const kind of t.findingKindsOf(i)) mask |= 1 << findingKinds.index(kind);
+    c.findings[k] = mask;
+    c.taskId[k] = t.taskId[i] ?? '';
+    c.parentTaskId[k] = t.parentTaskId[i] ?? '';
   }
   return c;
 }
 
 /** Columnar views already made, per judged report (collected with the report). */
-const made = new WeakMap<ShutdownReport, ReturnType<typeof makeColumnarReportJson>>();
+const made = new WeakMap<BriefReport, ReturnType<typeof makeColumnarReportJson>>();
 
 /**
  * `GET /api/shutdowns/:id/timeline`: the shutdown view (header, samples, gauges, findings) with its
  * tasks in the columnar form. Its text holds no bigint, so it is written without a replacer.
  */
-export function columnarReportJson(report: ShutdownReport) {
+export function columnarReportJson(brief: BriefReport) {
   // a report the views kept (no span arrived since) gives the same columns: made once per report
-  const hit = made.get(report);
+  const hit = made.get(brief);
   if (hit) return hit;
-  const body = makeColumnarReportJson(report);
-  made.set(report, body);
+  const body = makeColumnarReportJson(brief);
+  made.set(brief, body);
   return body;
 }
 
-function makeColumnarReportJson(report: ShutdownReport) {
-  const { tasks: _none, ...rest } = JSON.parse(JSON.stringify(reportJson({ ...report, tasks: [] }), bigintReplacer)) as ReturnType<typeof reportJson>;
-  return { ...rest, version: COLUMNAR_VERSION, originNs: report.shutdown.start.toString(), columnar: columnarTasks(report) };
+function makeColumnarReportJson(brief: BriefReport) {
+  return { ...briefHeadJson(brief), version: COLUMNAR_VERSION, originNs: brief.shutdown.start.toString(), columnar: columnarTasks(brief) };
 }

@@ -1,6 +1,6 @@
-import { EVENT } from '../../contract/contract.js';
-import type { EventRecord, JudgedTask, ShutdownRecord, ShutdownReport, Verdict } from '../../contract/records.js';
-import { pairSteps } from '../../contract/steps.js';
+import { STEP_KINDS } from '../../contract/columnar.js';
+import type { JudgedTask, ShutdownRecord, ShutdownReport, Verdict } from '../../contract/records.js';
+import type { BriefReport, BriefSite } from '../judge/judgeBrief.js';
 
 /** JSON.stringify replacer: bigints (unix ns, int64 attributes) become decimal strings, as in OTLP JSON. */
 export function bigintReplacer(_key: string, value: unknown): unknown {
@@ -112,72 +112,66 @@ export function reportJson(report: ShutdownReport) {
 }
 
 /** A cleanup or shield step of the compact form: kind, name, start ns, end ns (null: never ended), outcome. */
-type CompactStep = ['cleanup' | 'shield', string, string, string | null, string | null];
-
-/** The events in time order (a stable sort); most spans send them in order already, and are not copied. */
-function inTimeOrder(events: readonly EventRecord[]): readonly EventRecord[] {
-  for (let i = 1; i < events.length; i++) {
-    if (events[i].time < events[i - 1].time) {
-      return [...events].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    }
-  }
-  return events;
-}
-
-/** Cancel request times and cleanup/shield steps of a task, paired in time order. */
-function stepsOf(judged: JudgedTask): { cancels: string[]; steps: CompactStep[] } {
-  const events = inTimeOrder(judged.task.span.events);
-  const cancels: string[] = [];
-  for (const e of events) if (e.name === EVENT.cancelRequested) cancels.push(e.time.toString());
-  const steps = pairSteps<bigint, EventRecord>(events).map((step): CompactStep => {
-    const start = (step.startEvent ?? step.endEvent)!.time.toString();
-    return [step.kind, step.name, start, step.endEvent ? step.endEvent.time.toString() : null, step.outcome ?? null];
-  });
-  return { cancels, steps };
-}
+type CompactStep = [(typeof STEP_KINDS)[number], string, string, string | null, string | null];
 
 /** A compact task tuple (see {@link compactReportJson}). */
 type CompactTask = [string, string, string, number, string, string, string, 0 | 1, string[], CompactStep[]];
 
+/** The header of a brief report (everything but its tasks) as JSON values, without bigints. */
+export function briefHeadJson(brief: BriefReport) {
+  const { tasks: _none, ...rest } = withoutBigints(reportJson({ ...brief, tasks: [] })) as ReturnType<typeof reportJson>;
+  return rest;
+}
+
 /**
- * The compact view's parts: everything but the tasks (small, without bigints), the interned sites,
- * and a function that writes the tuple of the i-th task, so that a streamed response makes one
- * tuple at a time instead of a million at once.
+ * The compact view's parts: everything but the tasks (small, without bigints), the creation sites
+ * interned in report order, and a function that writes the tuple of the k-th task, so that a
+ * streamed response makes one tuple at a time instead of a million at once.
  */
-function compactParts(report: ShutdownReport) {
-  // Everything but the tasks is small: its bigints become strings here, so that toJsonText needs no replacer.
-  const { tasks: _full, ...rest } = withoutBigints(reportJson({ ...report, tasks: [] })) as ReturnType<typeof reportJson>;
-  const sites: { coroutine?: string; filepath?: string; lineno?: number; function?: string }[] = [];
-  const siteIndex = new Map<string, number>();
-  const indexOf = new Int32Array(report.tasks.length);
-  report.tasks.forEach(({ task }, i) => {
-    const key = `${task.coroutine ?? ''}\u0000${task.code.filepath ?? ''}\u0000${task.code.lineno ?? ''}\u0000${task.code.function ?? ''}`;
-    let index = siteIndex.get(key);
-    if (index === undefined) {
-      index = sites.length;
-      siteIndex.set(key, index);
-      sites.push({ coroutine: task.coroutine, ...task.code });
+function compactParts(brief: BriefReport) {
+  const t = brief.tasks;
+  const { order } = t;
+  const sites: BriefSite[] = [];
+  // the table's site index → the compact one (first seen in report order)
+  const siteIndex = new Int32Array(t.sites.values.length).fill(-1);
+  const indexOf = new Int32Array(t.count);
+  for (let k = 0; k < t.count; k++) {
+    const site = t.site[order[k]];
+    if (siteIndex[site] === -1) {
+      siteIndex[site] = sites.length;
+      sites.push(t.sites.values[site]);
     }
-    indexOf[i] = index;
-  });
-  const taskAt = (i: number): CompactTask => {
-    const judged = report.tasks[i];
-    const { task } = judged;
-    const { cancels, steps } = stepsOf(judged);
+    indexOf[k] = siteIndex[site];
+  }
+  const taskAt = (k: number): CompactTask => {
+    const i = order[k];
+    const cancels: string[] = [];
+    for (let c = t.cancelOffset[i]; c < t.cancelOffset[i + 1]; c++) cancels.push(t.cancelTimes.text(c) as string);
+    const steps: CompactStep[] = [];
+    for (let j = t.stepOffset[i]; j < t.stepOffset[i + 1]; j++) {
+      const outcome = t.stepOutcome[j];
+      steps.push([
+        STEP_KINDS[t.stepKind[j]],
+        t.stepNames.values[t.stepName[j]],
+        t.stepStart.text(j) as string,
+        t.stepEnd.text(j),
+        outcome < 0 ? null : t.stepOutcomes.values[outcome],
+      ]);
+    }
     return [
-      task.spanId,
-      task.name,
-      judged.verdict,
-      indexOf[i],
-      nsText(task.createdAt),
-      nsText(task.endTime),
-      task.finalState ?? 'pending',
-      task.snapshot ? 1 : 0,
+      t.spanId[i],
+      t.name[i],
+      t.verdict[i],
+      indexOf[k],
+      t.created.text(i) as string,
+      t.ended.text(i) as string,
+      t.finalStateOf(i),
+      t.snapshot[i] === 1 ? 1 : 0,
       cancels,
       steps,
     ];
   };
-  return { rest, sites, taskAt };
+  return { rest: briefHeadJson(brief), sites, taskAt };
 }
 
 /**
@@ -185,9 +179,9 @@ function compactParts(report: ShutdownReport) {
  * (`?tasks=compact`): a tenth of the full size, so a 100,000-task shutdown loads quickly.
  * Each task: [spanId, name, verdict, siteIndex, createdAt, endedAt, finalState, snapshot 0|1, cancelTimes[], steps[]].
  */
-export function compactReportJson(report: ShutdownReport) {
-  const { rest, sites, taskAt } = compactParts(report);
-  return { ...rest, sites, tasks: Array.from({ length: report.tasks.length }, (_, i) => taskAt(i)) };
+export function compactReportJson(brief: BriefReport) {
+  const { rest, sites, taskAt } = compactParts(brief);
+  return { ...rest, sites, tasks: Array.from({ length: brief.tasks.count }, (_, k) => taskAt(k)) };
 }
 
 /** Array members serialized per chunk of a {@link StreamedJson} body. */
@@ -202,8 +196,19 @@ export class LazyArray<T> {
 }
 
 /**
+ * An array whose members are read a chunk at a time when it is written (see {@link StreamedJson}):
+ * `chunks()` yields them in order, each chunk once.
+ */
+export class AsyncLazyArray<T> {
+  constructor(
+    readonly length: number,
+    readonly chunks: () => AsyncIterable<readonly T[]>,
+  ) {}
+}
+
+/**
  * A JSON body written as a sequence of text chunks, never as one string: its top-level arrays (and
- * {@link LazyArray}s) go out {@link STREAM_CHUNK_ITEMS} members at a time. The text is the same as
+ * lazy arrays) go out {@link STREAM_CHUNK_ITEMS} members at a time. The text is the same as
  * `JSON.stringify(body, bigintReplacer)` (with lazy arrays written as arrays). `etag`, when set, is
  * the entity tag of the body.
  */
@@ -213,8 +218,33 @@ export class StreamedJson {
     readonly etag?: string,
   ) {}
 
-  /** The text of the body, in order. */
+  /** The text of the body, in order (a body without an {@link AsyncLazyArray}). */
   *chunks(): Generator<string> {
+    for (const part of this.parts()) {
+      if (typeof part !== 'string') throw new TypeError('StreamedJson: a body with an AsyncLazyArray is read with stream()');
+      yield part;
+    }
+  }
+
+  /** The text of the body, in order, reading asynchronous arrays as it goes. */
+  async *stream(): AsyncGenerator<string> {
+    for (const part of this.parts()) {
+      if (typeof part === 'string') {
+        yield part;
+        continue;
+      }
+      let first = true;
+      for await (const members of part.chunks()) {
+        if (members.length === 0) continue;
+        const text = toJsonText(members);
+        yield `${first ? '' : ','}${text.slice(1, -1)}`;
+        first = false;
+      }
+    }
+  }
+
+  /** Text, and the asynchronous arrays to be written in place (between their brackets). */
+  private *parts(): Generator<string | AsyncLazyArray<unknown>> {
     let first = true;
     yield '{';
     for (const key of Object.keys(this.body)) {
@@ -222,7 +252,11 @@ export class StreamedJson {
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
       const name = `${first ? '' : ','}${JSON.stringify(key)}:`;
       first = false;
-      if (Array.isArray(value) || value instanceof LazyArray) {
+      if (value instanceof AsyncLazyArray) {
+        yield `${name}[`;
+        yield value;
+        yield ']';
+      } else if (Array.isArray(value) || value instanceof LazyArray) {
         const length = value.length;
         const at = value instanceof LazyArray ? value.at : (i: number) => (value as unknown[])[i];
         yield `${name}[`;
@@ -239,13 +273,21 @@ export class StreamedJson {
   }
 }
 
-/** The shutdown view (`form` full or compact) as a {@link StreamedJson}: a task becomes JSON only when it is written. */
-export function streamedReport(report: ShutdownReport, form: 'full' | 'compact', etag?: string): StreamedJson {
-  if (form === 'compact') {
-    const { rest, sites, taskAt } = compactParts(report);
-    return new StreamedJson({ ...rest, sites, tasks: new LazyArray(report.tasks.length, taskAt) }, etag);
-  }
-  const body = reportJson({ ...report, tasks: [] }) as Record<string, unknown>;
-  body.tasks = new LazyArray(report.tasks.length, (i) => taskJson(report.tasks[i]));
+/**
+ * The full shutdown view of a brief report whose whole tasks are read a chunk at a time (`chunks`,
+ * in report order): the same text as {@link streamedReport} of the whole report, without ever holding
+ * every record.
+ */
+export function streamedWholeReport(brief: BriefReport, chunks: () => AsyncIterable<readonly JudgedTask[]>, etag?: string): StreamedJson {
+  const body = reportJson({ ...brief, tasks: [] }) as Record<string, unknown>;
+  body.tasks = new AsyncLazyArray(brief.tasks.count, async function* () {
+    for await (const judged of chunks()) yield judged.map(taskJson);
+  });
   return new StreamedJson(body, etag);
+}
+
+/** The compact shutdown view (`?tasks=compact`) as a {@link StreamedJson}. */
+export function streamedCompact(brief: BriefReport, etag?: string): StreamedJson {
+  const { rest, sites, taskAt } = compactParts(brief);
+  return new StreamedJson({ ...rest, sites, tasks: new LazyArray(brief.tasks.count, taskAt) }, etag);
 }

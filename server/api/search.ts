@@ -1,4 +1,4 @@
-import type { AttrValue, JudgedTask, ShutdownReport } from '../../contract/records.js';
+import type { AttrValue, JudgedTask } from '../../contract/records.js';
 
 /** Longest search text accepted, in characters. */
 export const MAX_SEARCH_CHARS = 200;
@@ -36,10 +36,11 @@ export function taskMatches(judged: JudgedTask, needle: string): boolean {
 
 /**
  * `GET /api/shutdowns/:id/search?q=`: the span ids of the tasks of a shutdown that match a text
- * (see {@link taskMatches}), in the report's order.
+ * (see {@link taskMatches}), in the report's order; `tasks` gives the judged tasks in that order, a chunk at a time.
  */
-export function searchTasks(report: ShutdownReport, q: string): { q: string; count: number; spanIds: string[] } {
+export async function searchTasks(tasks: AsyncIterable<readonly JudgedTask[]>, q: string): Promise<{ q: string; count: number; spanIds: string[] }> {
   const needle = q.trim().toLowerCase();
-  const spanIds = needle === '' ? [] : report.tasks.filter((t) => taskMatches(t, needle)).map((t) => t.task.spanId);
+  const spanIds: string[] = [];
+  if (needle !== '') for await (const chunk of tasks) for (const t of chunk) if (taskMatches(t, needle)) spanIds.push(t.task.spanId);
   return { q, count: spanIds.length, spanIds };
 }

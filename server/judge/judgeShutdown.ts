@@ -7,6 +7,7 @@ import type {
   ShutdownFindingKind,
   ShutdownRecord,
   ShutdownReport,
+  TaskFindingKind,
   TaskRecord,
   Verdict,
 } from '../../contract/records.js';
@@ -18,10 +19,10 @@ import type { JudgeOptions } from './options.js';
 import { sortEvents } from './sortEvents.js';
 
 /** Rank of each verdict in the task list: bad verdicts first, in the order of {@link VERDICTS}. */
-const VERDICT_RANK: ReadonlyMap<Verdict, number> = new Map(VERDICTS.map((v, i) => [v, i]));
+export const VERDICT_RANK: ReadonlyMap<Verdict, number> = new Map(VERDICTS.map((v, i) => [v, i]));
 
 /** A shutdown's time window (unix ns). */
-interface Window {
+export interface Window {
   start: bigint;
   end: bigint;
   open: boolean;
@@ -43,17 +44,62 @@ export function judgeShutdown(
   options?: Partial<JudgeOptions>,
   judgeOne: (task: TaskRecord, window: TaskWindow) => JudgedTask = (task, window) => judgeTask(task, window, options),
 ): ShutdownReport {
+  const head = judgeShutdownSeries(shutdown);
+  const { window } = head;
+  const ofInstance = tasks.filter((t) => t.instance === shutdown.instance);
+  const judged = dedupeRecords(ofInstance, (t) => t.span)
+    .filter((t) => inWindow(t.endTime, t.createdAt, finalStateOf(t), window))
+    .map((t) => endNotReceived(judgeOne(t, window), head.drained))
+    .sort(compareJudged);
+
+  const findings = [
+    ...head.findings,
+    ...blockedGroups(
+      judged.length,
+      (i) => blockMember(judged[i]),
+      (parent, finding) => judged[parent].findings.push(finding),
+    ),
+  ];
+  const counts = countVerdicts(judged.length, (i) => judged[i].verdict);
+  const warnings = warningsOf(
+    head.events,
+    judged.filter((j) => j.verdict === 'destroyed').flatMap((j) => loopWarnings(j.task.span.events)),
+  );
+  return {
+    shutdown,
+    outcome: outcomeOf(shutdown, counts),
+    tasks: judged,
+    counts,
+    pending: head.pending,
+    pendingBaseline: head.pendingBaseline,
+    gauges: head.gauges,
+    findings,
+    warnings,
+  };
+}
+
+/** What a shutdown's own span says, judged: its window, samples and gauges, and the findings they give. */
+export interface ShutdownSeries {
+  window: Window;
+  /** the shutdown span's events in time order */
+  events: readonly EventRecord[];
+  pending: Sample[];
+  pendingBaseline: number;
+  /** closed, with the pending count back at its baseline: a pending snapshot then means its end was lost */
+  drained: boolean;
+  gauges: ShutdownReport['gauges'];
+  /** pending_not_at_baseline and resource_not_released */
+  findings: Finding<ShutdownFindingKind>[];
+}
+
+/** The part of a shutdown's judgment its own span gives (see {@link ShutdownSeries}). */
+export function judgeShutdownSeries(shutdown: ShutdownRecord): ShutdownSeries {
   const window: Window = { start: shutdown.start, end: shutdown.end, open: shutdown.open };
   const events = sortEvents(shutdown.span.events);
   const pending = pendingSamples(events);
   const pendingBaseline = num(shutdown.span.attributes, ATTR.pendingBaseline) ?? baselineFromSamples(events) ?? countBeforeStart(pending, shutdown.start) ?? 0;
   const lastPending = pending[pending.length - 1];
   const drained = !window.open && lastPending !== undefined && lastPending.value <= pendingBaseline;
-  const ofInstance = tasks.filter((t) => t.instance === shutdown.instance);
-  const judged = dedupeRecords(ofInstance, (t) => t.span)
-    .filter((t) => inWindow(t, window))
-    .map((t) => endNotReceived(judgeOne(t, window), drained))
-    .sort(compareJudged);
 
   const findings: Finding<ShutdownFindingKind>[] = [];
   if (lastPending !== undefined && lastPending.value > pendingBaseline) {
@@ -79,16 +125,23 @@ export function judgeShutdown(
       });
     }
   }
+  return { window, events, pending, pendingBaseline, drained, gauges, findings };
+}
 
-  findings.push(...markBlockedGroups(judged));
-
+/** Every verdict's count (zero included). */
+export function countVerdicts(n: number, verdictAt: (i: number) => Verdict): Partial<Record<Verdict, number>> {
   const counts: Partial<Record<Verdict, number>> = {};
   for (const v of VERDICTS) counts[v] = 0;
-  for (const j of judged) counts[j.verdict] = (counts[j.verdict] ?? 0) + 1;
+  for (let i = 0; i < n; i++) {
+    const v = verdictAt(i);
+    counts[v] = (counts[v] ?? 0) + 1;
+  }
+  return counts;
+}
 
-  const warnings = warningsOf(events, judged);
-  const outcome = shutdown.outcome ?? (shutdown.open ? 'open' : (counts.survivor ?? 0) > 0 ? 'survivors' : 'clean');
-  return { shutdown, outcome, tasks: judged, counts, pending, pendingBaseline, gauges, findings, warnings };
+/** The outcome as sent, else `open` while open, else `survivors` or `clean`. */
+export function outcomeOf(shutdown: ShutdownRecord, counts: Partial<Record<Verdict, number>>): string {
+  return shutdown.outcome ?? (shutdown.open ? 'open' : (counts.survivor ?? 0) > 0 ? 'survivors' : 'clean');
 }
 
 /**
@@ -99,15 +152,19 @@ export function judgeShutdown(
  */
 function endNotReceived(judged: JudgedTask, drained: boolean): JudgedTask {
   const { task } = judged;
-  if (!drained || !task.snapshot || finalStateOf(task) !== 'pending' || bool(task.span.attributes, ATTR.shutdownDriver)) return judged;
-  if (judged.verdict !== 'survivor' && judged.verdict !== 'orphan') return judged;
+  if (!endNotReceivedApplies(drained, task.snapshot, finalStateOf(task), bool(task.span.attributes, ATTR.shutdownDriver), judged.verdict)) return judged;
   return { ...judged, verdict: 'end_not_received' };
 }
 
+/** The rule of {@link endNotReceived}, on the fields it reads. */
+export function endNotReceivedApplies(drained: boolean, snapshot: boolean, state: string, driver: boolean, verdict: Verdict): boolean {
+  return drained && snapshot && state === 'pending' && !driver && (verdict === 'survivor' || verdict === 'orphan');
+}
+
 /** Alive at the start (ended at or after it, or still pending) and created before the end. */
-function inWindow(t: TaskRecord, w: Window): boolean {
-  const alive = t.endTime >= w.start || finalStateOf(t) === 'pending';
-  return alive && (w.open || t.createdAt <= w.end);
+export function inWindow(endTime: bigint, createdAt: bigint, state: string, w: Window): boolean {
+  const alive = endTime >= w.start || state === 'pending';
+  return alive && (w.open || createdAt <= w.end);
 }
 
 function compareJudged(a: JudgedTask, b: JudgedTask): number {
@@ -179,39 +236,76 @@ function gaugesOf(events: readonly EventRecord[], start: bigint): ShutdownReport
   return gauges.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** What group-blocked marking reads of a judged task. */
+export interface BlockMember {
+  name: string;
+  spanId: string;
+  taskId?: string;
+  parentTaskId?: string;
+  groupId?: string;
+  verdict: Verdict;
+}
+
+function blockMember(j: JudgedTask): BlockMember {
+  const { task } = j;
+  return { name: task.name, spanId: task.spanId, taskId: task.taskId, parentTaskId: task.parentTaskId, groupId: task.groupId, verdict: j.verdict };
+}
+
+/** True for a grouped child whose verdict held its group's teardown. */
+function blocks(m: BlockMember): boolean {
+  return m.groupId !== undefined && (m.verdict === 'swallowed' || m.verdict === 'survivor');
+}
+
 /**
- * Adds `group_blocked` to the parent of every grouped child that swallowed its cancel or survived it,
- * and returns one shutdown finding per blocked group. `judged` must already be in report order.
+ * Group-blocked marking over the `n` judged tasks of a shutdown, in report order (`at(i)` reads the
+ * i-th): calls `addToParent` with a `group_blocked` finding for the parent of every grouped child that
+ * swallowed its cancel or survived it, and returns one shutdown finding per blocked group. Parents are
+ * looked up only when some child blocks, and only among the task ids such children name.
  */
-function markBlockedGroups(judged: readonly JudgedTask[]): Finding<ShutdownFindingKind>[] {
-  const byTaskId = new Map<string, JudgedTask[]>();
-  for (const j of judged) {
-    if (j.task.taskId === undefined) continue;
-    const list = byTaskId.get(j.task.taskId);
-    if (list) list.push(j);
-    else byTaskId.set(j.task.taskId, [j]);
+export function blockedGroups(
+  n: number,
+  at: (i: number) => BlockMember,
+  addToParent: (parent: number, finding: Finding<TaskFindingKind>) => void,
+): Finding<ShutdownFindingKind>[] {
+  const blocking: number[] = [];
+  for (let i = 0; i < n; i++) if (blocks(at(i))) blocking.push(i);
+  if (blocking.length === 0) return [];
+  const wanted = new Set<string>();
+  for (const i of blocking) {
+    const parentId = at(i).parentTaskId;
+    if (parentId !== undefined) wanted.add(parentId);
   }
-  const groups = new Map<string, JudgedTask[]>();
-  for (const child of judged) {
-    const groupId = child.task.groupId;
-    if (groupId === undefined || (child.verdict !== 'swallowed' && child.verdict !== 'survivor')) continue;
+  const byTaskId = new Map<string, number[]>();
+  if (wanted.size > 0) {
+    for (let i = 0; i < n; i++) {
+      const taskId = at(i).taskId;
+      if (taskId === undefined || !wanted.has(taskId)) continue;
+      const list = byTaskId.get(taskId);
+      if (list) list.push(i);
+      else byTaskId.set(taskId, [i]);
+    }
+  }
+  const groups = new Map<string, BlockMember[]>();
+  for (const i of blocking) {
+    const child = at(i);
+    const groupId = child.groupId as string;
     const list = groups.get(groupId);
     if (list) list.push(child);
     else groups.set(groupId, [child]);
-    const parents = child.task.parentTaskId === undefined ? undefined : byTaskId.get(child.task.parentTaskId);
+    const parents = child.parentTaskId === undefined ? undefined : byTaskId.get(child.parentTaskId);
     for (const parent of parents ?? []) {
-      if (parent === child) continue;
+      if (parent === i) continue;
       const what = child.verdict === 'swallowed' ? 'swallowed its cancellation' : 'was still running after its cancel';
-      parent.findings.push({
+      addToParent(parent, {
         kind: 'group_blocked',
         message:
-          `Child task "${child.task.name}" of group ${groupId} ${what} and held this task's group teardown; ` +
+          `Child task "${child.name}" of group ${groupId} ${what} and held this task's group teardown; ` +
           'make the child re-raise CancelledError (or rethrow the abort reason) after its cleanup in try/finally.',
         detail: {
           groupId,
-          child: child.task.name,
-          childTaskId: child.task.taskId ?? null,
-          childSpanId: child.task.spanId,
+          child: child.name,
+          childTaskId: child.taskId ?? null,
+          childSpanId: child.spanId,
           childVerdict: child.verdict,
         },
       });
@@ -220,26 +314,29 @@ function markBlockedGroups(judged: readonly JudgedTask[]): Finding<ShutdownFindi
   const findings: Finding<ShutdownFindingKind>[] = [];
   for (const groupId of [...groups.keys()].sort()) {
     const children = groups.get(groupId) ?? [];
-    const names = children.map((c) => `"${c.task.name}"`).join(', ');
+    const names = children.map((c) => `"${c.name}"`).join(', ');
     findings.push({
       kind: 'group_blocked',
       message:
         `Task group ${groupId} was held by ${children.length === 1 ? 'a child' : `${children.length} children`} (${names}) that swallowed or survived the cancel; ` +
         'make every child re-raise CancelledError (or rethrow the abort reason) so the group can finish its teardown.',
-      detail: { groupId, children: children.length, parentTaskId: children[0]?.task.parentTaskId ?? null },
+      detail: { groupId, children: children.length, parentTaskId: children[0]?.parentTaskId ?? null },
     });
   }
   return findings;
 }
 
-function warningsOf(shutdownEvents: readonly EventRecord[], judged: readonly JudgedTask[]): ShutdownReport['warnings'] {
+/** The `loop.warning` events among a task's events. */
+export function loopWarnings(events: readonly EventRecord[]): ShutdownReport['warnings'] {
   const warnings: ShutdownReport['warnings'] = [];
-  const collect = (events: readonly EventRecord[]): void => {
-    for (const e of events) {
-      if (e.name === EVENT.loopWarning) warnings.push({ t: e.time, message: str(e.attributes, ATTR.warningMessage) ?? '' });
-    }
-  };
-  collect(shutdownEvents);
-  for (const j of judged) if (j.verdict === 'destroyed') collect(j.task.span.events);
+  for (const e of events) {
+    if (e.name === EVENT.loopWarning) warnings.push({ t: e.time, message: str(e.attributes, ATTR.warningMessage) ?? '' });
+  }
+  return warnings;
+}
+
+/** The shutdown's loop warnings and those of its destroyed tasks (`taskWarnings`), in time order. */
+export function warningsOf(shutdownEvents: readonly EventRecord[], taskWarnings: ShutdownReport['warnings']): ShutdownReport['warnings'] {
+  const warnings = [...loopWarnings(shutdownEvents), ...taskWarnings];
   return warnings.sort((a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
 }

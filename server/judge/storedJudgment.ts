@@ -1,5 +1,9 @@
 import type { Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
 import { judgeTask, type TaskWindow } from './judgeTask.js';
+import { judgeEveryWindow, judgeOptionsKey, type TaskView, taskViewOf } from './taskView.js';
+
+export { judgeOptionsKey };
+
 import { type JudgeOptions, resolveJudgeOptions } from './options.js';
 
 /** One judgment of a task as stored: a {@link JudgedTask} without its record, times as decimal text. */
@@ -28,12 +32,6 @@ export interface StoredJudgment {
   late?: StoredPart;
 }
 
-/** The key of a set of judge options, so that a judgment made under other options is not reused. */
-export function judgeOptionsKey(options?: Partial<JudgeOptions>): string {
-  const { slowCancelNs, clockToleranceNs } = resolveJudgeOptions(options);
-  return `${slowCancelNs}/${clockToleranceNs}`;
-}
-
 function partOf(judged: JudgedTask): StoredPart {
   const part: StoredPart = { verdict: judged.verdict, findings: judged.findings };
   if (judged.cancelRequestedAt !== undefined) part.cancelRequestedAt = judged.cancelRequestedAt.toString();
@@ -44,19 +42,19 @@ function partOf(judged: JudgedTask): StoredPart {
 /**
  * Judges a task once for every window it can be read in, by calling {@link judgeTask} itself (the
  * rules stay in one place): what the store writes beside the record. Returns the verdict the task
- * gets judged alone (the `/api/tasks?verdict=` column) and the JSON text of its {@link StoredJudgment}.
+ * gets judged alone (the `/api/tasks?verdict=` column), the JSON text of its {@link StoredJudgment}
+ * (what the full views read) and that of its {@link TaskView} (what the brief views read).
  */
-export function judgeAtIngest(task: TaskRecord, options?: Partial<JudgeOptions>): { verdict: Verdict; text: string } {
-  const { clockToleranceNs } = resolveJudgeOptions(options);
-  const open = partOf(judgeTask(task, { end: task.endTime, open: true }, options));
+export function judgeAtIngest(task: TaskRecord, options?: Partial<JudgeOptions>): { verdict: Verdict; text: string; view: string } {
+  const judged = judgeEveryWindow(task, options);
+  const open = partOf(judged.open);
   const stored: StoredJudgment = { options: judgeOptionsKey(options), open };
   const openText = JSON.stringify(open);
-  // Ended within: the window ends exactly when the task does. Ended after: it ends before the tolerance.
-  const inTime = partOf(judgeTask(task, { end: task.endTime, open: false }, options));
+  const inTime = partOf(judged.inTime);
   if (JSON.stringify(inTime) !== openText) stored.inTime = inTime;
-  const late = partOf(judgeTask(task, { end: task.endTime - clockToleranceNs - 1n, open: false }, options));
+  const late = partOf(judged.late);
   if (JSON.stringify(late) !== openText) stored.late = late;
-  return { verdict: open.verdict, text: JSON.stringify(stored) };
+  return { verdict: open.verdict, text: JSON.stringify(stored), view: JSON.stringify(taskViewOf(task, judged, options)) };
 }
 
 /**

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { briefTask } from '../../contract/briefTask.js';
 import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
 import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
@@ -10,7 +9,7 @@ import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { migrate, StoreSchemaError, schemaVersion } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
-import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
+import type { ShutdownQuery, Store, TaskPage, TaskQuery, TaskViewSink } from './Store.js';
 import { StoreBusyError } from './StoreBusyError.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
@@ -52,7 +51,7 @@ export interface SqliteStoreOptions {
    * {@link SqliteStore.judgedTasksInWindow}); when given, its verdict fills the verdict column and
    * `verdictOf` is not called. Injected, like `verdictOf`.
    */
-  judgmentOf?: (task: TaskRecord) => { verdict: Verdict; text: string };
+  judgmentOf?: (task: TaskRecord) => { verdict: Verdict; text: string; view?: string };
   /** defaults to {@link DEFAULT_BUSY_TIMEOUT_MS} */
   busyTimeoutMs?: number;
   /**
@@ -79,7 +78,6 @@ type Row = [
   resourceId: number | bigint,
   record: string,
   judged: string | null,
-  brief: string | null,
 ];
 
 /** The columns a record is read from, in this order (see {@link ROW_COLUMNS}); integers as bigint. */
@@ -98,8 +96,8 @@ type StoredRow = [
 
 /** What every read selects to rebuild a record (a {@link StoredRow}). */
 const ROW_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, record';
-/** {@link ROW_COLUMNS} with a task's brief record (see briefTask) in place of its whole one where it has one. */
-const BRIEF_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, coalesce(brief, record)';
+/** A {@link SqliteStore.scanTaskViews} row: the spans row id and the view text. */
+type ViewRow = [id: number, view: string | null];
 
 /** A batch waiting for its group commit, with the answer to give its caller. */
 interface PendingBatch {
@@ -301,41 +299,43 @@ export class SqliteStore implements Store {
   /** Tasks of `instance` alive at `start` (or still pending at a snapshot) and created up to `end`, in no set order. */
   async tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]> {
     this.live();
-    const rows = this.stmt.window.all({
-      instance,
-      start: clampInt64(start),
-      end: end === undefined ? INT64_MAX : clampInt64(end),
-    }) as StoredRow[];
+    const rows = this.stmt.window.all(windowParams(instance, start, end)) as StoredRow[];
     const tasks: TaskRecord[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) tasks[i] = readTask(this.decode(rows[i]));
     return tasks;
   }
 
-  /**
-   * {@link tasksInWindow}, each record with the judgment stored beside it (null: none stored). Rows are
-   * read one at a time. With `brief`, each record is the brief one ({@link briefTask}) kept beside the
-   * whole record when it was written, so the whole body is never parsed; a row written before briefs
-   * were kept is read whole and cut.
-   */
-  async judgedTasksInWindow(
-    instance: string,
-    start: bigint,
-    end: bigint | undefined,
-    brief?: boolean,
-  ): Promise<{ task: TaskRecord; judgment: string | null }[]> {
+  /** {@link tasksInWindow}, each record with the judgment stored beside it (null: none stored), read one row at a time. */
+  async judgedTasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<{ task: TaskRecord; judgment: string | null }[]> {
     this.live();
-    const rows = (brief ? this.stmt.windowBrief : this.stmt.windowJudged).iterate({
-      instance,
-      start: clampInt64(start),
-      end: end === undefined ? INT64_MAX : clampInt64(end),
-    }) as IterableIterator<[...StoredRow, string | null, bigint]>;
+    const rows = this.stmt.windowJudged.iterate(windowParams(instance, start, end)) as IterableIterator<[...StoredRow, string | null]>;
     const tasks: { task: TaskRecord; judgment: string | null }[] = [];
-    for (const row of rows) {
-      const task = readTask(this.decode(row as unknown as StoredRow));
-      // Column 11 (brief reads only): 1 when the row has no brief record and `record` is the whole one.
-      tasks.push({ task: brief && row[11] === 1n ? briefTask(task) : task, judgment: row[10] });
-    }
+    for (const row of rows) tasks.push({ task: readTask(this.decode(row as unknown as StoredRow)), judgment: row[10] });
     return tasks;
+  }
+
+  /**
+   * The task rows of {@link tasksInWindow}, each handed to `sink` with the view text kept beside it
+   * (see Store.scanTaskViews); the whole record is read and decoded only for a row whose view the sink
+   * cannot use. Nothing is held here between rows.
+   */
+  async scanTaskViews(instance: string, start: bigint, end: bigint | undefined, sink: TaskViewSink): Promise<void> {
+    this.live();
+    for (const row of this.stmt.windowViews.iterate(windowParams(instance, start, end)) as IterableIterator<ViewRow>) {
+      if (sink.view(row[1])) continue;
+      sink.record(readTask(this.decode(this.stmt.byId.get(row[0]) as StoredRow)));
+    }
+  }
+
+  /** Whole task records with their judgments, by key (see Store.judgedTasksByKey): one primary-key read each. */
+  async judgedTasksByKey(
+    keys: readonly (readonly [traceId: string, spanId: string])[],
+  ): Promise<({ task: TaskRecord; judgment: string | null } | undefined)[]> {
+    this.live();
+    return keys.map(([traceId, spanId]) => {
+      const row = this.stmt.judgedTask.get(traceId, spanId) as [...StoredRow, string | null] | undefined;
+      return row === undefined ? undefined : { task: readTask(this.decode(row as unknown as StoredRow)), judgment: row[10] };
+    });
   }
 
   /**
@@ -442,13 +442,25 @@ export class SqliteStore implements Store {
   /** Inserts `span`, or replaces the stored record when `span` is the newer of the two. */
   private storeOne(span: SpanRecord): void {
     // Every record is encoded, even one that will lose, so a malformed record always fails its batch.
-    const row = this.rowOf(span);
+    const { row, view } = this.rowOf(span);
     // Most records are new: try the insert first and read the stored record only on a conflict.
-    if (this.stmt.insert.run(...row).changes === 1) return;
+    const inserted = this.stmt.insert.run(...row);
+    if (inserted.changes === 1) {
+      this.storeView(span, row, inserted.lastInsertRowid, view);
+      return;
+    }
     const stored = this.stmt.stored.get(span.traceId, span.spanId) as StoredRow;
     if (newerRecord(this.decode(stored), span) !== span) return;
     const [traceId, spanId, ...rest] = row;
+    // The update deletes the old record's view row (trigger spans_task_view_update).
     this.stmt.update.run(...rest, traceId, spanId);
+    this.storeView(span, row, this.stmt.rowId.get(traceId, spanId) as number | bigint, view);
+  }
+
+  /** Writes a task's view row (task_views) beside its record. */
+  private storeView(span: SpanRecord, row: Row, id: number | bigint, view: string | null): void {
+    if (span.role !== 'task') return;
+    this.stmt.insertView.run(span.instance, span.endTime, id, row[7], row[8], view);
   }
 
   /** A record from its row; the resource comes from the resources table (cached). */
@@ -495,24 +507,21 @@ export class SqliteStore implements Store {
     return id;
   }
 
-  private rowOf(span: SpanRecord): Row {
+  private rowOf(span: SpanRecord): { row: Row; view: string | null } {
     // Encode first: it validates ids and times, so nothing below sees a malformed record.
     const record = encodeSpanBody(span);
     const resourceId = this.resourceIdOf(span.resource);
     let judged: string | null = null;
-    let brief: string | null = null;
+    let view: string | null = null;
     let verdictOf = this.verdictOf;
-    if (span.role === 'task') {
-      const task = readTask(span);
-      brief = encodeSpanBody(briefTask(task).span);
-      if (this.judgmentOf) {
-        const judgment = this.judgmentOf(task);
-        judged = judgment.text;
-        verdictOf = () => judgment.verdict;
-      }
+    if (span.role === 'task' && this.judgmentOf) {
+      const judgment = this.judgmentOf(readTask(span));
+      judged = judgment.text;
+      view = judgment.view ?? null;
+      verdictOf = () => judgment.verdict;
     }
     const { created, verdict } = derivedColumns(span, verdictOf, 'SqliteStore');
-    return [
+    const row: Row = [
       span.traceId,
       span.spanId,
       span.role,
@@ -526,8 +535,8 @@ export class SqliteStore implements Store {
       resourceId,
       record,
       judged,
-      brief,
     ];
+    return { row, view };
   }
 }
 
@@ -536,13 +545,13 @@ function prepareStatements(db: Database.Database) {
   return {
     stored: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ?`),
     insert: db.prepare(
-      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged, brief)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (trace_id, span_id) DO NOTHING`,
     ),
     update: db.prepare(
       `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
-       verdict = ?, resource_id = ?, record = ?, judged = ?, brief = ? WHERE trace_id = ? AND span_id = ?`,
+       verdict = ?, resource_id = ?, record = ?, judged = ? WHERE trace_id = ? AND span_id = ?`,
     ),
     addResource: db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
     resourceId: db.prepare('SELECT id FROM resources WHERE hash = ?').pluck(),
@@ -569,15 +578,21 @@ function prepareStatements(db: Database.Database) {
        SELECT ${ROW_COLUMNS}, judged FROM spans
          WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
     ),
-    // windowJudged with the brief record in place of the whole one where there is one.
-    windowBrief: rows(
-      db,
-      `SELECT ${BRIEF_COLUMNS}, judged, brief IS NULL FROM spans
-         WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
-       UNION ALL
-       SELECT ${BRIEF_COLUMNS}, judged, brief IS NULL FROM spans
-         WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
-    ),
+    // The same rows as window, with only what a brief read needs (see ViewRow), from the narrow task_views.
+    // Row ids are far below 2^53, so plain numbers (no bigint per row).
+    windowViews: db
+      .prepare(
+        `SELECT span_row, view FROM task_views
+           WHERE instance = @instance AND end_ns >= @start AND created_ns <= @end
+         UNION ALL
+         SELECT span_row, view FROM task_views INDEXED BY task_views_pending
+           WHERE snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
+      )
+      .raw(),
+    insertView: db.prepare('INSERT INTO task_views (instance, end_ns, span_row, created_ns, snapshot, view) VALUES (?, ?, ?, ?, ?, ?)'),
+    rowId: db.prepare('SELECT id FROM spans WHERE trace_id = ? AND span_id = ?').pluck(),
+    byId: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE id = ?`),
+    judgedTask: rows(db, `SELECT ${ROW_COLUMNS}, judged FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'task'`),
     trace: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
     // Each count is answered from the smallest covering index (the partial ones for tasks and shutdowns).
     counts: db.prepare(
@@ -586,6 +601,11 @@ function prepareStatements(db: Database.Database) {
               (SELECT count(*) FROM spans WHERE role = 'shutdown') AS shutdowns`,
     ),
   };
+}
+
+/** The parameters of the window statements. */
+function windowParams(instance: string, start: bigint, end: bigint | undefined) {
+  return { instance, start: clampInt64(start), end: end === undefined ? INT64_MAX : clampInt64(end) };
 }
 
 /** A statement that returns {@link StoredRow}s: arrays, integers as bigint (exact ns). */

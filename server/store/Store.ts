@@ -28,6 +28,14 @@ export interface TaskPage {
   nextCursor?: string;
 }
 
+/** Where {@link Store.scanTaskViews} hands each task row. */
+export interface TaskViewSink {
+  /** One task row's stored view text (null: none); false when the text cannot be used. */
+  view(text: string | null): boolean;
+  /** The whole record of a row whose view text could not be used. */
+  record(task: TaskRecord): void;
+}
+
 /**
  * Where spans live. Storage knows nothing of HTTP; it keeps every span (judged or not), keeps one
  * record per (trace id, span id) where a final record replaces a snapshot and never the reverse,
@@ -48,10 +56,21 @@ export interface Store extends Consumer<SpanRecord> {
   tasksInWindow(instance: string, start: bigint, end: bigint | undefined): Promise<TaskRecord[]>;
   /**
    * The same records as {@link tasksInWindow}, each with the judgment text stored beside it when it
-   * was written (null: none). Only stores that keep judgments have it. With `brief`, each record is
-   * its brief form (contract/briefTask.ts), read without parsing the whole record where the store kept it.
+   * was written (null: none). Only stores that keep judgments have it.
    */
-  judgedTasksInWindow?(instance: string, start: bigint, end: bigint | undefined, brief?: boolean): Promise<{ task: TaskRecord; judgment: string | null }[]>;
+  judgedTasksInWindow?(instance: string, start: bigint, end: bigint | undefined): Promise<{ task: TaskRecord; judgment: string | null }[]>;
+  /**
+   * The tasks of {@link tasksInWindow}, each handed to `sink` as the view text stored beside it when it
+   * was written (`sink.view`), and as its whole record only when the sink cannot use that text
+   * (`sink.view` returned false: none stored, or an older one). Only stores that keep views have it.
+   */
+  scanTaskViews?(instance: string, start: bigint, end: bigint | undefined, sink: TaskViewSink): Promise<void>;
+  /**
+   * Whole task records with the judgment text stored beside each (null: none), by trace id and span
+   * id, in the order asked (undefined where there is no such task any more). Only stores that keep
+   * judgments have it.
+   */
+  judgedTasksByKey?(keys: readonly (readonly [traceId: string, spanId: string])[]): Promise<({ task: TaskRecord; judgment: string | null } | undefined)[]>;
   /** Tasks across time, filtered and paged. */
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   /** Every stored span of one trace (judged or not). */

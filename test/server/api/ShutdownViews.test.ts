@@ -26,6 +26,11 @@ describe('ShutdownViews', () => {
       reads++;
       return judgedTasksInWindow(...args);
     };
+    const scanTaskViews = store.scanTaskViews.bind(store);
+    store.scanTaskViews = (...args) => {
+      reads++;
+      return scanTaskViews(...args);
+    };
     views = new ShutdownViews(store, {}, 2);
   });
   afterEach(async () => {

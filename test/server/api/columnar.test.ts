@@ -3,6 +3,7 @@ import { ATTR, readShutdown, readTask } from '../../../contract/contract.js';
 import { columnarReportJson } from '../../../server/api/columnar.js';
 import { reportJson, toJsonText } from '../../../server/api/json.js';
 import { judgeShutdown } from '../../../server/judge/index.js';
+import { judgeBriefFromRecords } from '../../../server/judge/judgeBrief.js';
 import type { ApiShutdownReport } from '../../../web/src/api/types.js';
 import { fromColumnar } from '../../../web/src/layout/columnarTimeline.js';
 import { windowStartOf } from '../../../web/src/layout/compactTimeline.js';
@@ -14,7 +15,7 @@ const MS = 1_000_000n;
 
 const cancelAt = (ms: bigint) => ({ name: 'task.cancel_requested', time: T0 + ms * MS, attributes: {} });
 
-function report() {
+function inputs() {
   const shutdown = readShutdown(shutdownSpan({ trace: 1, span: 100, start: T0, end: T0 + 2_000n * MS, outcome: 'survivors' }));
   const tasks = [
     taskSpan({
@@ -33,14 +34,22 @@ function report() {
     taskSpan({ trace: 1, span: 2, start: T0 - 5n * MS, end: T0 + 9n * MS, state: 'cancelled', events: [cancelAt(2n)] }),
     taskSpan({ trace: 2, span: 3, start: T0 - 5n * MS, end: T0 + 2_500n * MS, snapshot: true, events: [cancelAt(2n)] }),
   ].map(readTask);
-  return judgeShutdown(shutdown, tasks);
+  return { shutdown, tasks };
 }
+
+const report = () => {
+  const { shutdown, tasks } = inputs();
+  return judgeShutdown(shutdown, tasks);
+};
+const brief = () => {
+  const { shutdown, tasks } = inputs();
+  return judgeBriefFromRecords(shutdown, tasks);
+};
 
 describe('columnarReportJson', () => {
   it('when a shutdown is sent as columns and decoded, then the timeline tasks equal those made from the full tasks', () => {
-    const judged = report();
-    const columnar = JSON.parse(toJsonText(columnarReportJson(judged)));
-    const full = JSON.parse(toJsonText(reportJson(judged))) as ApiShutdownReport;
+    const columnar = JSON.parse(toJsonText(columnarReportJson(brief())));
+    const full = JSON.parse(toJsonText(reportJson(report()))) as ApiShutdownReport;
     const win = windowStartOf(2_000);
     const { timeline, tasks } = fromColumnar(columnar, win);
     // every field the timeline reads, whether stored or made on first use
@@ -73,7 +82,7 @@ describe('columnarReportJson', () => {
   });
 
   it('when sites repeat, then each is sent once and tasks index it', () => {
-    const c = columnarReportJson(report()).columnar;
+    const c = columnarReportJson(brief()).columnar;
     expect(c.count).toBe(3);
     expect(c.sites.length).toBeLessThan(c.count);
     expect(c.site.every((i) => i >= 0 && i < c.sites.length)).toBe(true);

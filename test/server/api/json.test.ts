@@ -8,16 +8,18 @@ import {
   reportJson,
   STREAM_CHUNK_ITEMS,
   StreamedJson,
-  streamedReport,
+  streamedCompact,
+  streamedWholeReport,
   toJsonText,
 } from '../../../server/api/json.js';
 import { judgeShutdown } from '../../../server/judge/index.js';
+import { judgeBriefFromRecords } from '../../../server/judge/judgeBrief.js';
 import { shutdownSpan, taskSpan } from '../store/spanBuilder.js';
 
 const T0 = 1_700_000_000_123_456_789n;
 
 /** A judged shutdown of three tasks at full ns precision; `extra` goes on the first task. */
-function report(extra: Attrs = {}) {
+function inputs(extra: Attrs = {}) {
   const shutdown = readShutdown(shutdownSpan({ trace: 1, span: 100, start: T0, end: T0 + 2_000_000_000n, outcome: 'survivors' }));
   shutdown.span.events.push({ name: 'tasks.pending', time: T0 + 1n, attributes: { 'tasks.pending.count': 3 } });
   const tasks = [
@@ -38,15 +40,35 @@ function report(extra: Attrs = {}) {
     taskSpan({ trace: 1, span: 2, start: T0 - 5n, end: T0 + 9n, state: 'cancelled', cancelled: true }),
     taskSpan({ trace: 2, span: 3, start: T0 - 5n, end: T0 + 2_500_000_000n, snapshot: true }),
   ].map(readTask);
-  return judgeShutdown(shutdown, tasks);
+  return { shutdown, tasks };
 }
+
+const report = (extra: Attrs = {}) => {
+  const { shutdown, tasks } = inputs(extra);
+  return judgeShutdown(shutdown, tasks);
+};
+const brief = (extra: Attrs = {}) => {
+  const { shutdown, tasks } = inputs(extra);
+  return judgeBriefFromRecords(shutdown, tasks);
+};
 
 describe('json', () => {
   describe('StreamedJson', () => {
-    it('when a report is streamed in either form, then the chunks join to the text of the whole body', () => {
+    it('when a report is streamed in either form, then the chunks join to the text of the whole body', async () => {
       const r = report({ big: 12345678901234567890n });
-      expect([...streamedReport(r, 'full').chunks()].join('')).toBe(JSON.stringify(reportJson(r), bigintReplacer));
-      expect([...streamedReport(r, 'compact').chunks()].join('')).toBe(JSON.stringify(compactReportJson(r), bigintReplacer));
+      // the full view: the brief judgment's header and order, the whole tasks read in chunks
+      async function* inChunks() {
+        yield r.tasks.slice(0, 2);
+        yield [];
+        yield r.tasks.slice(2);
+      }
+      const streamed = streamedWholeReport(brief({ big: 12345678901234567890n }), inChunks);
+      let text = '';
+      for await (const chunk of streamed.stream()) text += chunk;
+      expect(text).toBe(JSON.stringify(reportJson(r), bigintReplacer));
+      expect(() => [...streamed.chunks()]).toThrow(/stream\(\)/);
+      const b = brief({ big: 12345678901234567890n });
+      expect([...streamedCompact(b).chunks()].join('')).toBe(JSON.stringify(compactReportJson(b), bigintReplacer));
     });
 
     it('when a top-level array is longer than a chunk, then it goes out in several chunks, none holding the whole array', () => {
@@ -62,7 +84,7 @@ describe('json', () => {
 
   describe('toJsonText', () => {
     it('when a body holds no bigint, then the text is what JSON.stringify with the bigint replacer writes', () => {
-      for (const body of [reportJson(report()), compactReportJson(report()), { a: [1, 'x', null], b: { c: true } }]) {
+      for (const body of [reportJson(report()), compactReportJson(brief()), { a: [1, 'x', null], b: { c: true } }]) {
         expect(toJsonText(body)).toBe(JSON.stringify(body, bigintReplacer));
       }
     });
@@ -91,7 +113,7 @@ describe('json', () => {
 
   describe('compactReportJson', () => {
     it('when events arrive out of time order, then cancels and steps are paired in time order with exact times', () => {
-      const parsed = JSON.parse(toJsonText(compactReportJson(report())));
+      const parsed = JSON.parse(toJsonText(compactReportJson(brief())));
       const first = parsed.tasks.find((t: unknown[]) => t[0] === '0000000000000001');
       expect(first[4]).toBe(String(T0 - 10n));
       expect(first[5]).toBe(String(T0 + 7n));

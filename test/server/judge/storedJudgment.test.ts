@@ -1,15 +1,16 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { briefTask } from '../../../contract/briefTask.js';
 import type { ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { columnarReportJson } from '../../../server/api/columnar.js';
 import { compactReportJson } from '../../../server/api/json.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
+import { judgeBriefFromRecords } from '../../../server/judge/judgeBrief.js';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
 import { judgeTask } from '../../../server/judge/judgeTask.js';
 import { judgeTaskAlone } from '../../../server/judge/judgeTaskAlone.js';
 import { judgeAtIngest, judgedFromStored } from '../../../server/judge/storedJudgment.js';
 import { SqliteStore } from '../../../server/store/SqliteStore.js';
+import { headOf, rowsOfBrief, rowsOfReport } from '../../doubles/briefRows.js';
 import { drawnTaskRecords, taskEventArbOf, taskSpanFieldsOf } from '../../doubles/judgeArbitraries.js';
 import { shuffle } from '../../doubles/shuffle.js';
 import { ev, events, MS, SEC, shutdownSpan, T0, TRACE, task } from '../../doubles/spans.js';
@@ -79,7 +80,7 @@ function project(r: ShutdownReport) {
 
 describe('storedJudgment', () => {
   test.prop([scenarioArb], { numRuns: 150 })(
-    'when records arrive in any order and batching, then the report from judgments kept at ingest (whole or brief) equals judging the stored records from scratch, after every batch',
+    'when records arrive in any order and batching, then the report from judgments kept at ingest (whole, or as brief columns from the views kept) equals judging the stored records from scratch, after every batch',
     async (s) => {
       const options = { slowCancelNs: s.slowCancelNs, clockToleranceNs: s.clockToleranceNs };
       const store = SqliteStore.open({ path: ':memory:', verdictOf: judgeTaskAlone, judgmentOf: (t) => judgeAtIngest(t, options) });
@@ -98,14 +99,20 @@ describe('storedJudgment', () => {
             options,
           );
           expect(project(incremental)).toEqual(project(fromScratch));
-          // The brief report (records cut to what the compact and columnar views show) says the same.
+          // The brief report (tasks as columns, read from the views kept at ingest) says the same, and
+          // so does one judged from the whole records.
           const brief = await views.briefReport(shutdown);
-          expect(compactReportJson(brief)).toEqual(compactReportJson(fromScratch));
-          expect(columnarReportJson(brief)).toEqual(columnarReportJson(fromScratch));
-          // The brief records kept at ingest are the whole records cut (briefTask), row for row.
-          const whole = await store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end);
-          const kept = await store.judgedTasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end, true);
-          expect(kept.map((r) => r.task)).toEqual(whole.map(briefTask));
+          expect(rowsOfBrief(brief)).toEqual(rowsOfReport(fromScratch));
+          expect(headOf(brief)).toEqual(headOf(fromScratch));
+          const stored = await store.tasksInWindow(shutdown.instance, shutdown.start, shutdown.open ? undefined : shutdown.end);
+          expect(rowsOfBrief(judgeBriefFromRecords(shutdown, stored, options))).toEqual(rowsOfReport(fromScratch));
+          // The whole tasks read in the brief's order, a chunk at a time (the full view, search, one task) are the report's.
+          const whole: ShutdownReport['tasks'] = [];
+          for await (const chunk of views.wholeTasks(brief)) whole.push(...chunk);
+          expect(project({ ...fromScratch, tasks: whole })).toEqual(project(fromScratch));
+          // The compact and columnar forms are made from it, task for task.
+          expect(compactReportJson(brief).tasks.map((t) => t[0])).toEqual(fromScratch.tasks.map((j) => j.task.spanId));
+          expect(columnarReportJson(brief).columnar.spanId).toEqual(fromScratch.tasks.map((j) => j.task.spanId));
         }
       } finally {
         await store.close();

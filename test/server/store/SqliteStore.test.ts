@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test as base, describe, expect } from 'vitest';
-import { briefTask } from '../../../contract/briefTask.js';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 import { encodeSpanRecord } from '../../../server/store/codec.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';
@@ -255,41 +254,56 @@ describe('SqliteStore', () => {
     });
   });
 
-  describe('brief records', () => {
-    it('when tasks are read brief, then each is its whole record cut (briefTask), and a row kept before briefs existed reads the same', async ({
+  describe('task views', () => {
+    it('when task rows are scanned, then each comes with the view kept at ingest, and a row without a usable view comes as its whole record', async ({
       dir,
-      openStore,
     }) => {
-      const instance = 'brief-1';
+      const instance = 'views-1';
       const tasks = [1, 2, 3].map((n) =>
         taskSpan({
           instance,
           start: 1_000n * BigInt(n),
           end: 5_000n * BigInt(n),
           attributes: { 'task.name': `t${n}`, 'code.function': 'work', 'http.route': '/x' },
-          events: [
-            { name: 'task.cancel_requested', time: 1_500n * BigInt(n), attributes: {} },
-            { name: 'exception', time: 1_600n * BigInt(n), attributes: { 'exception.type': 'ValueError' } },
-          ],
+          events: [{ name: 'task.cancel_requested', time: 1_500n * BigInt(n), attributes: {} }],
         }),
       );
-      const store = openStore();
-      await store.consume(tasks);
-      const whole = await store.tasksInWindow(instance, 0n, undefined);
-      const cut = whole.map(briefTask).sort((a, b) => key(a).localeCompare(key(b)));
-      const read = async () => (await store.judgedTasksInWindow(instance, 0n, undefined, true)).map((r) => r.task).sort((a, b) => key(a).localeCompare(key(b)));
-      expect(await read()).toEqual(cut);
-      expect(cut[0].span.attributes['http.route']).toBeUndefined();
-      expect(cut[0].span.events.map((e) => e.name)).toEqual(['task.cancel_requested']);
-      // Rows written before the brief column was filled: cut from the whole record when read.
-      const other = new Database(join(dir, 'store.db'));
+      const path = join(dir, 'views.db');
+      // Storage knows nothing of analysis: any judgment and view text will do.
+      const store = SqliteStore.open({
+        path,
+        verdictOf: verdictAlone,
+        judgmentOf: (t) => ({ verdict: 'finished', text: '{}', view: JSON.stringify([1, 'k', key(t)]) }),
+      });
       try {
-        expect(other.prepare('SELECT count(*) FROM spans WHERE brief IS NOT NULL').pluck().get()).toBe(3);
-        other.exec('UPDATE spans SET brief = NULL');
+        await store.consume(tasks);
+        const scan = async () => {
+          const views: string[] = [];
+          const records: string[] = [];
+          await store.scanTaskViews(instance, 0n, undefined, {
+            view: (text) => {
+              if (text === null || text.startsWith('"')) return false;
+              views.push(JSON.parse(text)[2]);
+              return true;
+            },
+            record: (task) => records.push(key(task)),
+          });
+          return { views: views.sort(), records: records.sort() };
+        };
+        const all = tasks.map(key).sort();
+        expect(await scan()).toEqual({ views: all, records: [] });
+        // Rows without a view (written before views were kept) or with one the reader refuses: read whole.
+        const other = new Database(path);
+        try {
+          other.prepare('UPDATE task_views SET view = NULL WHERE span_row = (SELECT id FROM spans WHERE span_id = ?)').run(tasks[0].spanId);
+          other.prepare('UPDATE task_views SET view = \'"old"\' WHERE span_row = (SELECT id FROM spans WHERE span_id = ?)').run(tasks[1].spanId);
+        } finally {
+          other.close();
+        }
+        expect(await scan()).toEqual({ views: [key(tasks[2])], records: [key(tasks[0]), key(tasks[1])].sort() });
       } finally {
-        other.close();
+        await store.close();
       }
-      expect(await read()).toEqual(cut);
     });
   });
 
