@@ -141,7 +141,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     name: "each task's brief record kept beside its record",
     up(db) {
-      // Rows written before stay NULL: a brief read cuts their whole record instead (briefTask).
+      // Rows written before stay NULL. (Dropped again by migration 8: task views replace it.)
       db.exec('ALTER TABLE spans ADD COLUMN brief TEXT');
     },
   },
