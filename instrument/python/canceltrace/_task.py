@@ -27,7 +27,11 @@ _INTERNAL = 1
 _GROUP = 2  # TaskGroup.create_task: its `self` is the group
 _MAIN = 3  # Runner.run: the task is the main task of asyncio.run / Runner
 _CALLBACK = 4  # Handle._run: created by a loop callback, above it is only the loop's own machinery
+# kind of each code object met, keyed by id(): hashing a code object hashes its names, constants and
+# bytecode (hundreds of instructions per task created), an id is hashed at once. The codes are kept in
+# _known_codes so that no id is reused while it is a key.
 _codes = {}
+_known_codes = []
 _TG_CODE = asyncio.TaskGroup.create_task.__code__
 _RUNNER_CODE = asyncio.Runner.run.__code__
 _HANDLE_RUN_CODE = asyncio.events.Handle._run.__code__
@@ -43,13 +47,22 @@ def _classify(code):
     else:
         fn = code.co_filename
         kind = _INTERNAL if (fn.startswith(_ASYNCIO_DIR) or fn.startswith(_OWN_DIR)) else _USER
-    _codes[code] = kind
+    _known_codes.append(code)
+    _codes[id(code)] = kind
     return kind
+
+
+def line_at(code, offset):
+    """The line of the instruction at byte `offset` in `code` (what `frame.f_lineno` reads), or 0."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line or 0
+    return 0
 
 
 def is_internal_code(code):
     """True for code in asyncio or canceltrace."""
-    kind = _codes.get(code)
+    kind = _codes.get(id(code))
     if kind is None:
         kind = _classify(code)
     return kind != _USER
@@ -106,7 +119,8 @@ _callbacks_of = asyncio.Task._callbacks.__get__
 class Task(asyncio.Task):
     """An asyncio.Task that remembers where it was created and sees every cancel and uncancel."""
 
-    # one tuple (id, created_ns, code, lineno, parent_id, group_id, is_main): a single slot store per task
+    # one tuple (id, created_ns, code, offset, parent_id, group_id, is_main): a single slot store per task; the
+    # offset of the creating instruction becomes a line number only when the span is built (see _ct_line)
     __slots__ = ("_ct", "_ct_rec")
 
     @property
@@ -123,7 +137,8 @@ class Task(asyncio.Task):
 
     @property
     def _ct_line(self):
-        return self._ct[3]
+        code = self._ct[2]
+        return 0 if code is None else line_at(code, self._ct[3])
 
     @property
     def _ct_parent(self):
@@ -199,7 +214,7 @@ def create_task_for(loop, original):
         main = False
         while f is not None:
             code = f.f_code
-            kind = _codes.get(code)
+            kind = _codes.get(id(code))
             if kind is None:
                 kind = _classify(code)
             if kind == _USER:
@@ -213,7 +228,7 @@ def create_task_for(loop, original):
                 main = True
             f = f.f_back
         parent = _current_task(loop)
-        task._ct = (next(_ids), _time_ns(), None if f is None else f.f_code, 0 if f is None else f.f_lineno,
+        task._ct = (next(_ids), _time_ns(), None if f is None else f.f_code, 0 if f is None else f.f_lasti,
                     parent._ct[0] if parent.__class__ is Task else 0, group, main)
         task._ct_rec = None
         if hooks.watch_new or main:
