@@ -11,10 +11,22 @@ import itertools
 import os
 import sys
 import time
+import types
 
 _getframe = sys._getframe
 _time_ns = time.time_ns
-_current_task = asyncio.current_task
+
+
+def _current_task_of():
+    """asyncio.current_task(loop) at the cost of one C call: on 3.11 it is a Python function around the C
+    module's dict of current tasks, whose `get` answers the same for a given loop."""
+    current = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(asyncio.current_task, types.FunctionType) and isinstance(current, dict):
+        return current.get
+    return asyncio.current_task
+
+
+_current_task = _current_task_of()
 _ids = itertools.count(1)
 _group_ids = itertools.count(1)
 
@@ -32,6 +44,7 @@ _CALLBACK = 4  # Handle._run: created by a loop callback, above it is only the l
 # _known_codes so that no id is reused while it is a key.
 _codes = {}
 _known_codes = []
+_user_codes = set()  # ids of the _USER codes: the one test a task created from the program's own code needs
 _TG_CODE = asyncio.TaskGroup.create_task.__code__
 _RUNNER_CODE = asyncio.Runner.run.__code__
 _HANDLE_RUN_CODE = asyncio.events.Handle._run.__code__
@@ -49,6 +62,8 @@ def _classify(code):
         kind = _INTERNAL if (fn.startswith(_ASYNCIO_DIR) or fn.startswith(_OWN_DIR)) else _USER
     _known_codes.append(code)
     _codes[id(code)] = kind
+    if kind == _USER:
+        _user_codes.add(id(code))
     return kind
 
 
@@ -74,12 +89,17 @@ class _Hooks:
     recorder = None
     export_all = False
     shutdown_active = 0
-    watch_new = False  # export_all or shutdown_active: new tasks are watched from creation
+
+
+# export_all or shutdown_active: new tasks are watched from creation. The one flag create_task reads, kept
+# as a module global (a class attribute is a slower read on 3.11).
+_watch_new = False
 
 
 def refresh_watch_new():
     """Recomputes the one flag the hot path reads."""
-    _Hooks.watch_new = bool(_Hooks.export_all or _Hooks.shutdown_active)
+    global _watch_new
+    _watch_new = bool(_Hooks.export_all or _Hooks.shutdown_active)
 
 
 hooks = _Hooks
@@ -178,8 +198,12 @@ class Task(asyncio.Task):
         return n
 
     def __del__(self):
-        # only tasks with something to report pay for more than these three reads
+        # A finished task without a record or an exception has nothing to report, and asyncio's own finalizer
+        # has nothing to log for it either (it logs only a pending task or an exception never retrieved):
+        # most tasks end here, after three reads.
         try:
+            if self._ct_rec is None and self._exception is None and _task_done(self):
+                return
             rec = self._ct_rec
         except AttributeError:  # constructed outside create_task: nothing recorded
             _task_del(self)
@@ -210,34 +234,53 @@ def create_task_for(loop, original):
         if task._source_traceback:
             del task._source_traceback[-1]
         f = _getframe(1)
-        group = None
-        main = False
-        while f is not None:
-            code = f.f_code
-            kind = _codes.get(id(code))
-            if kind is None:
-                kind = _classify(code)
-            if kind == _USER:
-                break
-            if kind == _CALLBACK:
-                f = None
-                break
-            if kind == _GROUP:
-                group = _group_id(f)
-            elif kind == _MAIN:
-                main = True
-            f = f.f_back
-        parent = _current_task(loop)
-        task._ct = (next(_ids), _time_ns(), None if f is None else f.f_code, 0 if f is None else f.f_lasti,
-                    parent._ct[0] if parent.__class__ is Task else 0, group, main)
-        task._ct_rec = None
-        if hooks.watch_new or main:
-            rec = hooks.recorder
-            if rec is not None:
-                rec.on_created_watched(task)
-        return task
+        code = f.f_code
+        if id(code) in _user_codes:  # created by the program's own code: the common case, kept short
+            parent = _current_task(loop)
+            task._ct = (next(_ids), _time_ns(), code, f.f_lasti, parent._ct[0] if parent.__class__ is Task else 0,
+                        None, False)
+            task._ct_rec = None
+            if _watch_new:
+                _created_watched(task)
+            return task
+        return _created_elsewhere(loop, task, f)
 
     return create_task
+
+
+def _created_elsewhere(loop, task, f):
+    """create_task's bookkeeping when its caller is not the program's own code (asyncio, a TaskGroup,
+    asyncio.run, a loop callback): the creation site is the first frame of the program above it."""
+    group = None
+    main = False
+    while f is not None:
+        code = f.f_code
+        kind = _codes.get(id(code))
+        if kind is None:
+            kind = _classify(code)
+        if kind == _USER:
+            break
+        if kind == _CALLBACK:
+            f = None
+            break
+        if kind == _GROUP:
+            group = _group_id(f)
+        elif kind == _MAIN:
+            main = True
+        f = f.f_back
+    parent = _current_task(loop)
+    task._ct = (next(_ids), _time_ns(), None if f is None else f.f_code, 0 if f is None else f.f_lasti,
+                parent._ct[0] if parent.__class__ is Task else 0, group, main)
+    task._ct_rec = None
+    if _watch_new or main:
+        _created_watched(task)
+    return task
+
+
+def _created_watched(task):
+    rec = hooks.recorder
+    if rec is not None:
+        rec.on_created_watched(task)
 
 
 def _group_id(frame):
