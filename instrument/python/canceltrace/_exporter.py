@@ -76,7 +76,8 @@ class Exporter:
         return self._dropped_submitted + self._dropped_exported
 
     def submit(self, span, essential=False):
-        """Queues one span (an encoded dict, or a callable that encodes it on the exporter thread).
+        """Queues one span: an encoded dict, or what encodes it on the exporter thread (a callable, or a tuple
+        (callable, *args)).
 
         Drops and counts it when the queue is full or closed; an `essential` span (a shutdown's) is queued
         past the bound, so the one span that says what was lost is never the one lost."""
@@ -222,11 +223,15 @@ class Exporter:
             self._in_flight = 0
 
     def _export(self, batch):
-        # items may be deferred encoders (callables): the program's thread only captured values
+        # items may be deferred encoders (callables, (callable, *args) tuples): the program's thread only
+        # captured values
         spans = []
         for item in batch:
             try:
-                spans.append(item() if callable(item) else item)
+                if type(item) is tuple:
+                    spans.append(item[0](*item[1:]))
+                else:
+                    spans.append(item() if callable(item) else item)
             except Exception as e:
                 self._dropped_exported += 1
                 self.last_error = "a span could not be encoded: %r" % (e,)

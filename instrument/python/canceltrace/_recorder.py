@@ -9,7 +9,6 @@ telemetry path never throws into the program.
 
 import asyncio
 import contextvars
-import functools
 import sys
 import threading
 import time
@@ -20,8 +19,8 @@ from ._catch import CatchLocator
 from ._report import report as _report
 from ._shutdown import LoopState, Shutdown, pending_tasks
 from ._spans import task_span
-from ._task import (Task, TaskRecord, absorber_of, caller_site, coroutine_chain, hooks, is_internal_code,
-                    is_taskgroup_caller, refresh_watch_new, requester_candidates, scope_token, self_of)
+from ._task import (Task, TaskRecord, absorber_of, caller_site, hooks, is_taskgroup_caller, refresh_watch_new,
+                    requester_candidates, scope_token, self_of, user_frames)
 
 PENDING_SAMPLE_INTERVAL_S = 0.1
 SNAPSHOT_INTERVAL_S = 1.0
@@ -58,6 +57,9 @@ class Recorder:
         # allocate both per watched task (a copy of the current context is not needed: _on_done reads none)
         self._on_done_cb = self._on_done
         self._done_context = contextvars.Context()
+        # a finished task's span is queued as (this bound method, task, record): one tuple per span, where a
+        # functools.partial of a fresh bound method would be two objects for the collector to walk
+        self._final_span_cb = self._final_span
         self._closed = False
         self._reported_undelivered = False
 
@@ -134,13 +136,13 @@ class Recorder:
                 if owner is not None and getattr(owner, "_parent_task", None) is task:
                     rec.group_cancels += 1
                     group = scope_token(owner)
-            attrs = {"cancel.message": None if msg is None else str(msg), "cancel.count": task.cancelling()}
-            attrs.update(_site_attrs(caller_site(caller)))
-            rec.events.append(("task.cancel_requested", _time_ns(), attrs))
-            rec.requests.append((attrs, requesters, group))
+            filepath, lineno, function = caller_site(caller)
+            attrs = {"cancel.message": None if msg is None else str(msg), "cancel.count": task.cancelling(),
+                     "code.filepath": filepath, "code.lineno": lineno, "code.function": function}
+            rec.events += (("task.cancel_requested", _time_ns(), attrs),)
+            rec.requests += ((attrs, requesters, group),)
             if rec.cancel_frames is None:
-                rec.cancel_frames = tuple([(f, f.f_lineno) for f in coroutine_chain(task)
-                                           if not is_internal_code(f.f_code)])
+                rec.cancel_frames = user_frames(task)
         except Exception as e:
             _report("on_cancel: %r" % (e,))
 
@@ -173,20 +175,21 @@ class Recorder:
                 token = scope_token(absorber)
                 request[0]["cancel.scope"] = token
                 attrs["cancel.scope"] = token
-                rec.requests.remove(request)
+                rec.requests = tuple([r for r in rec.requests if r is not request])
                 rec.open_cancels = max(0, rec.open_cancels - 1)
                 if request[2] is not None:
                     rec.group_cancels = max(0, rec.group_cancels - 1)
                 rec.catch = None
             attrs.update(_site_attrs(caller_site(caller)))
-            rec.events.append(("task.uncancel", _time_ns(), attrs))
+            rec.events += (("task.uncancel", _time_ns(), attrs),)
         except Exception as e:
             _report("on_uncancel: %r" % (e,))
 
     def add_task_event(self, task, name, attrs):
         """Appends an event (cleanup, shield) to an instrumented task's span."""
         if isinstance(task, Task):
-            self.watch(task).events.append((name, _time_ns(), attrs))
+            rec = self.watch(task)
+            rec.events += ((name, _time_ns(), attrs),)
 
     def _on_done(self, task):
         try:
@@ -252,15 +255,15 @@ class Recorder:
             for request in [r for r in rec.requests if r[2] is not None]:
                 token = request[2]
                 request[0]["cancel.scope"] = token
-                rec.events.append(("task.uncancel", rec.end_ns - 1, {
+                rec.events += (("task.uncancel", rec.end_ns - 1, {
                     "cancel.count": max(0, task.cancelling() - 1), "uncancel.handoff": True,
-                    "uncancel.inferred": True, "cancel.scope": token}))
-                rec.requests.remove(request)
+                    "uncancel.inferred": True, "cancel.scope": token}),)
+                rec.requests = tuple([r for r in rec.requests if r is not request])
                 rec.open_cancels = max(0, rec.open_cancels - 1)
             rec.group_cancels = 0
         if defer:
             # the span is built on the exporter thread: a finished task's state no longer changes
-            self.exporter.submit(functools.partial(self._final_span, task, rec))
+            self.exporter.submit((self._final_span_cb, task, rec))
         else:
             self.exporter.submit(self._final_span(task, rec))
 

@@ -106,7 +106,12 @@ hooks = _Hooks
 
 
 class TaskRecord:
-    """Everything about one task that is exported: created on the first cancel, failure or shutdown."""
+    """Everything about one task that is exported: created on the first cancel, failure or shutdown.
+
+    Its events and requests are tuples, replaced (not grown) on each change: a tuple of tuples of strings,
+    numbers and untracked dicts drops out of the garbage collector's lists, where a list stays in them, and a
+    cancel storm keeps 100,000 records alive at once. The thread that builds a snapshot reads a whole tuple.
+    """
 
     __slots__ = ("span_id", "events", "cancel_requested", "cancel_frames", "catch", "final", "end_ns",
                  "callback_added", "exported_final", "open_cancels", "group_cancels", "requests",
@@ -114,7 +119,7 @@ class TaskRecord:
 
     def __init__(self):
         self.span_id = None
-        self.events = []
+        self.events = ()  # (name, time_ns, attrs)
         self.cancel_requested = False
         self.cancel_frames = None  # ((frame, lineno), ...) user frames where the first cancel was delivered
         self.catch = None  # (filepath, lineno, function, delivered_lineno, note) of the handler that stopped it
@@ -125,7 +130,7 @@ class TaskRecord:
         self.open_cancels = 0  # cancels not handed back by asyncio's timeouts / TaskGroups
         self.group_cancels = 0  # cancels a TaskGroup made on its parent and has not uncancelled yet
         self.driver = False  # drives a shutdown (asyncio.run's main task, a task cancelling others in it)
-        self.requests = []  # (event attrs, requester ids, group id or None) of cancels no scope has handed back
+        self.requests = ()  # (event attrs, requester ids, group id or None) of cancels no scope has handed back
 
 
 _task_init = asyncio.Task.__init__
@@ -295,6 +300,25 @@ def _group_id(frame):
         return None
 
 
+# line of each (id(code), instruction offset) met in a cancel: `frame.f_lineno` scans the code's line table
+# from its start at every read, and a program cancels from and at the same few places many times. The
+# codes are kept in _line_codes so that no id is reused while it is part of a key.
+_lines = {}
+_line_codes = []
+
+
+def line_of(frame):
+    """`frame.f_lineno`, remembered per code and instruction."""
+    code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    line = _lines.get(key)
+    if line is None:
+        line = frame.f_lineno
+        _lines[key] = line
+        _line_codes.append(code)
+    return line
+
+
 def caller_site(frame):
     """(filepath, lineno, function) of the first frame outside canceltrace, starting at `frame`."""
     f = frame
@@ -302,7 +326,21 @@ def caller_site(frame):
         f = f.f_back
     if f is None:
         return (None, None, None)
-    return (f.f_code.co_filename, f.f_lineno, f.f_code.co_qualname)
+    code = f.f_code
+    return (code.co_filename, line_of(f), code.co_qualname)
+
+
+def user_frames(task):
+    """((frame, line), ...) of the task's suspended frames in the program's own code, outermost first."""
+    found = []
+    for f in coroutine_chain(task):
+        code = f.f_code
+        kind = _codes.get(id(code))
+        if kind is None:
+            kind = _classify(code)
+        if kind == _USER:
+            found.append((f, line_of(f)))
+    return tuple(found)
 
 
 _TASKGROUP_FILE = os.path.join(_ASYNCIO_DIR, "taskgroups.py")
@@ -331,11 +369,13 @@ def requester_candidates(frame):
     f = frame
     n = 0
     while f is not None and n < MAX_REQUESTER_FRAMES:
-        if f.f_code is _CALLBACK_BOUNDARY:
+        code = f.f_code
+        if code is _CALLBACK_BOUNDARY:
             break
-        obj = self_of(f)
-        if obj is not None and not isinstance(obj, asyncio.Future):
-            found.append(id(obj))
+        if code.co_argcount and code.co_varnames[0] == "self":  # self_of's test, without a call per frame
+            obj = self_of(f)
+            if obj is not None and not isinstance(obj, asyncio.Future):
+                found.append(id(obj))
         f = f.f_back
         n += 1
     return tuple(found)
