@@ -5,6 +5,11 @@ import type { Store } from '../store/Store.js';
 
 /** Whole tasks read from the store at a time by {@link ShutdownViews.wholeTasks}. */
 export const WHOLE_TASKS_CHUNK = 1_000;
+/**
+ * Tasks held by the kept reports together, at most (the most recently used report is kept whatever its
+ * size): a brief report costs a few hundred bytes per task, a whole one a few KB.
+ */
+export const DEFAULT_REPORT_CACHE_TASKS = 1_500_000;
 /** Judged shutdowns kept in memory, most recently used last. */
 export const DEFAULT_REPORT_CACHE_SIZE = 64;
 /** Shutdown summaries (outcome and counts, a few hundred bytes each) kept for the list. */
@@ -23,6 +28,8 @@ export interface ShutdownViewsCacheOptions {
    * of the same instance arrives here, which sees every write only when this instance is the sole writer.
    */
   maxAgeMillis?: number;
+  /** tasks the kept reports hold together, at most; defaults to {@link DEFAULT_REPORT_CACHE_TASKS} */
+  maxTasks?: number;
   /** the clock, in milliseconds; defaults to `performance.now` */
   now?: () => number;
 }
@@ -51,6 +58,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   private readonly generations = new Map<string, number>();
   private readonly maxAgeMillis: number;
   private readonly now: () => number;
+  private readonly maxTasks: number;
 
   constructor(
     private readonly store: Store,
@@ -60,6 +68,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   ) {
     this.maxAgeMillis = cacheOptions.maxAgeMillis ?? Number.POSITIVE_INFINITY;
     this.now = cacheOptions.now ?? (() => performance.now());
+    this.maxTasks = cacheOptions.maxTasks ?? DEFAULT_REPORT_CACHE_TASKS;
   }
 
   /** Stores a batch, then forgets the reports of the instances it touches. */
@@ -185,6 +194,14 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     if (hit && this.fresh(hit, generation, at)) return hit.report as R;
     const report = await judge(shutdown.open ? undefined : shutdown.end);
     remember(this.cache, key, { generation, at, report }, this.cacheSize);
+    // Bounded by tasks as well: a few reports of a million tasks each are most of the memory there is.
+    let tasks = 0;
+    for (const entry of this.cache.values()) tasks += tasksIn(entry.report);
+    for (const [held, entry] of this.cache) {
+      if (tasks <= this.maxTasks || held === key) break;
+      tasks -= tasksIn(entry.report);
+      this.cache.delete(held);
+    }
     return report;
   }
 
@@ -192,6 +209,11 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   private fresh(entry: { generation: number; at: number }, generation: number, now: number): boolean {
     return entry.generation === generation && now - entry.at < this.maxAgeMillis;
   }
+}
+
+/** How many tasks a kept report holds. */
+function tasksIn(report: ShutdownReport | BriefReport): number {
+  return Array.isArray(report.tasks) ? report.tasks.length : (report.tasks as BriefReport['tasks']).count;
 }
 
 /** Reads an entry and marks it most recently used. */

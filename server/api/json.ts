@@ -22,13 +22,6 @@ export function toJsonText(body: unknown): string {
   }
 }
 
-/** A time as the API writes it: unix ns as a decimal string (undefined stays undefined and is left out). */
-function nsText(t: bigint): string;
-function nsText(t: bigint | undefined): string | undefined;
-function nsText(t: bigint | undefined): string | undefined {
-  return t === undefined ? undefined : t.toString();
-}
-
 /** A copy of a small value with every bigint as a decimal string. */
 function withoutBigints(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -143,35 +136,28 @@ function compactParts(brief: BriefReport) {
     }
     indexOf[k] = siteIndex[site];
   }
-  const taskAt = (k: number): CompactTask => {
+  // Each task's tuple is written as text straight from the columns: no tuple, no array per task.
+  const stepNames = t.stepNames.values.map((name) => JSON.stringify(name));
+  const stepOutcomes = t.stepOutcomes.values.map((outcome) => JSON.stringify(outcome));
+  const finalStates = t.finalStates.values.map((state) => JSON.stringify(state));
+  const stepKinds = STEP_KINDS.map((kind) => JSON.stringify(kind));
+  const taskText = (k: number): string => {
     const i = order[k];
-    const cancels: string[] = [];
-    for (let c = t.cancelOffset[i]; c < t.cancelOffset[i + 1]; c++) cancels.push(t.cancelTimes.text(c) as string);
-    const steps: CompactStep[] = [];
+    let cancels = '';
+    for (let c = t.cancelOffset[i]; c < t.cancelOffset[i + 1]; c++) cancels += `${cancels === '' ? '' : ','}"${t.cancelTimes.text(c)}"`;
+    let steps = '';
     for (let j = t.stepOffset[i]; j < t.stepOffset[i + 1]; j++) {
+      const end = t.stepEnd.text(j);
       const outcome = t.stepOutcome[j];
-      steps.push([
-        STEP_KINDS[t.stepKind[j]],
-        t.stepNames.values[t.stepName[j]],
-        t.stepStart.text(j) as string,
-        t.stepEnd.text(j),
-        outcome < 0 ? null : t.stepOutcomes.values[outcome],
-      ]);
+      steps += `${steps === '' ? '' : ','}[${stepKinds[t.stepKind[j]]},${stepNames[t.stepName[j]]},"${t.stepStart.text(j)}",${end === null ? 'null' : `"${end}"`},${outcome < 0 ? 'null' : stepOutcomes[outcome]}]`;
     }
-    return [
-      t.spanId[i],
-      t.name[i],
-      t.verdict[i],
-      indexOf[k],
-      t.created.text(i) as string,
-      t.ended.text(i) as string,
-      t.finalStateOf(i),
-      t.snapshot[i] === 1 ? 1 : 0,
-      cancels,
-      steps,
-    ];
+    const state = t.finalState[i];
+    return (
+      `[${JSON.stringify(t.spanId[i])},${JSON.stringify(t.name[i])},"${t.verdict[i]}",${indexOf[k]},"${t.created.text(i)}","${t.ended.text(i)}",` +
+      `${state < 0 ? '"pending"' : finalStates[state]},${t.snapshot[i] === 1 ? 1 : 0},[${cancels}],[${steps}]]`
+    );
   };
-  return { rest: briefHeadJson(brief), sites, taskAt };
+  return { rest: briefHeadJson(brief), sites, taskText };
 }
 
 /**
@@ -180,8 +166,8 @@ function compactParts(brief: BriefReport) {
  * Each task: [spanId, name, verdict, siteIndex, createdAt, endedAt, finalState, snapshot 0|1, cancelTimes[], steps[]].
  */
 export function compactReportJson(brief: BriefReport) {
-  const { rest, sites, taskAt } = compactParts(brief);
-  return { ...rest, sites, tasks: Array.from({ length: brief.tasks.count }, (_, k) => taskAt(k)) };
+  const { rest, sites, taskText } = compactParts(brief);
+  return { ...rest, sites, tasks: Array.from({ length: brief.tasks.count }, (_, k) => JSON.parse(taskText(k)) as CompactTask) };
 }
 
 /** Array members serialized per chunk of a {@link StreamedJson} body. */
@@ -192,6 +178,14 @@ export class LazyArray<T> {
   constructor(
     readonly length: number,
     readonly at: (i: number) => T,
+  ) {}
+}
+
+/** An array whose members are made as JSON text when they are written (see {@link StreamedJson}). */
+export class LazyJsonArray {
+  constructor(
+    readonly length: number,
+    readonly textAt: (i: number) => string,
   ) {}
 }
 
@@ -245,32 +239,57 @@ export class StreamedJson {
 
   /** Text, and the asynchronous arrays to be written in place (between their brackets). */
   private *parts(): Generator<string | AsyncLazyArray<unknown>> {
-    let first = true;
-    yield '{';
-    for (const key of Object.keys(this.body)) {
-      const value = this.body[key];
-      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-      const name = `${first ? '' : ','}${JSON.stringify(key)}:`;
-      first = false;
-      if (value instanceof AsyncLazyArray) {
-        yield `${name}[`;
-        yield value;
-        yield ']';
-      } else if (Array.isArray(value) || value instanceof LazyArray) {
-        const length = value.length;
-        const at = value instanceof LazyArray ? value.at : (i: number) => (value as unknown[])[i];
-        yield `${name}[`;
-        for (let from = 0; from < length; from += STREAM_CHUNK_ITEMS) {
-          const part: unknown[] = [];
-          for (let i = from; i < Math.min(length, from + STREAM_CHUNK_ITEMS); i++) part.push(at(i));
-          const text = toJsonText(part);
-          yield `${from === 0 ? '' : ','}${text.slice(1, -1)}`;
-        }
-        yield ']';
-      } else yield `${name}${toJsonText(value) ?? 'null'}`;
-    }
-    yield '}';
+    yield* objectParts(this.body);
   }
+}
+
+/** True for a plain object with an array member too long for one chunk: it is written member by member. */
+function holdsLongArray(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const member of Object.values(value)) {
+    if ((Array.isArray(member) || member instanceof LazyArray || member instanceof LazyJsonArray) && member.length > STREAM_CHUNK_ITEMS) return true;
+  }
+  return false;
+}
+
+/** The text of an object, long arrays (its own and those of nested objects) a chunk at a time. */
+function* objectParts(body: Record<string, unknown>): Generator<string | AsyncLazyArray<unknown>> {
+  let first = true;
+  yield '{';
+  for (const key of Object.keys(body)) {
+    const value = body[key];
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+    const name = `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (value instanceof AsyncLazyArray) {
+      yield `${name}[`;
+      yield value;
+      yield ']';
+    } else if (value instanceof LazyJsonArray) {
+      yield `${name}[`;
+      for (let from = 0; from < value.length; from += STREAM_CHUNK_ITEMS) {
+        const part: string[] = [];
+        for (let i = from; i < Math.min(value.length, from + STREAM_CHUNK_ITEMS); i++) part.push(value.textAt(i));
+        yield `${from === 0 ? '' : ','}${part.join(',')}`;
+      }
+      yield ']';
+    } else if (Array.isArray(value) || value instanceof LazyArray) {
+      const length = value.length;
+      const at = value instanceof LazyArray ? value.at : (i: number) => (value as unknown[])[i];
+      yield `${name}[`;
+      for (let from = 0; from < length; from += STREAM_CHUNK_ITEMS) {
+        const part: unknown[] = [];
+        for (let i = from; i < Math.min(length, from + STREAM_CHUNK_ITEMS); i++) part.push(at(i));
+        const text = toJsonText(part);
+        yield `${from === 0 ? '' : ','}${text.slice(1, -1)}`;
+      }
+      yield ']';
+    } else if (holdsLongArray(value)) {
+      yield name;
+      yield* objectParts(value);
+    } else yield `${name}${toJsonText(value) ?? 'null'}`;
+  }
+  yield '}';
 }
 
 /**
@@ -288,6 +307,6 @@ export function streamedWholeReport(brief: BriefReport, chunks: () => AsyncItera
 
 /** The compact shutdown view (`?tasks=compact`) as a {@link StreamedJson}. */
 export function streamedCompact(brief: BriefReport, etag?: string): StreamedJson {
-  const { rest, sites, taskAt } = compactParts(brief);
-  return new StreamedJson({ ...rest, sites, tasks: new LazyArray(brief.tasks.count, taskAt) }, etag);
+  const { rest, sites, taskText } = compactParts(brief);
+  return new StreamedJson({ ...rest, sites, tasks: new LazyJsonArray(brief.tasks.count, taskText) }, etag);
 }

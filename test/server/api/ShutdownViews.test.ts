@@ -59,6 +59,45 @@ describe('ShutdownViews', () => {
     });
   });
 
+  describe('reports kept', () => {
+    it('when the kept reports would hold more tasks than maxTasks, then the least recently used go first, and the newest stays whatever its size', async () => {
+      const bounded = new ShutdownViews(store, {}, 10, { maxTasks: 3 });
+      const tasksOf = (instance: string, n: number) =>
+        Array.from({ length: n }, (_, i) =>
+          taskSpan({
+            instance,
+            spanId: `${instance}${i}`.padStart(16, '0'),
+            start: -SEC,
+            end: SEC,
+            finalState: 'cancelled',
+            events: [events.cancel(100n * MS)],
+          }),
+        );
+      await bounded.consume([
+        shutdownSpan({ instance: 'a', end: 2n * SEC }),
+        shutdownSpan({ instance: 'b', end: 2n * SEC }),
+        shutdownSpan({ instance: 'c', end: 2n * SEC }),
+        ...tasksOf('a', 2),
+        ...tasksOf('b', 1),
+        ...tasksOf('c', 4),
+      ]);
+      const byInstance = new Map((await store.listShutdowns()).map((s) => [s.instance, s]));
+      const read = async (instance: string) => (await bounded.briefReport(byInstance.get(instance)!)).tasks.count;
+      expect([await read('a'), await read('b')]).toEqual([2, 1]);
+      expect(reads).toBe(2);
+      // a and b (3 tasks) fit: both are served from the cache
+      await read('a');
+      await read('b');
+      expect(reads).toBe(2);
+      // c alone is over the bound: it is kept, a and b are dropped
+      expect(await read('c')).toBe(4);
+      await read('c');
+      expect(reads).toBe(3);
+      await read('a');
+      expect(reads).toBe(4);
+    });
+  });
+
   describe('with a store other instances write to', () => {
     /** A span another canceltrace instance stored: it never passes through `views`. */
     const swallowedElsewhere = (instance: string) =>

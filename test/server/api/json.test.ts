@@ -71,11 +71,18 @@ describe('json', () => {
       expect([...streamedCompact(b).chunks()].join('')).toBe(JSON.stringify(compactReportJson(b), bigintReplacer));
     });
 
-    it('when a top-level array is longer than a chunk, then it goes out in several chunks, none holding the whole array', () => {
+    it('when a top-level array is longer than a chunk, then it goes out in several chunks, none holding the whole array, also inside a nested object', () => {
       const length = STREAM_CHUNK_ITEMS * 4 + 7;
-      const body = { a: 1, skipped: undefined, items: new LazyArray(length, (i) => ({ i, t: BigInt(i) })), empty: [], tail: 'x' };
+      const body = {
+        a: 1,
+        skipped: undefined,
+        items: new LazyArray(length, (i) => ({ i, t: BigInt(i) })),
+        empty: [],
+        nested: { n: 2, long: Array.from({ length }, (_, i) => i), short: [1] },
+        tail: 'x',
+      };
       const chunks = [...new StreamedJson(body).chunks()];
-      const plain = { a: 1, items: Array.from({ length }, (_, i) => ({ i, t: BigInt(i) })), empty: [], tail: 'x' };
+      const plain = { ...body, skipped: undefined, items: Array.from({ length }, (_, i) => ({ i, t: BigInt(i) })) };
       expect(chunks.join('')).toBe(JSON.stringify(plain, bigintReplacer));
       const longest = Math.max(...chunks.map((c) => c.length));
       expect(longest).toBeLessThan(JSON.stringify(plain, bigintReplacer).length / 3);

@@ -111,7 +111,34 @@ describe('storedJudgment', () => {
           for await (const chunk of views.wholeTasks(brief)) whole.push(...chunk);
           expect(project({ ...fromScratch, tasks: whole })).toEqual(project(fromScratch));
           // The compact and columnar forms are made from it, task for task.
-          expect(compactReportJson(brief).tasks.map((t) => t[0])).toEqual(fromScratch.tasks.map((j) => j.task.spanId));
+          const compact = compactReportJson(brief);
+          expect(
+            compact.tasks.map(([spanId, name, verdict, site, createdAt, endedAt, finalState, snapshot, cancels, steps]) => ({
+              spanId,
+              name,
+              verdict,
+              site: compact.sites[site],
+              createdAt,
+              endedAt,
+              finalState,
+              snapshot: snapshot === 1,
+              cancels,
+              steps,
+            })),
+          ).toEqual(
+            rowsOfReport(fromScratch).map(({ spanId, name, verdict, site, createdAt, endedAt, finalState, snapshot, cancels, steps }) => ({
+              spanId,
+              name,
+              verdict,
+              site,
+              createdAt,
+              endedAt,
+              finalState,
+              snapshot,
+              cancels,
+              steps,
+            })),
+          );
           expect(columnarReportJson(brief).columnar.spanId).toEqual(fromScratch.tasks.map((j) => j.task.spanId));
         }
       } finally {
