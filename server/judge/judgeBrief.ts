@@ -54,6 +54,32 @@ class Interner<T> {
 }
 
 const NONE = -1;
+/** Rows an integer column starts with; it doubles as it fills. */
+const INITIAL_ROWS = 1_024;
+
+/** A growable column of 32-bit integers: no object per row, and nothing for the garbage collector to walk. */
+class IntColumn {
+  private data = new Int32Array(INITIAL_ROWS);
+  length = 0;
+
+  constructor(...first: number[]) {
+    for (const v of first) this.push(v);
+  }
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The column, trimmed to its rows. */
+  done(): Int32Array {
+    return this.data.slice(0, this.length);
+  }
+}
 
 /**
  * The judged tasks of one shutdown as columns, one row per task, in report order once {@link finish}ed
@@ -65,16 +91,16 @@ const NONE = -1;
 export class TaskTable {
   count = 0;
   readonly traces = new Interner<string>();
-  readonly trace: number[] = [];
+  trace: Int32Array = new Int32Array(0);
   readonly spanId: string[] = [];
   readonly name: string[] = [];
   /** creation sites, with the coroutine */
   readonly sites = new Interner<BriefSite>();
-  readonly site: number[] = [];
+  site: Int32Array = new Int32Array(0);
   /** `task.final_state` as sent, interned (NONE: did not say) */
   readonly finalStates = new Interner<string>();
-  readonly finalState: number[] = [];
-  readonly snapshot: number[] = [];
+  finalState: Int32Array = new Int32Array(0);
+  snapshot: Int32Array = new Int32Array(0);
   readonly taskId: (string | null)[] = [];
   readonly parentTaskId: (string | null)[] = [];
   readonly groupId: (string | null)[] = [];
@@ -83,25 +109,25 @@ export class TaskTable {
   readonly verdict: Verdict[] = [];
   /** the finding kinds of each task, interned as lists */
   readonly kindLists = new Interner<string[]>();
-  readonly kinds: number[] = [];
+  kinds: Int32Array = new Int32Array(0);
   /** findings that only the whole shutdown shows (group_blocked), by row */
   readonly extraFindings = new Map<number, Finding<TaskFindingKind>[]>();
   readonly cancelRequested: TimeColumn;
   readonly swallowSites = new Interner<BriefSwallowSite>();
-  readonly swallowSite: number[] = [];
+  swallowSite: Int32Array = new Int32Array(0);
   /** every cancel request of row i: `cancelTimes` rows `cancelOffset[i] .. cancelOffset[i + 1]` */
-  readonly cancelOffset: number[] = [0];
+  cancelOffset: Int32Array = new Int32Array(1);
   readonly cancelTimes: TimeColumn;
   /** cleanup/shield steps of row i: step rows `stepOffset[i] .. stepOffset[i + 1]` */
-  readonly stepOffset: number[] = [0];
-  readonly stepKind: number[] = [];
+  stepOffset: Int32Array = new Int32Array(1);
+  stepKind: Int32Array = new Int32Array(0);
   readonly stepNames = new Interner<string>();
-  readonly stepName: number[] = [];
+  stepName: Int32Array = new Int32Array(0);
   readonly stepStart: TimeColumn;
   readonly stepEnd: TimeColumn;
   readonly stepOutcomes = new Interner<string>();
   /** NONE: the step has no outcome (it never ended) */
-  readonly stepOutcome: number[] = [];
+  stepOutcome: Int32Array = new Int32Array(0);
   /** loop warnings of destroyed tasks (the only ones a report lists) */
   readonly warnings: ShutdownReport['warnings'] = [];
   /** report order: `order[k]` is the row shown k-th */
@@ -165,6 +191,20 @@ export class BriefJudge {
   private readonly series: ShutdownSeries;
   private readonly table: TaskTable;
   private readonly toleranceNs: bigint;
+  /** the integer columns of the table while it is built (see finish) */
+  private readonly columns = {
+    trace: new IntColumn(),
+    site: new IntColumn(),
+    finalState: new IntColumn(),
+    snapshot: new IntColumn(),
+    kinds: new IntColumn(),
+    swallowSite: new IntColumn(),
+    cancelOffset: new IntColumn(0),
+    stepOffset: new IntColumn(0),
+    stepKind: new IntColumn(),
+    stepName: new IntColumn(),
+    stepOutcome: new IntColumn(),
+  };
   private readonly endOffset: number;
   private readonly lateOffset: number;
   readonly optionsKey: string;
@@ -199,6 +239,7 @@ export class BriefJudge {
   /** Adds one task (a task outside the window is left out, as judgeShutdown does). */
   add(view: TaskView): void {
     const t = this.table;
+    const b = this.columns;
     const { window, drained } = this.series;
     const endSec = view[V.endSec];
     const endRem = view[V.endRem];
@@ -216,14 +257,14 @@ export class BriefJudge {
     let verdict = part[0];
     const snapshot = view[V.snapshot] === 1;
     if (endNotReceivedApplies(drained, snapshot, state, view[V.driver] === 1, verdict)) verdict = 'end_not_received';
-    t.trace.push(t.traces.string(view[V.traceId]));
+    b.trace.push(t.traces.string(view[V.traceId]));
     t.spanId.push(view[V.spanId]);
     t.name.push(view[V.name]);
     const coroutine = view[V.coroutine];
     const filepath = view[V.filepath];
     const lineno = view[V.lineno];
     const fn = view[V.fn];
-    t.site.push(
+    b.site.push(
       t.sites.index(`${coroutine ?? ''}\u0000${filepath ?? ''}\u0000${lineno ?? ''}\u0000${fn ?? ''}`, () => {
         const site: BriefSite = {};
         if (coroutine !== null) site.coroutine = coroutine;
@@ -234,8 +275,8 @@ export class BriefJudge {
       }),
     );
     const finalState = view[V.finalState];
-    t.finalState.push(finalState === null ? NONE : t.finalStates.string(finalState));
-    t.snapshot.push(snapshot ? 1 : 0);
+    b.finalState.push(finalState === null ? NONE : t.finalStates.string(finalState));
+    b.snapshot.push(snapshot ? 1 : 0);
     t.taskId.push(view[V.taskId]);
     t.parentTaskId.push(view[V.parentTaskId]);
     t.groupId.push(view[V.groupId]);
@@ -244,13 +285,13 @@ export class BriefJudge {
     else t.ended.push(joinNs(endSec, endRem));
     t.verdict.push(verdict);
     const kinds = part[1];
-    t.kinds.push(kinds.length === 0 ? t.kindLists.index('', () => kinds) : t.kindLists.index(kinds.join('\u0000'), () => kinds));
+    b.kinds.push(kinds.length === 0 ? t.kindLists.index('', () => kinds) : t.kindLists.index(kinds.join('\u0000'), () => kinds));
     t.cancelRequested.pushAfter(endOffset, endSec, endRem, part[2]);
     const swallow = part[3];
-    if (swallow === null) t.swallowSite.push(NONE);
+    if (swallow === null) b.swallowSite.push(NONE);
     else {
       const line = view[V.swallowLine];
-      t.swallowSite.push(
+      b.swallowSite.push(
         t.swallowSites.index(
           `${swallow[0] ?? ''}\u0000${swallow[1] ?? ''}\u0000${swallow[2] ?? ''}\u0000${line ?? ''}`,
           () => swallowSiteOf(swallow, line) ?? {},
@@ -258,15 +299,15 @@ export class BriefJudge {
       );
     }
     for (const c of view[V.cancels]) t.cancelTimes.pushAfter(endOffset, endSec, endRem, c);
-    t.cancelOffset.push(t.cancelTimes.length);
+    b.cancelOffset.push(t.cancelTimes.length);
     for (const [kind, name, start, stepEnd, outcome] of view[V.steps]) {
-      t.stepKind.push(kind);
-      t.stepName.push(t.stepNames.string(name));
+      b.stepKind.push(kind);
+      b.stepName.push(t.stepNames.string(name));
       t.stepStart.pushAfter(endOffset, endSec, endRem, start);
       t.stepEnd.pushAfter(endOffset, endSec, endRem, stepEnd);
-      t.stepOutcome.push(outcome === null ? NONE : t.stepOutcomes.string(outcome));
+      b.stepOutcome.push(outcome === null ? NONE : t.stepOutcomes.string(outcome));
     }
-    t.stepOffset.push(t.stepKind.length);
+    b.stepOffset.push(b.stepKind.length);
     if (verdict === 'destroyed') for (const [at, message] of view[V.warnings]) t.warnings.push({ t: joinNs(endSec, endRem) + BigInt(at), message });
     t.count++;
   }
@@ -274,6 +315,18 @@ export class BriefJudge {
   /** Orders the rows, marks blocked groups, counts: the judged shutdown. */
   finish(): BriefReport {
     const t = this.table;
+    const b = this.columns;
+    t.trace = b.trace.done();
+    t.site = b.site.done();
+    t.finalState = b.finalState.done();
+    t.snapshot = b.snapshot.done();
+    t.kinds = b.kinds.done();
+    t.swallowSite = b.swallowSite.done();
+    t.cancelOffset = b.cancelOffset.done();
+    t.stepOffset = b.stepOffset.done();
+    t.stepKind = b.stepKind.done();
+    t.stepName = b.stepName.done();
+    t.stepOutcome = b.stepOutcome.done();
     const n = t.count;
     const rank = new Uint8Array(n);
     for (let i = 0; i < n; i++) rank[i] = VERDICT_RANK.get(t.verdict[i]) ?? VERDICTS.length;
