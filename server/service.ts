@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { JudgmentWatcher } from '../collector/forward/JudgmentWatcher.js';
 import { judgmentRequest } from '../collector/forward/judgmentSpan.js';
 import { OtlpForwarder } from '../collector/forward/OtlpForwarder.js';
+import { settledJudgmentOf } from '../collector/forward/settledJudgment.js';
 import { SpanRecordProcessor } from '../collector/processor/SpanRecordProcessor.js';
 import { IngestBudget } from '../collector/receiver/IngestBudget.js';
 import type { IngestObserver } from '../collector/receiver/IngestOutcome.js';
@@ -169,12 +170,12 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
         : stored,
     judge: async (id) => {
       const shutdown = await store.getShutdown(id);
-      return shutdown && views.report(shutdown);
+      return shutdown && settledJudgmentOf(await views.report(shutdown));
     },
-    onSettled: (report, settledBy) => {
-      metrics?.observeJudgment(report, settledBy);
+    onSettled: (judgment, settledBy) => {
+      metrics?.observeJudgment(judgment, settledBy);
       if (forwarders.length === 0) return;
-      const body = judgmentRequest(report, settledBy);
+      const body = judgmentRequest(judgment, settledBy);
       for (const f of forwarders) f.offer({ body, encoding: 'protobuf', spans: 1 });
     },
     // A judgment span must not be lost to a stop; metrics alone do not outlive the process.

@@ -1,6 +1,6 @@
 /**
  * Watches stored records for shutdowns whose judgment has settled, and hands each settled
- * shutdown's report on once.
+ * shutdown's judgment on once.
  *
  * A shutdown settles when its final (non-snapshot) span has arrived and its instance has then been
  * quiet for a moment (late task spans and snapshots of the same drain usually follow the shutdown
@@ -8,8 +8,9 @@
  * sent nothing for long enough that its process is taken to be gone (killed mid-drain).
  */
 import { readShutdown } from '../../contract/contract.js';
-import type { Consumer, ShutdownReport, SpanRecord } from '../../contract/records.js';
+import type { Consumer, SpanRecord } from '../../contract/records.js';
 import type { SettledBy } from './judgmentSpan.js';
+import type { SettledJudgment } from './settledJudgment.js';
 
 /** Quiet time after a final shutdown span before its judgment settles, in milliseconds. */
 export const DEFAULT_SETTLE_QUIET_MILLIS = 2_000;
@@ -26,10 +27,13 @@ const SETTLED_MEMORY = 100_000;
 export interface JudgmentWatcherOptions {
   /** the next stage (the store, through the views); records are watched once it took them */
   next: Consumer<SpanRecord>;
-  /** judges one shutdown from the store by id; undefined when it is not there (any more) */
-  judge: (shutdownId: string) => Promise<ShutdownReport | undefined>;
-  /** gets each settled shutdown once; must not throw */
-  onSettled: (report: ShutdownReport, settledBy: SettledBy) => void;
+  /**
+   * Judges one shutdown from the store by id (in the service, in the UI worker thread when there is
+   * one); undefined when it is not there (any more).
+   */
+  judge: (shutdownId: string) => Promise<SettledJudgment | undefined>;
+  /** gets each settled shutdown's judgment once; must not throw */
+  onSettled: (judgment: SettledJudgment, settledBy: SettledBy) => void;
   settleQuietMillis?: number;
   settleMaxMillis?: number;
   processGoneMillis?: number;
@@ -182,8 +186,8 @@ export class JudgmentWatcher implements Consumer<SpanRecord> {
     if (this.settled.size > SETTLED_MEMORY) this.settled.delete(this.settled.values().next().value as string);
     const work = (async () => {
       try {
-        const report = await this.options.judge(id);
-        if (report) this.options.onSettled(report, by);
+        const judgment = await this.options.judge(id);
+        if (judgment) this.options.onSettled(judgment, by);
       } catch (err) {
         this.reportError(err);
       }

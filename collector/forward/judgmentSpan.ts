@@ -8,11 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { ATTR, JUDGMENT, verdictCountAttr } from '../../contract/contract.js';
-import { type Attrs, type AttrValue, BAD_VERDICTS, type CodeSite, type JudgedTask, type ShutdownReport, VERDICTS } from '../../contract/records.js';
+import { type Attrs, type AttrValue, BAD_VERDICTS, VERDICTS } from '../../contract/records.js';
 import { OtlpTypes } from '../otlp/schema.js';
+import type { SettledJudgment, SettledTask } from './settledJudgment.js';
 
-/** At most this many task events on one judgment span; the rest are counted in `droppedEventsCount`. */
-export const MAX_JUDGMENT_EVENTS = 1_000;
+export { MAX_JUDGMENT_EVENTS } from './settledJudgment.js';
 
 /** Why a judgment settled. */
 export type SettledBy = 'ended' | 'process_gone';
@@ -31,44 +31,42 @@ export function judgmentSpanId(shutdownId: string): string {
   return createHash('sha256').update(`${JUDGMENT.spanName}:${shutdownId}`).digest('hex').slice(0, 16);
 }
 
-/** The judgment span of `report` as one ExportTraceServiceRequest, encoded. */
-export function judgmentRequest(report: ShutdownReport, settledBy: SettledBy): Uint8Array {
-  const { shutdown } = report;
-  const bad = report.tasks.filter((t) => BAD_VERDICTS.includes(t.verdict));
+/** The judgment span of a settled shutdown (its settledJudgmentOf) as one ExportTraceServiceRequest, encoded. */
+export function judgmentRequest(judgment: SettledJudgment, settledBy: SettledBy): Uint8Array {
   const attributes: Attrs = {
-    [JUDGMENT.shutdownId]: shutdown.id,
-    [JUDGMENT.outcome]: report.outcome,
+    [JUDGMENT.shutdownId]: judgment.shutdownId,
+    [JUDGMENT.outcome]: judgment.outcome,
     [JUDGMENT.settledBy]: settledBy,
-    [JUDGMENT.tasksCount]: report.tasks.length,
+    [JUDGMENT.tasksCount]: judgment.tasksCount,
   };
-  for (const verdict of VERDICTS) attributes[verdictCountAttr(verdict)] = report.counts[verdict] ?? 0;
-  if (report.findings.length > 0) {
-    attributes[JUDGMENT.findings] = report.findings.map((f) => f.kind);
-    attributes[JUDGMENT.findingMessages] = report.findings.map((f) => f.message);
+  for (const verdict of VERDICTS) attributes[verdictCountAttr(verdict)] = judgment.counts[verdict] ?? 0;
+  if (judgment.findings.length > 0) {
+    attributes[JUDGMENT.findings] = judgment.findings.map((f) => f.kind);
+    attributes[JUDGMENT.findingMessages] = judgment.findings.map((f) => f.message);
   }
-  const events = bad.slice(0, MAX_JUDGMENT_EVENTS).map((t) => ({
-    timeUnixNano: t.task.endTime.toString(),
+  const events = judgment.badTasks.map((t) => ({
+    timeUnixNano: t.endTime.toString(),
     name: JUDGMENT.taskEvent,
     attributes: keyValues(taskEventAttrs(t)),
   }));
-  const badCounts = BAD_VERDICTS.filter((v) => (report.counts[v] ?? 0) > 0).map((v) => `${report.counts[v]} ${v}`);
+  const badCounts = BAD_VERDICTS.filter((v) => (judgment.counts[v] ?? 0) > 0).map((v) => `${judgment.counts[v]} ${v}`);
   const span = {
-    traceId: Buffer.from(shutdown.span.traceId, 'hex'),
-    spanId: Buffer.from(judgmentSpanId(shutdown.id), 'hex'),
-    parentSpanId: Buffer.from(shutdown.span.spanId, 'hex'),
+    traceId: Buffer.from(judgment.traceId, 'hex'),
+    spanId: Buffer.from(judgmentSpanId(judgment.shutdownId), 'hex'),
+    parentSpanId: Buffer.from(judgment.spanId, 'hex'),
     name: JUDGMENT.spanName,
     kind: SPAN_KIND_INTERNAL,
-    startTimeUnixNano: shutdown.end.toString(),
-    endTimeUnixNano: shutdown.end.toString(),
+    startTimeUnixNano: judgment.end.toString(),
+    endTimeUnixNano: judgment.end.toString(),
     attributes: keyValues(attributes),
     events,
-    droppedEventsCount: bad.length - events.length,
+    droppedEventsCount: judgment.badCount - events.length,
     status: badCounts.length > 0 ? { code: STATUS_ERROR, message: badCounts.join(', ') } : {},
   };
   const request = {
     resourceSpans: [
       {
-        resource: { attributes: keyValues(shutdown.span.resource) },
+        resource: { attributes: keyValues(judgment.resource) },
         scopeSpans: [{ scope: { name: JUDGMENT.scope, version: SCOPE_VERSION }, spans: [span] }],
       },
     ],
@@ -76,24 +74,16 @@ export function judgmentRequest(report: ShutdownReport, settledBy: SettledBy): U
   return OtlpTypes.ExportTraceServiceRequest.encode(OtlpTypes.ExportTraceServiceRequest.fromObject(request)).finish();
 }
 
-function taskEventAttrs(t: JudgedTask): Attrs {
+function taskEventAttrs(t: SettledTask): Attrs {
   const attrs: Attrs = {
-    [JUDGMENT.taskSpanId]: t.task.spanId,
-    [JUDGMENT.taskTraceId]: t.task.traceId,
-    [ATTR.taskName]: t.task.name,
+    [JUDGMENT.taskSpanId]: t.spanId,
+    [JUDGMENT.taskTraceId]: t.traceId,
+    [ATTR.taskName]: t.name,
     [JUDGMENT.verdict]: t.verdict,
   };
-  const site = t.swallowSite ? siteText(t.swallowSite) : undefined;
-  if (site) attrs[ATTR.swallowSite] = site;
-  if (t.findings.length > 0) attrs[JUDGMENT.taskFindings] = t.findings.map((f) => f.kind);
+  if (t.swallowSite) attrs[ATTR.swallowSite] = t.swallowSite;
+  if (t.findings.length > 0) attrs[JUDGMENT.taskFindings] = t.findings;
   return attrs;
-}
-
-/** `path:lineno in function`, as `task.swallow_site` is written by the recorders. */
-function siteText(site: CodeSite): string | undefined {
-  if (!site.filepath) return site.function;
-  const at = site.lineno !== undefined ? `${site.filepath}:${site.lineno}` : site.filepath;
-  return site.function ? `${at} in ${site.function}` : at;
 }
 
 function keyValues(attrs: Attrs): { key: string; value: AnyValue }[] {

@@ -6,8 +6,9 @@
  * process (tests) never share counts.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SettledJudgment } from '../../collector/forward/settledJudgment.js';
 import type { IngestOutcome } from '../../collector/receiver/IngestOutcome.js';
-import { type Consumer, type ShutdownReport, VERDICTS } from '../../contract/records.js';
+import { type Consumer, VERDICTS } from '../../contract/records.js';
 
 /** Latency buckets of one OTLP request, in seconds (1 ms … 10 s). */
 export const INGEST_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -163,10 +164,10 @@ export class ServiceMetrics {
   }
 
   /** Counts one settled shutdown and its tasks by verdict. */
-  observeJudgment(report: ShutdownReport, settledBy: string): void {
-    this.judged.labels(report.outcome, settledBy).inc();
+  observeJudgment(judgment: Pick<SettledJudgment, 'outcome' | 'counts'>, settledBy: string): void {
+    this.judged.labels(judgment.outcome, settledBy).inc();
     for (const verdict of VERDICTS) {
-      const n = report.counts[verdict] ?? 0;
+      const n = judgment.counts[verdict] ?? 0;
       if (n > 0) this.tasksJudged.labels(verdict).inc(n);
     }
   }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JudgmentWatcher } from '../../../collector/forward/JudgmentWatcher.js';
 import type { SettledBy } from '../../../collector/forward/judgmentSpan.js';
+import { settledJudgmentOf } from '../../../collector/forward/settledJudgment.js';
 import { readShutdown } from '../../../contract/contract.js';
 import type { ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { judgeShutdown } from '../../../server/judge/index.js';
@@ -26,9 +27,9 @@ function setup(settleOnClose = false) {
     // The judge reads what the store holds now: the latest record of the shutdown.
     judge: async (id) => {
       const record = store.items.filter((s) => s.role === 'shutdown' && readShutdown(s).id === id).at(-1);
-      return record ? (judgeShutdown(readShutdown(record), []) as ShutdownReport) : undefined;
+      return record ? settledJudgmentOf(judgeShutdown(readShutdown(record), []) as ShutdownReport) : undefined;
     },
-    onSettled: (report, by) => settled.push([report.shutdown.id, by]),
+    onSettled: (judgment, by) => settled.push([judgment.shutdownId, by]),
     settleQuietMillis: QUIET,
     settleMaxMillis: MAX,
     processGoneMillis: GONE,
@@ -123,5 +124,21 @@ describe('JudgmentWatcher', () => {
     await watcher.close();
     expect(settled).toEqual([[readShutdown(ended).id, 'ended']]);
     await watcher.close();
+  });
+
+  it('when the judge rejects (e.g. the worker it asks stopped), then the error goes to onError, nothing settles, and close still ends', async () => {
+    const errors: unknown[] = [];
+    const onSettled = vi.fn();
+    const watcher = new JudgmentWatcher({
+      next: new RecordingConsumer<SpanRecord>(),
+      judge: () => Promise.reject(new Error('worker stopped')),
+      onSettled,
+      settleOnClose: true,
+      onError: (error) => errors.push(error),
+    });
+    await watcher.consume([shutdownSpan({ start: 0n, end: SEC })]);
+    await watcher.close();
+    expect(errors).toEqual([new Error('worker stopped')]);
+    expect(onSettled).not.toHaveBeenCalled();
   });
 });

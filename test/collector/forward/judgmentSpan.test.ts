@@ -1,13 +1,19 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { judgmentRequest, judgmentSpanId, MAX_JUDGMENT_EVENTS } from '../../../collector/forward/judgmentSpan.js';
+import { judgmentRequest as judgmentRequestOf, judgmentSpanId, MAX_JUDGMENT_EVENTS, type SettledBy } from '../../../collector/forward/judgmentSpan.js';
+import { settledJudgmentOf } from '../../../collector/forward/settledJudgment.js';
 import { decodeTraceRequest } from '../../../collector/otlp/decode.js';
 import { OtlpTypes } from '../../../collector/otlp/schema.js';
 import { toSpanRecord } from '../../../collector/processor/toSpanRecord.js';
 import { JUDGMENT, roleOf, verdictCountAttr } from '../../../contract/contract.js';
+import type { ShutdownReport } from '../../../contract/records.js';
 import { judgeShutdown } from '../../../server/judge/index.js';
 import { events, MS, SEC, shutdown, task } from '../../doubles/spans.js';
 
 const cancelAt = 100n * MS;
+
+/** The judgment span of a report, made as the service makes it. */
+const judgmentRequest = (report: ShutdownReport, by: SettledBy) => judgmentRequestOf(settledJudgmentOf(report), by);
 
 function report() {
   const s = shutdown({ start: 0n, end: 2n * SEC, outcome: 'survivors', events: [events.pending(0n, 3), events.pending(SEC, 1)] });
@@ -106,5 +112,66 @@ describe('judgmentRequest', () => {
     const r = report();
     expect(decodeOne(judgmentRequest(r, 'process_gone')).spanId).toBe(decodeOne(judgmentRequest(r, 'ended')).spanId);
     expect(judgmentSpanId(r.shutdown.id)).not.toBe(judgmentSpanId(report().shutdown.id));
+  });
+
+  describe('bytes', () => {
+    const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+    /** A shutdown with a finding, a swallow site, a task finding and each bad verdict kind the judge gives here; ids fixed. */
+    function fixedReport() {
+      const s = shutdown({ spanId: 'a1'.repeat(8), start: 0n, end: 2n * SEC, outcome: 'survivors', events: [events.pending(0n, 3), events.pending(SEC, 1)] });
+      const tasks = [
+        task({
+          spanId: 'b1'.repeat(8),
+          name: 'polite',
+          start: -SEC,
+          end: 200n * MS,
+          finalState: 'cancelled',
+          events: [events.cancel(cancelAt), events.cleanupStart(110n * MS, 'db'), events.cleanupEnd(150n * MS, 'db', 'interrupted')],
+        }),
+        task({
+          spanId: 'b2'.repeat(8),
+          name: 'swallower',
+          start: -SEC,
+          end: 300n * MS,
+          finalState: 'completed',
+          events: [events.cancel(cancelAt)],
+          attributes: { 'task.swallow_site': '/srv/app/w.py:42 in loop' },
+        }),
+        task({
+          spanId: 'b3'.repeat(8),
+          name: 'zombie',
+          start: -SEC,
+          end: 2n * SEC,
+          snapshot: true,
+          events: [events.cancel(cancelAt), events.cleanupStart(110n * MS, 'db')],
+        }),
+        task({ spanId: 'b4'.repeat(8), name: 'forgotten', start: -SEC, end: 2n * SEC, snapshot: true }),
+      ];
+      return judgeShutdown(s, tasks);
+    }
+
+    // The digests are of the bytes the encoder made from the whole ShutdownReport, before it took a SettledJudgment.
+    it('when a report is encoded through its settled judgment, then the bytes are those the report itself gave', () => {
+      const r = fixedReport();
+      expect(r.findings.length).toBeGreaterThan(0);
+      expect(r.tasks.some((t) => t.swallowSite) && r.tasks.some((t) => t.findings.length > 0)).toBe(true);
+      expect(sha256(judgmentRequest(r, 'ended'))).toBe('0aadeb1ff23736dd6488b28fd1b667edfd76b2177017bd30cf601d225d08cffe');
+      expect(sha256(judgmentRequest(r, 'process_gone'))).toBe('1cbdfd0d7be38ab9a964ab6096837626a5b7d9441c96de2f1dfa2bffa11cc847');
+    });
+
+    it('when more tasks have bad verdicts than the event bound, then the bytes are those the report itself gave', () => {
+      const s = shutdown({ spanId: 'a2'.repeat(8), start: 0n, end: SEC, outcome: 'survivors' });
+      const tasks = Array.from({ length: MAX_JUDGMENT_EVENTS + 5 }, (_, i) =>
+        task({ spanId: (i + 1).toString(16).padStart(16, 'c'), name: `t${i}`, start: -SEC, end: SEC, snapshot: true }),
+      );
+      expect(sha256(judgmentRequest(judgeShutdown(s, tasks), 'ended'))).toBe('eee35bb7d9188dfa5cc79dbb6c47ec9a4d5039115eb565dc3774d2872798ab45');
+    });
+
+    it('when the settled judgment is posted between threads (structured clone), then it encodes to the same bytes', () => {
+      const judgment = settledJudgmentOf(fixedReport());
+      const posted = structuredClone(judgment);
+      expect(posted).toEqual(judgment);
+      expect(judgmentRequestOf(posted, 'ended')).toEqual(judgmentRequestOf(judgment, 'ended'));
+    });
   });
 });

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { settledJudgmentOf } from '../../../collector/forward/settledJudgment.js';
 import type { IngestOutcome } from '../../../collector/receiver/IngestOutcome.js';
 import { type SpanRecord, VERDICTS } from '../../../contract/records.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
@@ -62,7 +63,7 @@ describe('ServiceMetrics', () => {
         task({ start: -SEC, end: SEC, snapshot: true, events: [events.cancel(10n * MS)] }),
         task({ start: -SEC, end: SEC, snapshot: true }),
       ];
-      metrics.observeJudgment(judgeShutdown(s, tasks), 'ended');
+      metrics.observeJudgment(settledJudgmentOf(judgeShutdown(s, tasks)), 'ended');
       const f = await scrape(metrics);
       expect(seriesValue(f, 'canceltrace_shutdowns_judged_total', { outcome: 'survivors', settled_by: 'ended' })).toBe(1);
       expect(seriesValue(f, 'canceltrace_tasks_judged_total', { verdict: 'swallowed' })).toBe(1);
