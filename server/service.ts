@@ -21,6 +21,7 @@ import { ServiceMetrics } from './metrics/ServiceMetrics.js';
 import { RetentionSweeper } from './retention/RetentionSweeper.js';
 import { openStore } from './store/openStore.js';
 import { DEFAULT_WRITE_BUSY_TIMEOUT_MS } from './store/SqliteStore.js';
+import { UiWorkerJudge } from './UiWorkerJudge.js';
 import type { UiWorkerData, UiWorkerReply, UiWorkerRequest } from './uiWorkerMessages.js';
 
 /** The default OTLP/HTTP port, as in the OTLP specification. */
@@ -149,6 +150,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const uiWorkerUrl = new URL('./uiWorker.js', import.meta.url);
   const uiThread = options.uiThread ?? (import.meta.url.endsWith('.js') ? 'worker' : 'inline');
   let uiWorker: Worker | undefined;
+  // With the UI in a worker, settled shutdowns are judged there too: a large one would hold up ingest here.
+  const workerJudge = uiThread === 'worker' ? new UiWorkerJudge() : undefined;
   const stored: Consumer<SpanRecord> = metrics ? metrics.timedStore(views) : views;
   // Settled shutdowns: counted, and their judgment span sent downstream.
   const watcher = new JudgmentWatcher({
@@ -168,10 +171,12 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
             },
           }
         : stored,
-    judge: async (id) => {
-      const shutdown = await store.getShutdown(id);
-      return shutdown && settledJudgmentOf(await views.report(shutdown));
-    },
+    judge: workerJudge
+      ? (id) => workerJudge.judge(id)
+      : async (id) => {
+          const shutdown = await store.getShutdown(id);
+          return shutdown && settledJudgmentOf(await views.report(shutdown));
+        },
     onSettled: (judgment, settledBy) => {
       metrics?.observeJudgment(judgment, settledBy);
       if (forwarders.length === 0) return;
@@ -213,6 +218,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
           access,
         } satisfies UiWorkerData,
       });
+      // Attached at once: a request made before the worker listens waits in its port; its exit rejects them.
+      workerJudge?.attach(uiWorker);
       ui = await uiInWorker(uiWorker, metrics);
     } else {
       ui = await listen(
@@ -222,6 +229,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       );
     }
   } catch (error) {
+    workerJudge?.stop(new Error('canceltrace: the service did not start'));
     await otlp?.close();
     await grpc?.close();
     await uiWorker?.terminate();
@@ -236,9 +244,12 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     ...(grpcPort !== undefined ? { grpcAddress: `${host.includes(':') ? `[${host}]` : host}:${grpcPort}` } : {}),
     stop() {
       stopping ??= (async () => {
-        await Promise.all([otlp.close(), ui.close(), grpc?.close()]);
+        await Promise.all([otlp.close(), grpc?.close()]);
         await processor.shutdown();
+        // Settling at close may judge, which the UI worker does: it stops after.
         await watcher.close();
+        await ui.close();
+        workerJudge?.stop(new Error('canceltrace: the service stopped'));
         await Promise.all([...forwarders.map((f) => f.close()), retention?.stop()]);
         await store.close();
       })();
@@ -255,13 +266,18 @@ interface UiListening {
 
 /** Waits for the UI worker to listen (or fail, with the error's code kept, e.g. EADDRINUSE). */
 async function uiInWorker(worker: Worker, metrics: AppDeps['metrics']): Promise<UiListening> {
+  let onError: ((error: Error) => void) | undefined;
+  let onExit: ((code: number) => void) | undefined;
   const first = await new Promise<UiWorkerReply>((resolve, reject) => {
+    onError = reject;
+    onExit = (code) => reject(new Error(`canceltrace: the dashboard worker exited with code ${code} before listening`));
     worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`canceltrace: the dashboard worker exited with code ${code} before listening`)));
+    worker.once('error', onError);
+    worker.once('exit', onExit);
   });
-  worker.removeAllListeners('error');
-  worker.removeAllListeners('exit');
+  // Only its own: others (the UiWorkerJudge) listen for the exit too.
+  if (onError) worker.off('error', onError);
+  if (onExit) worker.off('exit', onExit);
   // An error after start-up (a bug in the worker) must not end the process that takes OTLP.
   worker.on('error', (error) => console.error('canceltrace api worker:', error));
   // The metrics live in this thread: the worker's GET /metrics asks for them.

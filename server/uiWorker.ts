@@ -1,9 +1,11 @@
 /**
  * The dashboard + API in a worker thread (see startService, `uiThread: 'worker'`): it opens its own
  * connection to the store and judges, reads and streams shutdowns there, so a large read never holds
- * up the event loop that takes OTLP. The main thread tells it which instances' spans changed.
+ * up the event loop that takes OTLP. The main thread tells it which instances' spans changed, and
+ * asks it to judge each settled shutdown (UiWorkerJudge), for the same reason.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { settledJudgmentOf } from '../collector/forward/settledJudgment.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { createApp } from './app.js';
 import { judgeAtIngest, judgeTaskAlone } from './judge/index.js';
@@ -57,6 +59,16 @@ try {
       scrapes.delete(message.id);
       if (message.error !== undefined || message.text === undefined) waiting?.reject(new Error(`canceltrace metrics: ${message.error ?? 'no text'}`));
       else waiting?.resolve({ contentType: message.contentType ?? 'text/plain', text: message.text });
+    } else if (message.type === 'judge') {
+      // The `touched` of the shutdown's spans came first on this port: the views judge what was stored.
+      void (async () => {
+        try {
+          const shutdown = await store.getShutdown(message.shutdownId);
+          reply({ type: 'judged', id: message.id, judgment: shutdown && settledJudgmentOf(await views.report(shutdown)) });
+        } catch (error) {
+          reply({ type: 'judged', id: message.id, error: error instanceof Error ? error.message : String(error) });
+        }
+      })();
     } else if (message.type === 'stop') {
       void (async () => {
         try {

@@ -1,3 +1,4 @@
+import type { SettledJudgment } from '../collector/forward/settledJudgment.js';
 import type { AccessOptions } from './api/access.js';
 import type { JudgeOptions } from './judge/index.js';
 
@@ -24,7 +25,9 @@ export type UiWorkerRequest =
   /** a write of the main thread found the store busy at this time (ms since the epoch) */
   | { type: 'busy'; at: number }
   /** the answer to a `scrape` */
-  | { type: 'scraped'; id: number; contentType?: string; text?: string; error?: string };
+  | { type: 'scraped'; id: number; contentType?: string; text?: string; error?: string }
+  /** a shutdown settled: judge it from the store (sent after the `touched` of its last spans, on the same port) */
+  | { type: 'judge'; id: number; shutdownId: string };
 
 /** From the UI worker to the main thread. */
 export type UiWorkerReply =
@@ -32,4 +35,6 @@ export type UiWorkerReply =
   | { type: 'failed'; message: string; code?: string }
   | { type: 'stopped' }
   /** GET /metrics arrived: the metrics live in the main thread */
-  | { type: 'scrape'; id: number };
+  | { type: 'scrape'; id: number }
+  /** the answer to a `judge`: no judgment and no error when the shutdown is not in the store */
+  | { type: 'judged'; id: number; judgment?: SettledJudgment; error?: string };
