@@ -6,7 +6,6 @@ import { Worker } from 'node:worker_threads';
 import { JudgmentWatcher } from '../collector/forward/JudgmentWatcher.js';
 import { judgmentRequest } from '../collector/forward/judgmentSpan.js';
 import { OtlpForwarder } from '../collector/forward/OtlpForwarder.js';
-import { settledJudgmentOf } from '../collector/forward/settledJudgment.js';
 import { SpanRecordProcessor } from '../collector/processor/SpanRecordProcessor.js';
 import { IngestBudget } from '../collector/receiver/IngestBudget.js';
 import type { IngestObserver } from '../collector/receiver/IngestOutcome.js';
@@ -17,6 +16,7 @@ import { hostCheck } from './api/access.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { type AppDeps, createApp } from './app.js';
 import { type JudgeOptions, judgeAtIngest, judgeTaskAlone } from './judge/index.js';
+import { judgeSettled } from './judgeSettled.js';
 import { ServiceMetrics } from './metrics/ServiceMetrics.js';
 import { RetentionSweeper } from './retention/RetentionSweeper.js';
 import { openStore } from './store/openStore.js';
@@ -171,12 +171,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
             },
           }
         : stored,
-    judge: workerJudge
-      ? (id) => workerJudge.judge(id)
-      : async (id) => {
-          const shutdown = await store.getShutdown(id);
-          return shutdown && settledJudgmentOf(await views.report(shutdown));
-        },
+    judge: workerJudge ? (id) => workerJudge.judge(id) : (id) => judgeSettled(store, views, id),
     onSettled: (judgment, settledBy) => {
       metrics?.observeJudgment(judgment, settledBy);
       if (forwarders.length === 0) return;

@@ -5,10 +5,10 @@
  * asks it to judge each settled shutdown (UiWorkerJudge), for the same reason.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { settledJudgmentOf } from '../collector/forward/settledJudgment.js';
 import { DEFAULT_SHARED_CACHE_MILLIS, ShutdownViews } from './api/ShutdownViews.js';
 import { createApp } from './app.js';
 import { judgeAtIngest, judgeTaskAlone } from './judge/index.js';
+import { judgeSettled } from './judgeSettled.js';
 import { listen, urlOf } from './service.js';
 import { openStore } from './store/openStore.js';
 import { BUSY_REPORT_MS } from './store/SqliteStore.js';
@@ -63,8 +63,7 @@ try {
       // The `touched` of the shutdown's spans came first on this port: the views judge what was stored.
       void (async () => {
         try {
-          const shutdown = await store.getShutdown(message.shutdownId);
-          reply({ type: 'judged', id: message.id, judgment: shutdown && settledJudgmentOf(await views.report(shutdown)) });
+          reply({ type: 'judged', id: message.id, judgment: await judgeSettled(store, views, message.shutdownId) });
         } catch (error) {
           reply({ type: 'judged', id: message.id, error: error instanceof Error ? error.message : String(error) });
         }
