@@ -44,22 +44,49 @@ export interface SettledJudgment {
 
 /** The settled judgment of `report`. */
 export function settledJudgmentOf(report: ShutdownReport): SettledJudgment {
+  return settledJudgmentFrom(
+    report,
+    report.tasks.length,
+    (k) => report.tasks[k].verdict,
+    (k) => {
+      const t = report.tasks[k];
+      return {
+        spanId: t.task.spanId,
+        traceId: t.task.traceId,
+        name: t.task.name,
+        endTime: t.task.endTime,
+        swallowSite: t.swallowSite,
+        findings: t.findings.map((f) => f.kind),
+      };
+    },
+  );
+}
+
+/** A judged task as {@link settledJudgmentFrom} reads it: its swallow site as a code site. */
+export type SettledTaskSource = Omit<SettledTask, 'verdict' | 'swallowSite'> & { swallowSite?: CodeSite };
+
+/**
+ * The settled judgment of a report whose tasks are read through `verdictAt` and `taskAt` (the k-th
+ * task in report order, k < tasksCount; `taskAt` only for the bad tasks kept). {@link settledJudgmentOf}
+ * builds it here, and so does a report kept as columns (the brief report, server/judgeSettled.ts).
+ */
+export function settledJudgmentFrom(
+  report: Omit<ShutdownReport, 'tasks'>,
+  tasksCount: number,
+  verdictAt: (k: number) => Verdict,
+  taskAt: (k: number) => SettledTaskSource,
+): SettledJudgment {
   const { shutdown } = report;
   const badTasks: SettledTask[] = [];
   let badCount = 0;
-  for (const t of report.tasks) {
-    if (!BAD_VERDICTS.includes(t.verdict)) continue;
+  for (let k = 0; k < tasksCount; k++) {
+    const verdict = verdictAt(k);
+    if (!BAD_VERDICTS.includes(verdict)) continue;
     badCount++;
     if (badTasks.length >= MAX_JUDGMENT_EVENTS) continue;
-    const settled: SettledTask = {
-      spanId: t.task.spanId,
-      traceId: t.task.traceId,
-      name: t.task.name,
-      verdict: t.verdict,
-      endTime: t.task.endTime,
-      findings: t.findings.map((f) => f.kind),
-    };
-    const site = t.swallowSite ? siteText(t.swallowSite) : undefined;
+    const { swallowSite, ...task } = taskAt(k);
+    const settled: SettledTask = { ...task, verdict };
+    const site = swallowSite ? siteText(swallowSite) : undefined;
     if (site) settled.swallowSite = site;
     badTasks.push(settled);
   }
@@ -70,7 +97,7 @@ export function settledJudgmentOf(report: ShutdownReport): SettledJudgment {
     end: shutdown.end,
     resource: shutdown.span.resource,
     outcome: report.outcome,
-    tasksCount: report.tasks.length,
+    tasksCount,
     counts: { ...report.counts },
     findings: report.findings.map((f) => ({ kind: f.kind, message: f.message })),
     badTasks,
