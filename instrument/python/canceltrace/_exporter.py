@@ -68,6 +68,9 @@ class Exporter:
         self._file = None
         self._thread = None
         self._wake = threading.Event()  # cuts a retry's back-off short when the process exits
+        # set by the exporter thread after each batch: flush() and the exit wait see the queue empty at once
+        # instead of on their next poll (a hello world's exit waited one whole IDLE_POLL_S for its two spans)
+        self._progress = threading.Event()
         self.unreachable = False  # the last attempt could not reach the collector (refused, timed out)
 
     @property
@@ -106,11 +109,13 @@ class Exporter:
     def flush(self, timeout):
         """Waits up to `timeout` seconds for everything queued to be written or given up."""
         end = time.monotonic() + timeout
-        while self.pending():
+        while True:
+            self._progress.clear()
+            if not self.pending():
+                return True
             if self._thread is None or time.monotonic() >= end:
                 return False
-            time.sleep(IDLE_POLL_S)
-        return True
+            self._progress.wait(IDLE_POLL_S)
 
     def close(self, timeout):
         """Sends what it can, then drops the rest (counted). Waits `timeout` seconds plus a share per span
@@ -142,7 +147,10 @@ class Exporter:
     def _wait_until(self, deadline):
         last_done = self.sent + self.dropped
         last_progress = time.monotonic()
-        while self.pending():
+        while True:
+            self._progress.clear()
+            if not self.pending():
+                return
             now = time.monotonic()
             if now >= deadline:
                 return
@@ -153,12 +161,15 @@ class Exporter:
                 return
             if self.unreachable and not self.output:
                 deadline = min(deadline, now + UNREACHABLE_EXIT_WAIT_S)
-            time.sleep(IDLE_POLL_S)
+            self._progress.wait(IDLE_POLL_S)
 
     def _take_batch(self):
-        batch = []
         queue = self._queue
-        while queue and len(batch) < DEFAULT_MAX_BATCH_SPANS:
+        n = min(len(queue), DEFAULT_MAX_BATCH_SPANS)
+        # counted in flight before the queue shrinks: pending() never reads 0 while a batch is being taken
+        self._in_flight = n
+        batch = []
+        while queue and len(batch) < n:
             batch.append(queue.popleft())
         self._in_flight = len(batch)
         return batch
@@ -178,6 +189,7 @@ class Exporter:
         self._thread = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._progress = threading.Event()
         self._file = None
 
     def _run(self):
@@ -221,6 +233,7 @@ class Exporter:
             _debug(self.last_error)
         finally:
             self._in_flight = 0
+            self._progress.set()
 
     def _export(self, batch):
         # items may be deferred encoders (callables, (callable, *args) tuples): the program's thread only
