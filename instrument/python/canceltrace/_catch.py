@@ -201,11 +201,13 @@ class CatchLocator:
 def swallow_site(rec):
     """(site string, stacktrace, source line text or None) of a cancellation that did not end the task, when it can be found."""
     note = None
+    flat = rec.cancel_frames or ()
+    cancel_frames = list(zip(flat[::2], flat[1::2]))
     if rec.catch is not None:
         filepath, lineno, function, delivered, note = rec.catch
-    elif rec.cancel_frames:
-        frame, at_cancel = rec.cancel_frames[-1]
-        for f, line in reversed(rec.cancel_frames):
+    elif cancel_frames:
+        frame, at_cancel = cancel_frames[-1]
+        for f, line in reversed(cancel_frames):
             if f.f_lineno != line:
                 frame, at_cancel = f, line
                 break
@@ -215,7 +217,7 @@ def swallow_site(rec):
         return None, None, None
     site = "%s:%s in %s" % (filepath, lineno, function)
     lines = ["Traceback (most recent call last):"]
-    for f, line in rec.cancel_frames or []:
+    for f, line in cancel_frames:
         lines.append('  File "%s", line %d, in %s' % (f.f_code.co_filename, line or 0, f.f_code.co_qualname))
     lines.append(CANCELLED_ERROR_TYPE)
     lines.append('caught at: File "%s", line %s, in %s (%s)' % (filepath, lineno, function,

@@ -137,10 +137,11 @@ class Recorder:
                     rec.group_cancels += 1
                     group = scope_token(owner)
             filepath, lineno, function = caller_site(caller)
-            attrs = {"cancel.message": None if msg is None else str(msg), "cancel.count": task.cancelling(),
-                     "code.filepath": filepath, "code.lineno": lineno, "code.function": function}
-            rec.events += (("task.cancel_requested", _time_ns(), attrs),)
-            rec.requests += ((attrs, requesters, group),)
+            event = ("task.cancel_requested", _time_ns(),
+                     ("cancel.message", None if msg is None else str(msg), "cancel.count", task.cancelling(),
+                      "code.filepath", filepath, "code.lineno", lineno, "code.function", function))
+            rec.events += (event,)
+            rec.requests += ((event, requesters, group),)
             if rec.cancel_frames is None:
                 rec.cancel_frames = user_frames(task)
         except Exception as e:
@@ -173,23 +174,20 @@ class Recorder:
             if request is not None:
                 # the request and the uncancel name the same scope: the judge pairs them by it
                 token = scope_token(absorber)
-                request[0]["cancel.scope"] = token
+                rec.hand_back(request, token)
                 attrs["cancel.scope"] = token
-                rec.requests = tuple([r for r in rec.requests if r is not request])
-                rec.open_cancels = max(0, rec.open_cancels - 1)
                 if request[2] is not None:
                     rec.group_cancels = max(0, rec.group_cancels - 1)
                 rec.catch = None
             attrs.update(_site_attrs(caller_site(caller)))
-            rec.events += (("task.uncancel", _time_ns(), attrs),)
+            rec.add_event("task.uncancel", _time_ns(), attrs)
         except Exception as e:
             _report("on_uncancel: %r" % (e,))
 
     def add_task_event(self, task, name, attrs):
         """Appends an event (cleanup, shield) to an instrumented task's span."""
         if isinstance(task, Task):
-            rec = self.watch(task)
-            rec.events += ((name, _time_ns(), attrs),)
+            self.watch(task).add_event(name, _time_ns(), attrs)
 
     def _on_done(self, task):
         try:
@@ -254,12 +252,10 @@ class Recorder:
             # return), so record the handoff asyncio left implicit. A task that ended was out of the group.
             for request in [r for r in rec.requests if r[2] is not None]:
                 token = request[2]
-                request[0]["cancel.scope"] = token
-                rec.events += (("task.uncancel", rec.end_ns - 1, {
-                    "cancel.count": max(0, task.cancelling() - 1), "uncancel.handoff": True,
-                    "uncancel.inferred": True, "cancel.scope": token}),)
-                rec.requests = tuple([r for r in rec.requests if r is not request])
-                rec.open_cancels = max(0, rec.open_cancels - 1)
+                rec.hand_back(request, token)
+                rec.add_event("task.uncancel", rec.end_ns - 1, (
+                    "cancel.count", max(0, task.cancelling() - 1), "uncancel.handoff", True,
+                    "uncancel.inferred", True, "cancel.scope", token))
             rec.group_cancels = 0
         if defer:
             # the span is built on the exporter thread: a finished task's state no longer changes

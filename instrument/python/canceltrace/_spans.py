@@ -4,7 +4,7 @@ import traceback
 
 from . import _otlp
 from ._catch import CANCELLED_ERROR_TYPE, swallow_site
-from ._task import coroutine_chain, format_stack
+from ._task import attrs_dict, coroutine_chain, format_stack
 
 
 def task_span(trace_id, task, rec, final, end_ns, snapshot):
@@ -33,7 +33,7 @@ def task_span(trace_id, task, rec, final, end_ns, snapshot):
         "task.main": True if task._ct_main else None,
         "task.shutdown_driver": True if rec.driver else None,
     }
-    events = list(rec.events)
+    events = [(name, t, attrs_dict(flat)) for (name, t, flat) in rec.events]
     status, message = _otlp.STATUS_UNSET, None
     if final == "failed":
         exc = task._exception

@@ -105,12 +105,24 @@ def refresh_watch_new():
 hooks = _Hooks
 
 
+def flat_attrs(attrs):
+    """An event's attributes as one flat tuple (key, value, key, value, ...)."""
+    return tuple([x for kv in attrs.items() for x in kv])
+
+
+def attrs_dict(flat):
+    """The dict of a flat attribute tuple (a key given twice keeps its first place and its last value)."""
+    return dict(zip(flat[::2], flat[1::2]))
+
+
 class TaskRecord:
     """Everything about one task that is exported: created on the first cancel, failure or shutdown.
 
-    Its events and requests are tuples, replaced (not grown) on each change: a tuple of tuples of strings,
-    numbers and untracked dicts drops out of the garbage collector's lists, where a list stays in them, and a
-    cancel storm keeps 100,000 records alive at once. The thread that builds a snapshot reads a whole tuple.
+    Its events, requests and cancel frames are tuples, replaced (not grown) on each change, and an event's
+    attributes a flat tuple of strings and numbers: such tuples drop out of the garbage collector's lists
+    after its first pass (a list or a dict anywhere inside keeps them in), and a cancel storm keeps 100,000
+    records alive at once while every full collection walks what is tracked. The thread that builds a
+    snapshot reads whole tuples.
     """
 
     __slots__ = ("span_id", "events", "cancel_requested", "cancel_frames", "catch", "final", "end_ns",
@@ -119,9 +131,9 @@ class TaskRecord:
 
     def __init__(self):
         self.span_id = None
-        self.events = ()  # (name, time_ns, attrs)
+        self.events = ()  # (name, time_ns, flat attrs)
         self.cancel_requested = False
-        self.cancel_frames = None  # ((frame, lineno), ...) user frames where the first cancel was delivered
+        self.cancel_frames = None  # (frame, lineno, frame, lineno, ...) user frames where the first cancel was delivered
         self.catch = None  # (filepath, lineno, function, delivered_lineno, note) of the handler that stopped it
         self.final = None
         self.end_ns = None
@@ -130,7 +142,19 @@ class TaskRecord:
         self.open_cancels = 0  # cancels not handed back by asyncio's timeouts / TaskGroups
         self.group_cancels = 0  # cancels a TaskGroup made on its parent and has not uncancelled yet
         self.driver = False  # drives a shutdown (asyncio.run's main task, a task cancelling others in it)
-        self.requests = ()  # (event attrs, requester ids, group id or None) of cancels no scope has handed back
+        self.requests = ()  # (event, requester ids, group id or None) of cancels no scope has handed back
+
+    def add_event(self, name, time_ns, attrs):
+        """Appends an event; `attrs` a dict or a flat tuple."""
+        self.events += ((name, time_ns, attrs if type(attrs) is tuple else flat_attrs(attrs)),)
+
+    def hand_back(self, request, token):
+        """A scope handed a request's cancel back: its event names the scope, and the request is closed."""
+        event = request[0]
+        named = (event[0], event[1], event[2] + ("cancel.scope", token))
+        self.events = tuple([named if e is event else e for e in self.events])
+        self.requests = tuple([r for r in self.requests if r is not request])
+        self.open_cancels = max(0, self.open_cancels - 1)
 
 
 _task_init = asyncio.Task.__init__
@@ -331,7 +355,8 @@ def caller_site(frame):
 
 
 def user_frames(task):
-    """((frame, line), ...) of the task's suspended frames in the program's own code, outermost first."""
+    """(frame, line, frame, line, ...) of the task's suspended frames in the program's own code, outermost
+    first (one flat tuple: one object for the collector)."""
     found = []
     for f in coroutine_chain(task):
         code = f.f_code
@@ -339,7 +364,8 @@ def user_frames(task):
         if kind is None:
             kind = _classify(code)
         if kind == _USER:
-            found.append((f, line_of(f)))
+            found.append(f)
+            found.append(line_of(f))
     return tuple(found)
 
 
