@@ -19,8 +19,9 @@ from ._catch import CatchLocator
 from ._report import report as _report
 from ._shutdown import LoopState, Shutdown, pending_tasks
 from ._spans import task_span
-from ._task import (Task, TaskRecord, absorber_of, caller_site, hooks, is_taskgroup_caller, refresh_watch_new,
+from ._task import (LIVE_TASKS, Task, TaskRecord, absorber_of, caller_site, hooks, line_of, refresh_watch_new,
                     requester_candidates, scope_token, self_of, user_frames)
+from ._task import _TASKGROUP_FILE, _lines, _user_codes
 
 PENDING_SAMPLE_INTERVAL_S = 0.1
 SNAPSHOT_INTERVAL_S = 1.0
@@ -49,10 +50,10 @@ class Recorder:
         self._sampler = None
         self._lock = threading.RLock()
         self.catch = CatchLocator()
-        # weak references to the tasks whose end is awaited for export (each dropped when its span is queued):
-        # a set of plain refs costs one C call per watched task, where a WeakSet runs Python code and a
-        # removal callback for each
-        self._watched = set()
+        # weak references to the tasks whose end is awaited for export (each dropped when its span is queued),
+        # only where asyncio keeps no set of its live tasks to look them up in at a shutdown (LIVE_TASKS):
+        # a weak reference per watched task is one more object for the collector to walk
+        self._watched = set() if LIVE_TASKS is None else None
         # one bound method and one empty context for every done callback: add_done_callback would otherwise
         # allocate both per watched task (a copy of the current context is not needed: _on_done reads none)
         self._on_done_cb = self._on_done
@@ -98,13 +99,17 @@ class Recorder:
         """Makes sure a task's end is recorded and exported."""
         rec = self.record(task)
         if not rec.callback_added:
-            rec.callback_added = True
-            try:
-                self._watched.add(weakref.ref(task))
-                task.add_done_callback(self._on_done_cb, context=self._done_context)
-            except Exception as e:
-                _report("cannot watch %r: %r" % (task, e))
+            self._add_done_callback(task, rec)
         return rec
+
+    def _add_done_callback(self, task, rec):
+        rec.callback_added = True
+        try:
+            if self._watched is not None:
+                self._watched.add(weakref.ref(task))
+            task.add_done_callback(self._on_done_cb, context=self._done_context)
+        except Exception as e:
+            _report("cannot watch %r: %r" % (task, e))
 
     def on_created_watched(self, task):
         """A task created during a shutdown, by asyncio.run / Runner, or with export-all on."""
@@ -117,26 +122,40 @@ class Recorder:
             _report("on_created: %r" % (e,))
 
     def on_cancel(self, task, result, msg, caller, window):
-        """A cancel() call: records the request, the caller's site and where the task is suspended."""
+        """A cancel() call: records the request, the caller's site and where the task is suspended.
+
+        Runs for every task of a cancel storm: record(), watch(), caller_site() and _task.is_taskgroup_caller()
+        are written out here for their common cases."""
         try:
             if window is not None:
                 window.call_soon(self._window_off, task)
             if not result:
                 return
-            rec = self.watch(task)
+            rec = task._ct_rec
+            if rec is None:
+                rec = task._ct_rec = TaskRecord()
+            if not rec.callback_added:
+                self._add_done_callback(task, rec)
             rec.cancel_requested = True
             rec.open_cancels += 1
             if hooks.shutdown_active:
                 self._canceller_drives(task)
             requesters = requester_candidates(caller)
             group = None
-            if is_taskgroup_caller(caller):
+            code = caller.f_code
+            if code.co_filename == _TASKGROUP_FILE:
                 owner = self_of(caller)
                 # the group interrupting its owner (not aborting a child): its cancel is the group's to hand back
                 if owner is not None and getattr(owner, "_parent_task", None) is task:
                     rec.group_cancels += 1
                     group = scope_token(owner)
-            filepath, lineno, function = caller_site(caller)
+            if id(code) in _user_codes:  # the program's own code called cancel(): the site is its frame
+                filepath, function = code.co_filename, code.co_qualname
+                lineno = _lines.get((id(code), caller.f_lasti))
+                if lineno is None:
+                    lineno = line_of(caller)
+            else:
+                filepath, lineno, function = caller_site(caller)
             event = ("task.cancel_requested", _time_ns(),
                      ("cancel.message", None if msg is None else str(msg), "cancel.count", task.cancelling(),
                       "code.filepath", filepath, "code.lineno", lineno, "code.function", function))
@@ -231,10 +250,6 @@ class Recorder:
         rec.end_ns = _time_ns()
         self._export_final(task, rec, defer=False)
 
-    def open_catch_window(self, task):
-        """Before a cancel is delivered: see CatchLocator.open_window."""
-        return self.catch.open_window(task)
-
     def _window_off(self, task):
         self.catch.close_window(task, task._ct_rec)
 
@@ -242,7 +257,8 @@ class Recorder:
         if rec.exported_final:
             return
         rec.exported_final = True
-        self._watched.discard(weakref.ref(task))
+        if self._watched is not None:
+            self._watched.discard(weakref.ref(task))
         if rec.span_id is None:
             rec.span_id = _otlp.new_span_id()
         if rec.final in ("completed", "failed") and rec.group_cancels > 0:
@@ -382,6 +398,15 @@ class Recorder:
     def _export_ended(self):
         """Tasks that ended but whose done callback has not run yet (the loop stops here, a signal ends the
         process): their end is exported now rather than lost. Call from the loop's thread."""
+        if self._watched is None:
+            for t in list(LIVE_TASKS):
+                try:
+                    rec = t._ct_rec if isinstance(t, Task) else None
+                    if rec is not None and rec.callback_added and not rec.exported_final and t.done():
+                        self._on_done(t)
+                except Exception as e:
+                    _report("ended task: %r" % (e,))
+            return
         for ref in list(self._watched):
             t = ref()
             if t is None:  # collected before its span was queued (its weak reference was cleared first)

@@ -214,7 +214,7 @@ class Task(asyncio.Task):
         rec = hooks.recorder
         if rec is None or _task_done(self):
             return _task_cancel(self, msg)
-        window = rec.open_catch_window(self)
+        window = rec.catch.open_window(self)
         result = _task_cancel(self, msg)
         rec.on_cancel(self, result, msg, _getframe(1), window)
         return result
@@ -356,20 +356,36 @@ def caller_site(frame):
 
 def user_frames(task):
     """(frame, line, frame, line, ...) of the task's suspended frames in the program's own code, outermost
-    first (one flat tuple: one object for the collector)."""
+    first (one flat tuple: one object for the collector). Called on every cancel: coroutine_chain and
+    line_of are written out here."""
     found = []
-    for f in coroutine_chain(task):
+    try:
+        obj = task.get_coro()
+    except Exception:
+        return ()
+    depth = 0
+    while obj is not None and depth < 64:
+        f = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None) or getattr(obj, "ag_frame", None)
+        if f is None:
+            break
         code = f.f_code
-        kind = _codes.get(id(code))
+        key = id(code)
+        kind = _codes.get(key)
         if kind is None:
             kind = _classify(code)
         if kind == _USER:
+            line = _lines.get((key, f.f_lasti))
             found.append(f)
-            found.append(line_of(f))
+            found.append(line_of(f) if line is None else line)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None) or getattr(obj, "ag_await", None)
+        depth += 1
     return tuple(found)
 
 
 _TASKGROUP_FILE = os.path.join(_ASYNCIO_DIR, "taskgroups.py")
+# Every task asyncio registered and that is still alive, done or not (asyncio.all_tasks() leaves the done
+# ones out); None where asyncio keeps no such set.
+LIVE_TASKS = getattr(asyncio.tasks, "_scheduled_tasks", None) or getattr(asyncio.tasks, "_all_tasks", None)
 # A cancel's requester is looked for on the caller's stack up to the loop callback that ran it.
 _CALLBACK_BOUNDARY = _HANDLE_RUN_CODE
 MAX_REQUESTER_FRAMES = 8
