@@ -49,6 +49,9 @@ function sendJson(res: Response, body: unknown, status = 200): void {
   res.status(status).type('application/json').send(toJsonText(body));
 }
 
+/** Characters of a streamed body gathered before each write to the socket. */
+export const STREAM_WRITE_CHARS = 256 * 1024;
+
 /**
  * Sends a {@link StreamedJson} chunk by chunk, waiting for the socket to drain and letting other
  * requests run between chunks; answers 304 when the client already holds this entity tag.
@@ -62,9 +65,15 @@ async function sendStreamed(req: Request, res: Response, body: StreamedJson): Pr
     }
   }
   res.status(200).type('application/json');
-  for await (const chunk of body.stream()) {
-    if (res.destroyed) return;
-    if (!res.write(chunk)) {
+  // Chunks are gathered up to STREAM_WRITE_CHARS before each write: a columnar body of a million
+  // tasks is some 30,000 chunks, and a write and a turn of the event loop for each cost seconds.
+  let pending: string[] = [];
+  let pendingChars = 0;
+  const flush = async (): Promise<void> => {
+    const text = pending.join('');
+    pending = [];
+    pendingChars = 0;
+    if (!res.write(text)) {
       await new Promise<void>((resolve) => {
         const done = () => {
           res.off('drain', done);
@@ -75,7 +84,15 @@ async function sendStreamed(req: Request, res: Response, body: StreamedJson): Pr
         res.on('close', done);
       });
     } else await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  for await (const chunk of body.stream()) {
+    if (res.destroyed) return;
+    pending.push(chunk);
+    pendingChars += chunk.length;
+    if (pendingChars >= STREAM_WRITE_CHARS) await flush();
   }
+  if (res.destroyed) return;
+  if (pendingChars > 0) await flush();
   res.end();
 }
 
