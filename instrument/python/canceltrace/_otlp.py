@@ -99,19 +99,38 @@ def request(resource_attrs, spans):
     }
 
 
+# '{"key":"<name>","value":' of each attribute name met (names are a small fixed set: the contract's, and
+# the program's gauge names), so that a span's keys are not quoted again for every span
+_key_json = {}
+MAX_CACHED_KEYS = 4096
+
+
+def _key_prefix(k):
+    prefix = '{"key":%s,"value":' % _quote(k)
+    if len(_key_json) < MAX_CACHED_KEYS:
+        _key_json[k] = prefix
+    return prefix
+
+
 def attributes_json(attrs):
     """`attributes(attrs)` written directly as compact JSON text: no intermediate dicts (they would be
     collector work for the garbage collector while the program holds many live objects)."""
     parts = []
     append = parts.append
+    key_json = _key_json
     for k, v in attrs.items():
+        if v is None:
+            continue
+        prefix = key_json.get(k) or _key_prefix(k)
         t = type(v)
         if t is str:
-            append('{"key":%s,"value":{"stringValue":%s}}' % (_quote(k), _quote(v)))
+            append(prefix + '{"stringValue":' + _quote(v) + "}}")
         elif t is int:
-            append('{"key":%s,"value":{"intValue":"%d"}}' % (_quote(k), v))
-        elif v is not None:
-            append('{"key":%s,"value":%s}' % (_quote(k), json.dumps(any_value(v), separators=_COMPACT)))
+            append('%s{"intValue":"%d"}}' % (prefix, v))
+        elif t is bool:
+            append(prefix + ('{"boolValue":true}}' if v else '{"boolValue":false}}'))
+        else:
+            append(prefix + json.dumps(any_value(v), separators=_COMPACT) + "}")
     return "[" + ",".join(parts) + "]"
 
 

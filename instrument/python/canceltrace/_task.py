@@ -67,12 +67,23 @@ def _classify(code):
     return kind
 
 
+_offset_lines = {}  # (id(code), offset) -> line, for codes in _known_codes (kept alive: ids never reused)
+
+
 def line_at(code, offset):
     """The line of the instruction at byte `offset` in `code` (what `frame.f_lineno` reads), or 0."""
-    for start, end, line in code.co_lines():
+    key = (id(code), offset)
+    line = _offset_lines.get(key)
+    if line is not None:
+        return line
+    line = 0
+    for start, end, at in code.co_lines():
         if start <= offset < end:
-            return line or 0
-    return 0
+            line = at or 0
+            break
+    if id(code) in _codes:
+        _offset_lines[key] = line
+    return line
 
 
 def is_internal_code(code):
