@@ -144,7 +144,8 @@ class TaskRecord:
         self.span_id = None
         self.events = ()  # (name, time_ns, flat attrs)
         self.cancel_requested = False
-        self.cancel_frames = None  # (frame, lineno, frame, lineno, ...) user frames where the first cancel was delivered
+        # (frame, lineno, frame, lineno, ...) user frames where the first cancel was delivered
+        self.cancel_frames = None
         self.catch = None  # (filepath, lineno, function, delivered_lineno, note) of the handler that stopped it
         self.final = None
         self.end_ns = None
