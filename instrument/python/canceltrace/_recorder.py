@@ -156,11 +156,13 @@ class Recorder:
                     lineno = line_of(caller)
             else:
                 filepath, lineno, function = caller_site(caller)
+            # the event is also the open request (one tuple less per cancel for the collector to count)
             event = ("task.cancel_requested", _time_ns(),
                      ("cancel.message", None if msg is None else str(msg), "cancel.count", task.cancelling(),
-                      "code.filepath", filepath, "code.lineno", lineno, "code.function", function))
+                      "code.filepath", filepath, "code.lineno", lineno, "code.function", function),
+                     requesters, group)
             rec.events += (event,)
-            rec.requests += ((event, requesters, group),)
+            rec.requests += (event,)
             if rec.cancel_frames is None:
                 rec.cancel_frames = user_frames(task)
         except Exception as e:
@@ -186,7 +188,7 @@ class Recorder:
             if absorber is not None:
                 key = id(absorber)
                 for r in rec.requests:
-                    if key in r[1]:
+                    if key in r[3]:
                         request = r
                         break
             attrs = {"cancel.count": count, "uncancel.handoff": request is not None}
@@ -195,7 +197,7 @@ class Recorder:
                 token = scope_token(absorber)
                 rec.hand_back(request, token)
                 attrs["cancel.scope"] = token
-                if request[2] is not None:
+                if request[4] is not None:
                     rec.group_cancels = max(0, rec.group_cancels - 1)
                 rec.catch = None
             attrs.update(_site_attrs(caller_site(caller)))
@@ -266,8 +268,8 @@ class Recorder:
             # the matching uncancel() when the parent was already waiting in __aexit__; the group's
             # ExceptionGroup is the outcome of that cancel (the parent may then handle it with except* and
             # return), so record the handoff asyncio left implicit. A task that ended was out of the group.
-            for request in [r for r in rec.requests if r[2] is not None]:
-                token = request[2]
+            for request in [r for r in rec.requests if r[4] is not None]:
+                token = request[4]
                 rec.hand_back(request, token)
                 rec.add_event("task.uncancel", rec.end_ns - 1, (
                     "cancel.count", max(0, task.cancelling() - 1), "uncancel.handoff", True,

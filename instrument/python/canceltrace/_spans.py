@@ -33,7 +33,7 @@ def task_span(trace_id, task, rec, final, end_ns, snapshot):
         "task.main": True if task._ct_main else None,
         "task.shutdown_driver": True if rec.driver else None,
     }
-    events = [(name, t, attrs_dict(flat)) for (name, t, flat) in rec.events]
+    events = [(e[0], e[1], attrs_dict(e[2])) for e in rec.events]  # a request's event carries two more fields
     status, message = _otlp.STATUS_UNSET, None
     if final == "failed":
         exc = task._exception

@@ -154,7 +154,9 @@ class TaskRecord:
         self.open_cancels = 0  # cancels not handed back by asyncio's timeouts / TaskGroups
         self.group_cancels = 0  # cancels a TaskGroup made on its parent and has not uncancelled yet
         self.driver = False  # drives a shutdown (asyncio.run's main task, a task cancelling others in it)
-        self.requests = ()  # (event, requester ids, group id or None) of cancels no scope has handed back
+        # the task.cancel_requested events of the cancels no scope has handed back, each one tuple serving as
+        # both: (name, time_ns, flat attrs, requester ids, group id or None)
+        self.requests = ()
 
     def add_event(self, name, time_ns, attrs):
         """Appends an event; `attrs` a dict or a flat tuple."""
@@ -162,9 +164,8 @@ class TaskRecord:
 
     def hand_back(self, request, token):
         """A scope handed a request's cancel back: its event names the scope, and the request is closed."""
-        event = request[0]
-        named = (event[0], event[1], event[2] + ("cancel.scope", token))
-        self.events = tuple([named if e is event else e for e in self.events])
+        named = (request[0], request[1], request[2] + ("cancel.scope", token))
+        self.events = tuple([named if e is request else e for e in self.events])
         self.requests = tuple([r for r in self.requests if r is not request])
         self.open_cancels = max(0, self.open_cancels - 1)
 
