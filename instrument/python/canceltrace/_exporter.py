@@ -16,6 +16,7 @@ import time
 
 from . import _otlp
 from ._report import report
+from ._threads import start_thread
 
 # A burst (a shutdown cancelling 100,000 tasks) is queued whole rather than dropped.
 DEFAULT_MAX_QUEUE_SPANS = 262_144
@@ -99,9 +100,8 @@ class Exporter:
     def _start(self):
         with self._lock:
             if self._thread is None:
-                t = threading.Thread(target=self._run, name="canceltrace-exporter", daemon=True)
                 try:
-                    t.start()
+                    t = start_thread(self._run, "canceltrace-exporter")
                 except RuntimeError:  # at interpreter shutdown (3.12+): close() sends inline
                     return
                 self._thread = t

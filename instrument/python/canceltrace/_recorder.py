@@ -19,6 +19,7 @@ from ._catch import CatchLocator
 from ._report import report as _report
 from ._shutdown import LoopState, Shutdown, pending_tasks
 from ._spans import task_span
+from ._threads import start_thread
 from ._task import (LIVE_TASKS, Task, TaskRecord, absorber_of, caller_site, hooks, line_of, refresh_watch_new,
                     requester_candidates, scope_token, self_of, user_frames)
 from ._task import _TASKGROUP_FILE, _lines, _user_codes
@@ -430,9 +431,8 @@ class Recorder:
         if self._sampler is not None and self._sampler.is_alive():
             return
         try:
-            sampler = threading.Thread(target=self._sample_loop, name="canceltrace-sampler", daemon=True)
-            sampler.start()  # refused at interpreter shutdown (3.12+): the shutdown is still recorded
-            self._sampler = sampler
+            # refused at interpreter shutdown (3.12+): the shutdown is still recorded
+            self._sampler = start_thread(self._sample_loop, "canceltrace-sampler")
         except RuntimeError as e:
             _report("sampler: %r" % (e,))
 

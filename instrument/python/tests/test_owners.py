@@ -202,6 +202,32 @@ class SignalsOpenTheShutdown(unittest.TestCase):
         _, worker = dump.task("worker")
         self.assertEqual(worker["task.final_state"], "cancelled")
 
+    @unittest.skipUnless(sys.platform.startswith("linux"), "reads thread signal masks from /proc")
+    def test_when_the_recorder_runs_its_threads_then_they_block_every_signal_so_the_main_thread_gets_them(self):
+        # A process signal goes to any thread that does not block it; had it gone to one of ours, a loop
+        # waiting in select() without a wakeup fd (run_forever above) would never have seen its Ctrl-C.
+        path = write_program("""
+            import asyncio, signal, threading
+
+            def blocked(thread):
+                with open("/proc/self/task/%d/status" % thread.native_id) as f:
+                    mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+                return all(mask >> (s - 1) & 1 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+
+            async def main():
+                asyncio.create_task(asyncio.sleep(0), name="quick")
+                await asyncio.sleep(0.1)  # its span is queued: the exporter thread runs
+                signal.raise_signal(signal.SIGTERM)  # opens a shutdown: its sampler thread runs while it is open
+                await asyncio.sleep(0.1)
+                ours = sorted((t.name, blocked(t)) for t in threading.enumerate() if t.name.startswith("canceltrace-"))
+                print(ours, blocked(threading.main_thread()))
+
+            signal.signal(signal.SIGTERM, lambda *_: None)
+            asyncio.run(main())
+        """)
+        proc, _ = run_recorded(path)
+        self.assertEqual(proc.stdout.strip(), "[('canceltrace-exporter', True), ('canceltrace-sampler', True)] False", proc.stderr)
+
     def test_when_an_uncaught_keyboard_interrupt_ends_the_program_then_its_traceback_is_unchanged(self):
         path = write_program("""
             import os, signal, time
