@@ -460,7 +460,7 @@ export class SqliteStore implements Store {
   /** Writes a task's view row (task_views) beside its record. */
   private storeView(span: SpanRecord, row: Row, id: number | bigint, view: string | null): void {
     if (span.role !== 'task') return;
-    this.stmt.insertView.run(span.instance, span.endTime, id, row[7], row[8], view);
+    this.stmt.insertView.run(id, span.instance, span.endTime, row[7], row[8], view);
   }
 
   /** A record from its row; the resource comes from the resources table (cached). */
@@ -582,14 +582,14 @@ function prepareStatements(db: Database.Database) {
     // Row ids are far below 2^53, so plain numbers (no bigint per row).
     windowViews: db
       .prepare(
-        `SELECT span_row, view FROM task_views
+        `SELECT span_row, view FROM task_views INDEXED BY task_views_window
            WHERE instance = @instance AND end_ns >= @start AND created_ns <= @end
          UNION ALL
          SELECT span_row, view FROM task_views INDEXED BY task_views_pending
            WHERE snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
       )
       .raw(),
-    insertView: db.prepare('INSERT INTO task_views (instance, end_ns, span_row, created_ns, snapshot, view) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertView: db.prepare('INSERT INTO task_views (span_row, instance, end_ns, created_ns, snapshot, view) VALUES (?, ?, ?, ?, ?, ?)'),
     rowId: db.prepare('SELECT id FROM spans WHERE trace_id = ? AND span_id = ?').pluck(),
     byId: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE id = ?`),
     judgedTask: rows(db, `SELECT ${ROW_COLUMNS}, judged FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'task'`),
