@@ -123,7 +123,7 @@ export class TimeColumn {
   compare(a: number, b: number): number {
     const x = this.data[a];
     const y = this.data[b];
-    if (x !== y && Number.isFinite(x) && Number.isFinite(y)) return x < y ? -1 : 1;
+    if (Number.isFinite(x) && Number.isFinite(y)) return x < y ? -1 : x > y ? 1 : 0;
     const s = this.at(a);
     const t = this.at(b);
     if (s === t) return 0;

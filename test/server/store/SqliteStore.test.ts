@@ -255,6 +255,35 @@ describe('SqliteStore', () => {
   });
 
   describe('task views', () => {
+    it('when a window is read over its row ids or through the index (rows of other instances interleaved few or many), then it holds the same tasks as tasksInWindow', async ({
+      dir,
+    }) => {
+      const store = SqliteStore.open({
+        path: join(dir, 'interleaved.db'),
+        verdictOf: verdictAlone,
+        judgmentOf: (t) => ({ verdict: 'finished', text: '{}', view: JSON.stringify([key(t)]) }),
+      });
+      try {
+        const at = (n: number) => taskSpan({ instance: n % 2 === 0 ? 'near' : 'other', start: 1_000n * BigInt(n), end: 5_000n + BigInt(n) });
+        // near: every other row (a range twice its size); far: one row in ten (through the index)
+        await store.consume(Array.from({ length: 40 }, (_, n) => at(n)));
+        await store.consume(Array.from({ length: 40 }, (_, n) => taskSpan({ instance: n % 10 === 0 ? 'far' : 'filler', start: BigInt(n), end: 6_000n })));
+        for (const instance of ['near', 'far']) {
+          for (const [start, end] of [
+            [0n, undefined],
+            [5_020n, 30_000n],
+          ] as const) {
+            const seen: string[] = [];
+            await store.scanTaskViews(instance, start, end, { view: (text) => seen.push(JSON.parse(text as string)[0]) > 0, record: () => {} });
+            const expected = (await store.tasksInWindow(instance, start, end)).map(key);
+            expect(seen.sort()).toEqual(expected.sort());
+            expect(expected.length).toBeGreaterThan(0);
+          }
+        }
+      } finally {
+        await store.close();
+      }
+    });
     it('when task rows are scanned, then each comes with the view kept at ingest, and a row without a usable view comes as its whole record', async ({
       dir,
     }) => {
