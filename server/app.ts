@@ -142,12 +142,9 @@ export function createApp(deps: AppDeps): express.Express {
   const getShutdown: Handler = async (req) => {
     const form = parseString(req.query.tasks, 'tasks');
     if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
-    if (form === 'compact') {
-      const brief = await briefOf(String(req.params.id));
-      return streamedCompact(brief, `W/"${views.tagOf(brief)}-compact"`);
-    }
-    // The header and order of the brief judgment, the whole tasks read a chunk at a time as they are written.
     const brief = await briefOf(String(req.params.id));
+    if (form === 'compact') return streamedCompact(brief, `W/"${views.tagOf(brief)}-compact"`);
+    // The header and order of the brief judgment, the whole tasks read a chunk at a time as they are written.
     return streamedWholeReport(brief, () => views.wholeTasks(brief), `W/"${views.tagOf(brief)}-full"`);
   };
 
