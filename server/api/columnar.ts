@@ -1,5 +1,5 @@
 import { COLUMNAR_VERSION, type ColumnarSite, type ColumnarTasks } from '../../contract/columnar.js';
-import type { BriefReport } from '../judge/judgeBrief.js';
+import { type BriefReport, Interner } from '../judge/judgeBrief.js';
 import { briefHeadJson } from './json.js';
 
 /** Re-interns a table's vocabulary in the order its members are first met (the order of the report). */
@@ -22,22 +22,6 @@ class FirstSeen<T> {
   }
 }
 
-/** Strings interned in the order met. */
-class Strings {
-  readonly values: string[] = [];
-  private readonly indices = new Map<string, number>();
-
-  index(value: string): number {
-    let i = this.indices.get(value);
-    if (i === undefined) {
-      i = this.values.length;
-      this.indices.set(value, i);
-      this.values.push(value);
-    }
-    return i;
-  }
-}
-
 /** The tasks of a judged shutdown as parallel arrays (contract/columnar.ts), times relative to the shutdown's start. */
 export function columnarTasks(brief: BriefReport): ColumnarTasks {
   const t = brief.tasks;
@@ -46,10 +30,10 @@ export function columnarTasks(brief: BriefReport): ColumnarTasks {
   const sites = new FirstSeen<ColumnarSite>(t.sites.values);
   const swallowSites = new FirstSeen<ColumnarSite>(t.swallowSites.values);
   const stepNames = new FirstSeen(t.stepNames.values);
-  const verdicts = new Strings();
-  const finalStates = new Strings();
-  const stepOutcomes = new Strings();
-  const findingKinds = new Strings();
+  const verdicts = new Interner<string>();
+  const finalStates = new Interner<string>();
+  const stepOutcomes = new Interner<string>();
+  const findingKinds = new Interner<string>();
   const c: ColumnarTasks = {
     count: n,
     spanId: new Array(n),
@@ -88,11 +72,11 @@ export function columnarTasks(brief: BriefReport): ColumnarTasks {
     c.spanId[k] = t.spanId[i];
     c.trace[k] = traces.index(t.trace[i]);
     c.name[k] = t.name[i];
-    c.verdict[k] = verdicts.index(t.verdict[i]);
+    c.verdict[k] = verdicts.string(t.verdict[i]);
     c.site[k] = sites.index(t.site[i]);
     const swallow = t.swallowSite[i];
     c.swallowSite[k] = swallow < 0 ? -1 : swallowSites.index(swallow);
-    c.finalState[k] = finalStates.index(t.finalStateOf(i));
+    c.finalState[k] = finalStates.string(t.finalStateOf(i));
     c.snapshot[k] = t.snapshot[i];
     c.createdMs[k] = t.created.ms(i) as number;
     c.endedMs[k] = t.ended.ms(i) as number;
@@ -105,11 +89,11 @@ export function columnarTasks(brief: BriefReport): ColumnarTasks {
       c.stepStartMs.push(t.stepStart.ms(j) as number);
       c.stepEndMs.push(t.stepEnd.ms(j));
       const outcome = t.stepOutcome[j];
-      c.stepOutcome.push(stepOutcomes.index(outcome < 0 ? 'interrupted' : t.stepOutcomes.values[outcome]));
+      c.stepOutcome.push(stepOutcomes.string(outcome < 0 ? 'interrupted' : t.stepOutcomes.values[outcome]));
     }
     c.stepOffset.push(c.stepKind.length);
     let mask = 0;
-    for (const kind of t.findingKindsOf(i)) mask |= 1 << findingKinds.index(kind);
+    for (const kind of t.findingKindsOf(i)) mask |= 1 << findingKinds.string(kind);
     c.findings[k] = mask;
     c.taskId[k] = t.taskId[i] ?? '';
     c.parentTaskId[k] = t.parentTaskId[i] ?? '';

@@ -5,6 +5,17 @@ const EXACT_SEC = 9_000_000;
 /** Rows a column starts with; it doubles as it fills. */
 const INITIAL_ROWS = 1_024;
 const NS_PER_SEC = 1_000_000_000;
+const NS_PER_SEC_BIG = 1_000_000_000n;
+
+/** A time (unix ns) as whole seconds and the nanoseconds left, both exact numbers (the sign of each is the time's). */
+export function splitNs(t: bigint): [sec: number, rem: number] {
+  return [Number(t / NS_PER_SEC_BIG), Number(t % NS_PER_SEC_BIG)];
+}
+
+/** The time {@link splitNs} split. */
+export function joinNs(sec: number, rem: number): bigint {
+  return BigInt(sec) * NS_PER_SEC_BIG + BigInt(rem);
+}
 
 /** The distance of a time from an origin, in ns, or undefined when it is not exact as a number. */
 export type Offset = number | undefined;
@@ -24,8 +35,7 @@ export class TimeColumn {
   length = 0;
 
   constructor(readonly origin: bigint) {
-    this.originSec = Number(origin / 1_000_000_000n);
-    this.originRem = Number(origin % 1_000_000_000n);
+    [this.originSec, this.originRem] = splitNs(origin);
   }
 
   /** The offset of a time given as whole seconds and the ns left (splitNs), when exact. */
@@ -52,7 +62,7 @@ export class TimeColumn {
         return;
       }
     }
-    this.push(BigInt(baseSec) * 1_000_000_000n + BigInt(baseRem) + BigInt(delta));
+    this.push(joinNs(baseSec, baseRem) + BigInt(delta));
   }
 
   /** Appends a time at an exact offset. */

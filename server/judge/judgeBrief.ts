@@ -14,8 +14,8 @@ import {
   warningsOf,
 } from './judgeShutdown.js';
 import { type JudgeOptions, resolveJudgeOptions } from './options.js';
-import { TimeColumn } from './TimeColumn.js';
-import { joinNs, judgeOptionsKey, parseTaskView, type TaskView, V, type ViewSite, viewOfTask } from './taskView.js';
+import { joinNs, TimeColumn } from './TimeColumn.js';
+import { judgeOptionsKey, parseTaskView, type TaskView, V, type ViewSite, viewOfTask } from './taskView.js';
 
 /** A code site as the brief views intern it. */
 export interface BriefSite {
@@ -33,8 +33,8 @@ export interface BriefSwallowSite {
   line?: string;
 }
 
-/** Interns values by a string key; `values[i]` is the i-th distinct one. */
-class Interner<T> {
+/** Interns values by a string key; `values[i]` is the i-th distinct one, in the order first met. */
+export class Interner<T> {
   readonly values: T[] = [];
   private readonly indices = new Map<string, number>();
 

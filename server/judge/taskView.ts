@@ -5,6 +5,7 @@ import { pairSteps } from '../../contract/steps.js';
 import { finalStateOf } from './finalStateOf.js';
 import { judgeTask } from './judgeTask.js';
 import { type JudgeOptions, resolveJudgeOptions } from './options.js';
+import { splitNs } from './TimeColumn.js';
 
 /** Version of the {@link TaskView} layout; a stored view of another version is rebuilt from the record. */
 export const TASK_VIEW_VERSION = 1;
@@ -99,18 +100,6 @@ export const V = {
   inTime: 24,
   late: 25,
 } as const;
-
-const NS_PER_SEC = 1_000_000_000n;
-
-/** A time (unix ns) as whole seconds and the nanoseconds left, both exact numbers (the sign of each is the time's). */
-export function splitNs(t: bigint): [sec: number, rem: number] {
-  return [Number(t / NS_PER_SEC), Number(t % NS_PER_SEC)];
-}
-
-/** The time {@link splitNs} split. */
-export function joinNs(sec: number, rem: number): bigint {
-  return BigInt(sec) * NS_PER_SEC + BigInt(rem);
-}
 
 /** The key of a set of judge options, so that a judgment made under other options is not reused. */
 export function judgeOptionsKey(options?: Partial<JudgeOptions>): string {

@@ -462,12 +462,12 @@ export class SqliteStore implements Store {
       this.storeView(span, row, inserted.lastInsertRowid, view);
       return;
     }
-    const stored = this.stmt.stored.get(span.traceId, span.spanId) as StoredRow;
-    if (newerRecord(this.decode(stored), span) !== span) return;
+    const stored = this.stmt.stored.get(span.traceId, span.spanId) as [...StoredRow, id: bigint];
+    if (newerRecord(this.decode(stored as unknown as StoredRow), span) !== span) return;
     const [traceId, spanId, ...rest] = row;
     // The update deletes the old record's view row (trigger spans_task_view_update).
     this.stmt.update.run(...rest, traceId, spanId);
-    this.storeView(span, row, this.stmt.rowId.get(traceId, spanId) as number | bigint, view);
+    this.storeView(span, row, stored[10], view);
   }
 
   /** Writes a task's view row (task_views) beside its record. */
@@ -556,7 +556,8 @@ export class SqliteStore implements Store {
 /** Every fixed statement, prepared once when the store opens. */
 function prepareStatements(db: Database.Database) {
   return {
-    stored: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ?`),
+    // with the row id last: a replaced task's view row is written under it
+    stored: rows(db, `SELECT ${ROW_COLUMNS}, id FROM spans WHERE trace_id = ? AND span_id = ?`),
     insert: db.prepare(
       `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -617,7 +618,6 @@ function prepareStatements(db: Database.Database) {
       )
       .raw(),
     insertView: db.prepare('INSERT INTO task_views (span_row, instance, end_ns, created_ns, snapshot, view) VALUES (?, ?, ?, ?, ?, ?)'),
-    rowId: db.prepare('SELECT id FROM spans WHERE trace_id = ? AND span_id = ?').pluck(),
     byId: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE id = ?`),
     judgedTask: rows(db, `SELECT ${ROW_COLUMNS}, judged FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'task'`),
     trace: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
