@@ -36,17 +36,18 @@ describe('canceltrace serve --retention', () => {
   it('when shutdowns older than the retention are stored, then the first sweep deletes them and keeps the recent ones', async () => {
     await sendShutdown(served, 30, 'old');
     await sendShutdown(served, 1, 'recent');
-    const left = await waitFor(
+    // A sweep deletes shutdowns first and their tasks in a later batch: wait for the whole sweep.
+    const health = await waitFor(
       async () => {
-        const rows = await getJson<any[]>(served, '/api/shutdowns');
-        return rows.length === 1 ? rows : undefined;
+        const h = await getJson<{ spans: number; tasks: number; shutdowns: number }>(served, '/api/health');
+        return h.shutdowns === 1 && h.spans === 2 ? h : undefined;
       },
       30_000,
       'the first retention sweep',
     );
-    expect(left.map((r) => r.instance)).toEqual(['recent']);
-    const health = await getJson(served, '/api/health');
     expect(health).toMatchObject({ spans: 2, tasks: 1, shutdowns: 1 });
+    const left = await getJson<any[]>(served, '/api/shutdowns');
+    expect(left.map((r) => r.instance)).toEqual(['recent']);
     const metrics = await (await fetch(`${served.uiUrl}/metrics`)).text();
     expect(metrics).toMatch(/^canceltrace_retention_deleted_spans_total\{role="shutdown"\} 1$/m);
     expect(metrics).toMatch(/^canceltrace_retention_deleted_spans_total\{role="task"\} 1$/m);
