@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { JudgedTask } from '../contract/records.js';
 import { type AccessOptions, hostCheck, tokenGate } from './api/access.js';
+import { ANSWER_HEADER, type AnswerForm, KeptAnswer, quietWhenClosed, sendKept } from './api/answers.js';
 import { columnarReportJson } from './api/columnar.js';
 import { exportShutdown, parseExportFormat } from './api/export.js';
 import { StreamedJson, shutdownJson, streamedCompact, streamedWholeReport, taskJson, toJsonText } from './api/json.js';
@@ -24,6 +25,7 @@ import type { ShutdownViews } from './api/ShutdownViews.js';
 import { MAX_SEARCH_CHARS, searchTasks } from './api/search.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { judgeTask } from './judge/index.js';
+import type { BriefReport } from './judge/judgeBrief.js';
 import type { Store } from './store/Store.js';
 import { StoreQueryError } from './store/StoreQueryError.js';
 
@@ -138,12 +140,25 @@ export function createApp(deps: AppDeps): express.Express {
   const reportOf = async (rawId: string) => views.report(await shutdownOf(rawId));
   /** A shutdown's judged view with its tasks as columns (the compact and columnar forms). */
   const briefOf = async (rawId: string) => views.briefReport(await shutdownOf(rawId));
+  /**
+   * The answer of a shutdown in a form that is kept (answers.ts): the kept one while it stands, else
+   * judged here, and derived and kept a while after this response is sent (ShutdownViews.deriveLater).
+   */
+  const answerOf = async (req: Request, res: Response, form: AnswerForm, judged: (brief: BriefReport) => StreamedJson) => {
+    const shutdown = await shutdownOf(String(req.params.id));
+    const kept = await views.answer(shutdown, form);
+    if (kept) return kept;
+    const brief = await views.briefReport(shutdown);
+    res.setHeader(ANSWER_HEADER, 'judged');
+    res.once('finish', () => views.deriveLater(shutdown, quietWhenClosed(onError)));
+    return judged(brief);
+  };
 
-  const getShutdown: Handler = async (req) => {
+  const getShutdown: Handler = async (req, res) => {
     const form = parseString(req.query.tasks, 'tasks');
     if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
+    if (form === 'compact') return answerOf(req, res, 'compact', (brief) => streamedCompact(brief, `W/"${views.tagOf(brief)}-compact"`));
     const brief = await briefOf(String(req.params.id));
-    if (form === 'compact') return streamedCompact(brief, `W/"${views.tagOf(brief)}-compact"`);
     // The header and order of the brief judgment, the whole tasks read a chunk at a time as they are written.
     return streamedWholeReport(brief, () => views.wholeTasks(brief), `W/"${views.tagOf(brief)}-full"`);
   };
@@ -159,11 +174,9 @@ export function createApp(deps: AppDeps): express.Express {
     return taskJson(judged);
   };
 
-  const getTimeline: Handler = async (req) => {
-    const report = await briefOf(String(req.params.id));
-    // the same tag as long as the report is served from the views' cache: a polling dashboard gets a 304
-    return new StreamedJson(columnarReportJson(report), `W/"${views.tagOf(report)}-columnar"`);
-  };
+  const getTimeline: Handler = async (req, res) =>
+    // the same tag as long as the report is served from the views' cache or kept: a polling dashboard gets a 304
+    answerOf(req, res, 'columnar', (brief) => new StreamedJson(columnarReportJson(brief), `W/"${views.tagOf(brief)}-columnar"`));
 
   const searchShutdown: Handler = async (req) => {
     const q = parseString(req.query.q, 'q') ?? '';
@@ -239,6 +252,7 @@ export function createApp(deps: AppDeps): express.Express {
     app.get(path, async (req, res) => {
       const body = await handler(req, res);
       if (body instanceof StreamedJson) await sendStreamed(req, res, body);
+      else if (body instanceof KeptAnswer) await sendKept(req, res, body, onError);
       else sendJson(res, body);
     });
   }

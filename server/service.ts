@@ -171,7 +171,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
             },
           }
         : stored,
-    judge: workerJudge ? (id) => workerJudge.judge(id) : (id) => judgeSettled(store, views, id),
+    judge: workerJudge ? (id) => workerJudge.judge(id) : (id) => judgeSettled(store, views, id, onError),
     onSettled: (judgment, settledBy) => {
       metrics?.observeJudgment(judgment, settledBy);
       if (forwarders.length === 0) return;

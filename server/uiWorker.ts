@@ -63,7 +63,7 @@ try {
       // The `touched` of the shutdown's spans came first on this port: the views judge what was stored.
       void (async () => {
         try {
-          reply({ type: 'judged', id: message.id, judgment: await judgeSettled(store, views, message.shutdownId) });
+          reply({ type: 'judged', id: message.id, judgment: await judgeSettled(store, views, message.shutdownId, onError) });
         } catch (error) {
           reply({ type: 'judged', id: message.id, error: error instanceof Error ? error.message : String(error) });
         }

@@ -1,7 +1,12 @@
 import type { Consumer, JudgedTask, ShutdownRecord, ShutdownReport, SpanRecord, TaskRecord } from '../../contract/records.js';
-import { type JudgeOptions, judgedFromStored, judgeShutdown } from '../judge/index.js';
+import { packageVersion } from '../cli/version.js';
+import { type JudgeOptions, judgedFromStored, judgeOptionsKey, judgeShutdown } from '../judge/index.js';
 import { BriefJudge, type BriefReport, judgeBriefFromRecords } from '../judge/judgeBrief.js';
+import { TASK_VIEW_VERSION } from '../judge/taskView.js';
 import type { Store } from '../store/Store.js';
+import { ANSWER_CHUNK_BYTES, ANSWER_FORMAT, ANSWER_FORMS, type AnswerForm, answerTag, KeptAnswer, newWriteId, writeAnswerChunks } from './answers.js';
+import { columnarReportJson } from './columnar.js';
+import { StreamedJson, streamedCompact } from './json.js';
 
 /** Whole tasks read from the store at a time by {@link ShutdownViews.wholeTasks}. */
 export const WHOLE_TASKS_CHUNK = 1_000;
@@ -32,6 +37,10 @@ export interface ShutdownViewsCacheOptions {
   maxTasks?: number;
   /** the clock, in milliseconds; defaults to `performance.now` */
   now?: () => number;
+  /** bytes of gzip stream per chunk of a kept answer; defaults to {@link ANSWER_CHUNK_BYTES} */
+  answerChunkBytes?: number;
+  /** the delay of {@link ShutdownViews.deriveLater}; defaults to {@link DERIVE_AFTER_READ_MILLIS} */
+  deriveAfterReadMillis?: number;
 }
 
 /** What the shutdown list shows of a judged shutdown. */
@@ -39,6 +48,13 @@ export interface ShutdownSummary {
   outcome: string;
   counts: ShutdownReport['counts'];
 }
+
+/**
+ * How long after a read that had to judge an ended shutdown its answers are derived, in milliseconds:
+ * the reads a dashboard makes next (the timeline after the list) go first, and a shutdown that is
+ * still settling is derived once it has settled instead.
+ */
+export const DERIVE_AFTER_READ_MILLIS = 10_000;
 
 /** Distinguishes the reports of this process from those of an earlier one in entity tags. */
 const PROCESS_TAG = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -59,6 +75,16 @@ export class ShutdownViews implements Consumer<SpanRecord> {
   private readonly maxAgeMillis: number;
   private readonly now: () => number;
   private readonly maxTasks: number;
+  /** The store's generation of the instance, read before each report was judged (stores that keep answers). */
+  private readonly judgedAt = new WeakMap<ShutdownReport | BriefReport, number>();
+  /** Answers being derived, by shutdown id: one derivation of a shutdown at a time. */
+  private readonly deriving = new Map<string, Promise<void>>();
+  /** Derivations scheduled after reads (deriveLater), by shutdown id. */
+  private readonly scheduled = new Map<string, NodeJS.Timeout>();
+  /** What a kept answer must have been judged with to stand: the judge options, the view and answer formats. */
+  private readonly answerKey: string;
+  private readonly answerChunkBytes: number;
+  private readonly deriveAfterReadMillis: number;
 
   constructor(
     private readonly store: Store,
@@ -69,6 +95,9 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     this.maxAgeMillis = cacheOptions.maxAgeMillis ?? Number.POSITIVE_INFINITY;
     this.now = cacheOptions.now ?? (() => performance.now());
     this.maxTasks = cacheOptions.maxTasks ?? DEFAULT_REPORT_CACHE_TASKS;
+    this.answerChunkBytes = cacheOptions.answerChunkBytes ?? ANSWER_CHUNK_BYTES;
+    this.deriveAfterReadMillis = cacheOptions.deriveAfterReadMillis ?? DERIVE_AFTER_READ_MILLIS;
+    this.answerKey = `${packageVersion()}.${ANSWER_FORMAT}.${TASK_VIEW_VERSION}.${judgeOptionsKey(options)}`;
   }
 
   /** Stores a batch, then forgets the reports of the instances it touches. */
@@ -84,9 +113,13 @@ export class ShutdownViews implements Consumer<SpanRecord> {
 
   /**
    * An entity tag of a report this view returned: the same while the report is served from the
-   * cache (nothing of its instance changed), another once it is judged again.
+   * cache (nothing of its instance changed), another once it is judged again. An ended shutdown
+   * judged from a store that keeps answers has the tag of its kept answers (answerTag), which
+   * stays the same across judgments and restarts for as long as no span of its instance lands.
    */
   tagOf(report: ShutdownReport | BriefReport): string {
+    const judgedAt = this.judgedAt.get(report);
+    if (judgedAt !== undefined && !report.shutdown.open) return answerTag(this.answerKey, judgedAt);
     let tag = this.tags.get(report);
     if (tag === undefined) {
       tag = `${PROCESS_TAG}-${++this.reportsJudged}`;
@@ -105,6 +138,12 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     const at = this.now();
     const hit = touch(this.summaries, key);
     if (hit && this.fresh(hit, generation, at)) return hit.summary;
+    const kept = await this.answer(shutdown, 'compact');
+    if (kept) {
+      const summary = JSON.parse(kept.stored.summary) as ShutdownSummary;
+      remember(this.summaries, key, { generation, at, summary }, DEFAULT_SUMMARY_CACHE_SIZE);
+      return summary;
+    }
     const { outcome, counts } = await this.briefReport(shutdown);
     remember(this.summaries, key, { generation, at, summary: { outcome, counts } }, DEFAULT_SUMMARY_CACHE_SIZE);
     return { outcome, counts };
@@ -180,6 +219,64 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     }
   }
 
+  /**
+   * The answer of an ended shutdown in one form as the store keeps it, while it still stands (judged
+   * with these options, and no span of the instance written or deleted since); else undefined.
+   */
+  async answer(shutdown: ShutdownRecord, form: AnswerForm): Promise<KeptAnswer | undefined> {
+    const answers = this.store.answers;
+    if (!answers || shutdown.open) return undefined;
+    const [generation, stored] = await Promise.all([answers.generation(shutdown.instance), answers.readAnswer(shutdown.id, form)]);
+    if (!stored || stored.generation !== generation || stored.judgeKey !== this.answerKey) return undefined;
+    return new KeptAnswer(answers, shutdown.id, form, stored);
+  }
+
+  /**
+   * Derives and keeps the answers of an ended shutdown (see answers.ts), unless they stand already;
+   * one derivation of a shutdown at a time. Called when a shutdown settles, and after a read that had
+   * to judge one. Resolves when they are kept; rejects with what failed (nothing half-written is kept).
+   */
+  derive(shutdown: ShutdownRecord): Promise<void> {
+    if (!this.store.answers || shutdown.open) return Promise.resolve();
+    let running = this.deriving.get(shutdown.id);
+    if (!running) {
+      running = this.deriveNow(shutdown).finally(() => this.deriving.delete(shutdown.id));
+      this.deriving.set(shutdown.id, running);
+    }
+    return running;
+  }
+
+  /**
+   * {@link derive} a while later (deriveAfterReadMillis; an unref'd timer: it never keeps the process
+   * alive); what fails goes to `onError`. Once per shutdown while one is scheduled.
+   */
+  deriveLater(shutdown: ShutdownRecord, onError: (error: unknown) => void): void {
+    if (!this.store.answers || shutdown.open || this.scheduled.has(shutdown.id)) return;
+    const timer = setTimeout(() => {
+      this.scheduled.delete(shutdown.id);
+      this.derive(shutdown).catch(onError);
+    }, this.deriveAfterReadMillis);
+    timer.unref();
+    this.scheduled.set(shutdown.id, timer);
+  }
+
+  private async deriveNow(shutdown: ShutdownRecord): Promise<void> {
+    const answers = this.store.answers;
+    if (!answers) return;
+    const standing = await Promise.all(ANSWER_FORMS.map((form) => this.answer(shutdown, form)));
+    if (standing.every((kept) => kept !== undefined)) return;
+    const brief = await this.briefReport(shutdown);
+    const generation = this.judgedAt.get(brief);
+    if (generation === undefined) return;
+    const summary = JSON.stringify({ outcome: brief.outcome, counts: brief.counts } satisfies ShutdownSummary);
+    for (const form of ANSWER_FORMS) {
+      const body = form === 'compact' ? streamedCompact(brief) : new StreamedJson(columnarReportJson(brief));
+      const writeId = newWriteId(generation);
+      const chunks = await writeAnswerChunks(answers, shutdown.id, form, writeId, body.stream(), this.answerChunkBytes);
+      await answers.commitAnswer(shutdown.id, form, { judgeKey: this.answerKey, generation, writeId, chunks, summary });
+    }
+  }
+
   /** A report from the cache while it stands, else judged by `judge` (given the window's end, undefined while open) and kept. */
   private async cached<R extends ShutdownReport | BriefReport>(
     shutdown: ShutdownRecord,
@@ -192,7 +289,10 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     const at = this.now();
     const hit = touch(this.cache, key);
     if (hit && this.fresh(hit, generation, at)) return hit.report as R;
+    // Read before the judging reads: a write that lands in between makes the answers kept of it stale, never the reverse.
+    const judgedAt = await this.store.answers?.generation(shutdown.instance);
     const report = await judge(shutdown.open ? undefined : shutdown.end);
+    if (judgedAt !== undefined) this.judgedAt.set(report, judgedAt);
     remember(this.cache, key, { generation, at, report }, this.cacheSize);
     // Bounded by tasks as well: a few reports of a million tasks each are most of the memory there is.
     let tasks = 0;

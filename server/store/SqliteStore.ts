@@ -9,7 +9,7 @@ import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { migrate, StoreSchemaError, schemaVersion } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
-import type { ShutdownQuery, Store, TaskPage, TaskQuery, TaskViewSink } from './Store.js';
+import type { AnswerStore, ShutdownQuery, Store, StoredAnswer, TaskPage, TaskQuery, TaskViewSink } from './Store.js';
 import { StoreBusyError } from './StoreBusyError.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
@@ -166,6 +166,13 @@ export class SqliteStore implements Store {
     this.stmt = prepareStatements(db);
     this.storeBatch = db.transaction((batch: SpanRecord[]) => {
       for (const span of batch) this.storeOne(span);
+      // Once per instance in the batch: the answers judged of its shutdowns before this write no longer stand.
+      let last: string | undefined;
+      for (const span of batch) {
+        if (span.instance === last) continue;
+        last = span.instance;
+        this.stmt.bumpGeneration.run(span.instance);
+      }
     });
     this.storeGroup = db.transaction((group: PendingBatch[]) => {
       for (const entry of group) {
@@ -177,6 +184,40 @@ export class SqliteStore implements Store {
         }
       }
     });
+  }
+
+  /** The answers of settled shutdowns (see AnswerStore). */
+  readonly answers: AnswerStore = {
+    generation: async (instance) => {
+      this.live();
+      return Number(this.stmt.generation.get(instance) ?? 0);
+    },
+    readAnswer: async (shutdownId, form) => {
+      this.live();
+      const row = this.stmt.answer.get(shutdownId, form) as [string, number, string, number, string] | undefined;
+      if (row === undefined) return undefined;
+      const [judgeKey, generation, writeId, chunks, summary] = row;
+      return { judgeKey, generation, writeId, chunks, summary } satisfies StoredAnswer;
+    },
+    readAnswerChunk: async (shutdownId, form, writeId, seq) => {
+      this.live();
+      return this.stmt.answerChunk.get(shutdownId, form, writeId, seq) as Buffer | undefined;
+    },
+    writeAnswerChunk: async (shutdownId, form, writeId, seq, data) => {
+      this.live();
+      this.stmt.insertAnswerChunk.run(shutdownId, form, writeId, seq, data);
+    },
+    commitAnswer: async (shutdownId, form, answer) => {
+      this.commitAnswer(shutdownId, form, answer);
+    },
+  };
+
+  private commitAnswer(shutdownId: string, form: string, answer: StoredAnswer): void {
+    const db = this.live();
+    db.transaction(() => {
+      this.stmt.putAnswer.run(shutdownId, form, answer.judgeKey, answer.generation, answer.writeId, answer.chunks, answer.summary);
+      this.stmt.dropOtherAnswerChunks.run(shutdownId, form, answer.writeId);
+    }).immediate();
   }
 
   /** Opens (creating or migrating as needed) the database at `options.path`. */
@@ -617,6 +658,17 @@ function prepareStatements(db: Database.Database) {
            WHERE snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
       )
       .raw(),
+    bumpGeneration: db.prepare(
+      'INSERT INTO instance_generations (instance, generation) VALUES (?, 1) ON CONFLICT (instance) DO UPDATE SET generation = generation + 1',
+    ),
+    generation: db.prepare('SELECT generation FROM instance_generations WHERE instance = ?').pluck(),
+    answer: db.prepare('SELECT judge_key, generation, write_id, chunks, summary FROM shutdown_answers WHERE shutdown_id = ? AND form = ?').raw(),
+    answerChunk: db.prepare('SELECT data FROM shutdown_answer_chunks WHERE shutdown_id = ? AND form = ? AND write_id = ? AND seq = ?').pluck(),
+    insertAnswerChunk: db.prepare('INSERT OR REPLACE INTO shutdown_answer_chunks (shutdown_id, form, write_id, seq, data) VALUES (?, ?, ?, ?, ?)'),
+    putAnswer: db.prepare(
+      'INSERT OR REPLACE INTO shutdown_answers (shutdown_id, form, judge_key, generation, write_id, chunks, summary) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    dropOtherAnswerChunks: db.prepare('DELETE FROM shutdown_answer_chunks WHERE shutdown_id = ? AND form = ? AND write_id <> ?'),
     insertView: db.prepare('INSERT INTO task_views (span_row, instance, end_ns, created_ns, snapshot, view) VALUES (?, ?, ?, ?, ?, ?)'),
     byId: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE id = ?`),
     judgedTask: rows(db, `SELECT ${ROW_COLUMNS}, judged FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'task'`),

@@ -36,6 +36,34 @@ export interface TaskViewSink {
   record(task: TaskRecord): void;
 }
 
+/** One form of a shutdown's answer, derived once and kept (see ShutdownViews.answer). */
+export interface StoredAnswer {
+  /** the judge options (and view version) it was judged with */
+  judgeKey: string;
+  /** the generation of the instance read before it was judged */
+  generation: number;
+  /** names this write of it (entity tags) */
+  writeId: string;
+  /** how many chunks its text has */
+  chunks: number;
+  /** what the shutdown list shows of it (JSON) */
+  summary: string;
+}
+
+/** The answers a store keeps (see StoredAnswer); only some stores have them. */
+export interface AnswerStore {
+  /** The generation of an instance's spans: it changes with every write of them and every retention delete. */
+  generation(instance: string): Promise<number>;
+  /** The answer kept for a shutdown in one form, or undefined. */
+  readAnswer(shutdownId: string, form: string): Promise<StoredAnswer | undefined>;
+  /** Chunk `seq` (from 0) of a write of an answer: a piece of its gzip stream; undefined when gone (replaced, retention). */
+  readAnswerChunk(shutdownId: string, form: string, writeId: string, seq: number): Promise<Buffer | undefined>;
+  /** Writes chunk `seq` of a write of an answer (each in a short transaction of its own). */
+  writeAnswerChunk(shutdownId: string, form: string, writeId: string, seq: number, data: Buffer): Promise<void>;
+  /** Makes a written answer the kept one (in one transaction), dropping the chunks of any other write of it. */
+  commitAnswer(shutdownId: string, form: string, answer: StoredAnswer): Promise<void>;
+}
+
 /**
  * Where spans live. Storage knows nothing of HTTP; it keeps every span (judged or not), keeps one
  * record per (trace id, span id) where a final record replaces a snapshot and never the reverse,
@@ -71,6 +99,8 @@ export interface Store extends Consumer<SpanRecord> {
    * judgments have it.
    */
   judgedTasksByKey?(keys: readonly (readonly [traceId: string, spanId: string])[]): Promise<({ task: TaskRecord; judgment: string | null } | undefined)[]>;
+  /** Answers derived once from settled shutdowns; only stores that keep them have it. */
+  answers?: AnswerStore;
   /** Tasks across time, filtered and paged. */
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   /** Every stored span of one trace (judged or not). */

@@ -176,6 +176,48 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: "a settled shutdown's answers derived once and kept, with a generation per instance that says whether they still stand",
+    up(db) {
+      // instance_generations: bumped by every write of an instance's spans (once per stored batch) and by
+      // every task row retention deletes; an answer stands while its instance's generation is the one
+      // read before it was judged. shutdown_answers: one row per shutdown and form (compact, columnar),
+      // written last, naming the chunks (a gzip stream in pieces) of one write; chunks of other writes
+      // are leftovers of a write that was replaced or cut short. Deleting a shutdown deletes its answers.
+      db.exec(`
+        CREATE TABLE instance_generations (
+          instance TEXT PRIMARY KEY,
+          generation INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE shutdown_answers (
+          shutdown_id TEXT NOT NULL,
+          form TEXT NOT NULL,
+          judge_key TEXT NOT NULL,
+          generation INTEGER NOT NULL,
+          write_id TEXT NOT NULL,
+          chunks INTEGER NOT NULL,
+          summary TEXT NOT NULL,
+          PRIMARY KEY (shutdown_id, form)
+        ) WITHOUT ROWID;
+        CREATE TABLE shutdown_answer_chunks (
+          shutdown_id TEXT NOT NULL,
+          form TEXT NOT NULL,
+          write_id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          data BLOB NOT NULL,
+          PRIMARY KEY (shutdown_id, form, write_id, seq)
+        );
+        CREATE TRIGGER spans_shutdown_answers_delete AFTER DELETE ON spans WHEN old.role = 'shutdown' BEGIN
+          DELETE FROM shutdown_answers WHERE shutdown_id = old.trace_id || '-' || old.span_id;
+          DELETE FROM shutdown_answer_chunks WHERE shutdown_id = old.trace_id || '-' || old.span_id;
+        END;
+        CREATE TRIGGER spans_task_generation_delete AFTER DELETE ON spans WHEN old.role = 'task' BEGIN
+          INSERT INTO instance_generations (instance, generation) VALUES (old.instance, 1)
+            ON CONFLICT (instance) DO UPDATE SET generation = generation + 1;
+        END;
+      `);
+    },
+  },
 ];
 
 /** Rows read per page while migration 3 rewrites them. */

@@ -1,7 +1,8 @@
+import { copyFileSync } from 'node:fs';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Served, startServe } from './serve.js';
+import { type Served, startServe, waitFor } from './serve.js';
 
 let served: Served | undefined;
 let lock: Database.Database | undefined;
@@ -79,6 +80,54 @@ describe('canceltrace serve with the dashboard + API in a worker thread', () => 
     } finally {
       db.close();
     }
+  });
+
+  it('when a shutdown settles, then its answers are kept, and after a restart its compact and timeline forms come kept, the text judging gives', async () => {
+    served = await startServe();
+    const spans = shutdownSpans(5_000);
+    expect((await post(served.otlpUrl, spans)).status).toBe(200);
+    const id = `${TRACE}-${'f'.repeat(16)}`;
+    const dbPath = served.dbPath;
+    // Settled after its instance has been quiet a while; then both forms are derived in the worker, unasked.
+    await waitFor(
+      async () => {
+        const db = new Database(dbPath, { readonly: true });
+        try {
+          return (db.prepare('SELECT count(*) FROM shutdown_answers WHERE shutdown_id = ?').pluck().get(id) as number) === 2 ? true : undefined;
+        } finally {
+          db.close();
+        }
+      },
+      30_000,
+      'the kept answers',
+    );
+    await served.stop();
+    // The same store without its kept answers: what judging from scratch gives.
+    const scratch = `${dbPath}.scratch`;
+    copyFileSync(dbPath, scratch);
+    const db = new Database(scratch);
+    db.exec('DELETE FROM shutdown_answers; DELETE FROM shutdown_answer_chunks');
+    db.close();
+    const forms = [`/api/shutdowns/${id}?tasks=compact`, `/api/shutdowns/${id}/timeline`];
+    const read = async (s: Served) => {
+      const out = [];
+      for (const path of forms) {
+        const res = await fetch(`${s.uiUrl}${path}`);
+        out.push({ status: res.status, answer: res.headers.get('x-canceltrace-answer'), etag: res.headers.get('etag'), text: await res.text() });
+      }
+      return out;
+    };
+    served = await startServe({ db: dbPath });
+    const kept = await read(served);
+    await served.stop();
+    served = await startServe({ db: scratch });
+    const judged = await read(served);
+    for (let i = 0; i < forms.length; i++) {
+      expect([kept[i].status, kept[i].answer, judged[i].status, judged[i].answer]).toEqual([200, 'kept', 200, 'judged']);
+      expect(kept[i].text).toBe(judged[i].text);
+      expect(kept[i].etag).toBe(judged[i].etag);
+    }
+    expect(JSON.parse(kept[0].text).shutdown.counts.cancelled).toBe(5_000);
   });
 
   it('when a span arrives after a view was read, then the worker judges the view again', async () => {
