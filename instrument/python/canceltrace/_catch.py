@@ -12,8 +12,11 @@ The window traces only the cancelled task's frames, only during the step in whic
 is thrown into it, and only when no debugger or coverage tool owns `sys.settrace`. Within that step
 the exception is followed frame by frame as it propagates: the site is the last frame it reached (the
 handler that stopped it, not a handler that cleaned up and re-raised) and the first line that frame
-ran after it (the `except` line). When no window saw it, the frames captured at `cancel()` time give a
-best effort.
+ran after it (the `except` line). When the handler that caught it is still running when the step ends
+(it awaits: cleanup before a re-raise), the task's frames stay traced in its next steps (at most
+MAX_FOLLOW_STEPS steps and MAX_FOLLOW_S seconds, MAX_CATCH_WINDOWS tasks at once) until that frame
+is done: a re-raise caught by another handler moves the site there. When no window saw it, the frames
+captured at `cancel()` time give a best effort.
 """
 
 import asyncio
@@ -21,11 +24,16 @@ import linecache
 import sys
 import weakref
 
-from ._task import is_internal_code
+from ._task import coroutine_chain, is_internal_code
 
 # Cancel storms (asyncio.run cancelling thousands of tasks) trace only this many deliveries at once;
 # the others fall back to the frame heuristic for their catch site.
 MAX_CATCH_WINDOWS = 32
+# 3.11: a handler that caught the cancel and awaits (cleanup before a re-raise) is followed through at
+# most this many of its task's steps and this long, MAX_CATCH_WINDOWS tasks at once: the whole thread is
+# traced meanwhile, so a cleanup that outlasts this leaves the site at that handler.
+MAX_FOLLOW_STEPS = 16
+MAX_FOLLOW_S = 2.0
 CANCELLED_ERROR_TYPE = "asyncio.exceptions.CancelledError"
 
 _CancelledError = asyncio.CancelledError
@@ -108,14 +116,22 @@ class HandlerMonitor:
             pass
 
 
+# a window's state, one list per task: the last frame the CancelledError reached, the line it reached it
+# at, the first line that frame ran after it (its handler), whether the window closed and the handler is
+# being followed, the steps left to follow it, whether a check after the current step is scheduled, the
+# timer that ends the following
+_FRAME, _DELIVERED, _HANDLER, _FOLLOW, _STEPS, _CHECK, _TIMER = range(7)
+
+
 class CatchLocator:
     """Opens and closes the trace windows and turns what they saw into a swallow site."""
 
     def __init__(self):
         self._depth = 0
         self._scheduled = 0
+        self._following = 0
         self._tracing = False
-        self._state = {}  # task -> [frame, delivered line, handler line]
+        self._state = {}  # task -> window state (see _FRAME...)
         self.monitor = HandlerMonitor()
 
     def open_window(self, task):
@@ -149,20 +165,70 @@ class CatchLocator:
         """Closes a task's window (scheduled right after the delivering step) and keeps what it saw."""
         self._scheduled = max(0, self._scheduled - 1)
         self._depth = max(0, self._depth - 1)
-        if self._depth == 0 and self._tracing:
-            sys.settrace(None)
-            self._tracing = False
-        st = self._state.pop(task, None)
-        if st is None or st[0] is None:
-            return
+        try:
+            st = self._state.get(task)
+            if st is not None and not st[_FOLLOW]:
+                del self._state[task]
+                self._keep_window(task, rec, st)
+        except Exception:
+            pass
+        self._trace_off_when_idle()
+
+    def _keep_window(self, task, rec, st):
         # A cancel that a scope already handed back (uncancel) was the scope's own to absorb: not a catch.
-        if rec is not None and rec.open_cancels > 0 and not task.cancelled():
-            frame, delivered, handler = st
-            rec.catch = (frame.f_code.co_filename, handler or delivered, frame.f_code.co_qualname, delivered, None)
+        if rec is None or rec.open_cancels <= 0 or task.cancelled():
+            return
+        frame = st[_FRAME]
+        if frame is None:
+            return
+        rec.catch = (frame.f_code.co_filename, st[_HANDLER] or st[_DELIVERED], frame.f_code.co_qualname,
+                     st[_DELIVERED], None)
+        # the handler is still running (it awaits): follow it through the task's next steps
+        if (st[_HANDLER] is not None and not task.done() and self._following < MAX_CATCH_WINDOWS
+                and frame in coroutine_chain(task)):
+            st[_FOLLOW] = True
+            st[_STEPS] = MAX_FOLLOW_STEPS
+            st[_TIMER] = task.get_loop().call_later(MAX_FOLLOW_S, self._unfollow, task)
+            self._state[task] = st
+            self._following += 1
+
+    def _check_follow(self, task):
+        """After a step that ran the followed frame: goes on while it is still running in the task."""
+        try:
+            st = self._state.get(task)
+            if st is None or not st[_FOLLOW]:
+                return
+            st[_CHECK] = False
+            st[_STEPS] -= 1
+            rec = task._ct_rec
+            if (st[_STEPS] <= 0 or task.done() or rec is None or rec.open_cancels <= 0
+                    or st[_FRAME] not in coroutine_chain(task)):
+                self._unfollow(task)
+        except Exception:
+            pass
+
+    def _unfollow(self, task):
+        st = self._state.get(task)
+        if st is None or not st[_FOLLOW]:
+            return
+        del self._state[task]
+        self._following = max(0, self._following - 1)
+        if st[_TIMER] is not None:
+            st[_TIMER].cancel()
+        self._trace_off_when_idle()
+
+    def _trace_off_when_idle(self):
+        if self._depth == 0 and self._following == 0 and self._tracing:
+            if sys.gettrace() == self._global_trace:  # left alone if a debugger took it over meanwhile
+                sys.settrace(None)
+            self._tracing = False
 
     def _on(self, task):
-        self._state[task] = [None, None, None]
-        if self._depth == 0 and sys.gettrace() is None:
+        old = self._state.get(task)
+        if old is not None and old[_FOLLOW]:  # a new cancel while following the last one: a new window
+            self._unfollow(task)
+        self._state[task] = [None, None, None, False, 0, False, None]
+        if not self._tracing and sys.gettrace() is None:
             sys.settrace(self._global_trace)
             self._tracing = True
         self._depth += 1
@@ -184,15 +250,28 @@ class CatchLocator:
                     st = self._state.get(asyncio.current_task())
                     if st is not None:
                         # the exception reached this frame: a handler below re-raised, or none caught it
-                        st[0] = frame
-                        st[1] = frame.f_lineno
-                        st[2] = None
+                        st[_FRAME] = frame
+                        st[_DELIVERED] = frame.f_lineno
+                        st[_HANDLER] = None
             elif event == "line":
-                st = self._state.get(asyncio.current_task())
+                task = asyncio.current_task()
+                st = self._state.get(task)
                 # the first line the frame runs after it, not counting the line it was delivered at
                 # (3.13 reports that line once more on the way to the handler)
-                if st is not None and st[0] is frame and st[2] is None and frame.f_lineno != st[1]:
-                    st[2] = frame.f_lineno
+                if st is not None and st[_FRAME] is frame and st[_HANDLER] is None and frame.f_lineno != st[_DELIVERED]:
+                    st[_HANDLER] = frame.f_lineno
+                    if st[_FOLLOW]:  # no window closes to keep it: kept now
+                        rec = task._ct_rec
+                        if rec is not None and rec.open_cancels > 0:
+                            rec.catch = (frame.f_code.co_filename, st[_HANDLER], frame.f_code.co_qualname,
+                                         st[_DELIVERED], None)
+            elif event == "return":
+                task = asyncio.current_task()
+                st = self._state.get(task)
+                # the followed frame awaits or ends: once the step is over, see whether it is still running
+                if st is not None and st[_FOLLOW] and st[_FRAME] is frame and not st[_CHECK]:
+                    st[_CHECK] = True
+                    task.get_loop().call_soon(self._check_follow, task)
         except Exception:
             return None
         return self._local_trace

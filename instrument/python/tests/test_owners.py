@@ -283,35 +283,3 @@ class ShutdownDrivers(unittest.TestCase):
 if __name__ == "__main__":
     unittest.main()
 
-
-@unittest.skipIf(sys.version_info < (3, 12), "3.11 has no sys.monitoring: its trace window sees one step only")
-class SwallowSiteWherePropagationStopped(unittest.TestCase):
-    def test_when_a_library_handler_cleans_up_awaits_and_re_raises_then_the_site_is_the_users_handler_above(self):
-        path = write_program("""
-            import asyncio
-
-            async def library_call():
-                try:
-                    await asyncio.sleep(10)
-                except BaseException:  # LIBRARY: cleans up, then re-raises
-                    await asyncio.sleep(0.01)
-                    raise
-
-            async def worker():
-                try:
-                    await library_call()
-                except BaseException:  # USER: stops the propagation
-                    return "eaten"
-
-            async def main():
-                t = asyncio.create_task(worker(), name="worker")
-                await asyncio.sleep(0.01)
-                t.cancel()
-                print(await t)
-
-            asyncio.run(main())
-        """)
-        proc, dump = run_recorded(path)
-        self.assertEqual((proc.returncode, proc.stdout), (0, "eaten\n"), proc.stderr)
-        _, a = dump.task("worker")
-        self.assertEqual(a["task.swallow_site"], "%s:%d in worker" % (path, line_of(path, "# USER")))
