@@ -6,7 +6,10 @@ frame, so this costs nothing elsewhere): the site is the last handler that caugh
 propagation stopped (a handler that cleaned up and re-raised is followed by the next one, even across
 awaits). When the last thing seen is the exception leaving a Python frame and nothing Python caught it
 after, compiled code absorbed it: the site is the nearest Python frame that called into that code, and
-the stack says so. On 3.11, a short trace window around the step that delivers it:
+the stack says so. When no Python frame handled it at all and the task completed, compiled code below
+the innermost frame of the program (the one suspended in an `await` when the cancel came) absorbed it
+before any Python frame saw it: that frame's `await` line is the site. On 3.11, a short trace window
+around the step that delivers it:
 
 The window traces only the cancelled task's frames, only during the step in which the CancelledError
 is thrown into it, and only when no debugger or coverage tool owns `sys.settrace`. Within that step
@@ -15,8 +18,11 @@ handler that stopped it, not a handler that cleaned up and re-raised) and the fi
 ran after it (the `except` line). When the handler that caught it is still running when the step ends
 (it awaits: cleanup before a re-raise), the task's frames stay traced in its next steps (at most
 MAX_FOLLOW_STEPS steps and MAX_FOLLOW_S seconds, MAX_CATCH_WINDOWS tasks at once) until that frame
-is done: a re-raise caught by another handler moves the site there. When no window saw it, the frames
-captured at `cancel()` time give a best effort.
+is done: a re-raise caught by another handler moves the site there. When the innermost frame of the
+program awaits an object with no Python frame (a C extension's awaitable) and, in the delivering step,
+runs on as if its `await` had returned while no frame saw the exception, that compiled code absorbed
+the cancel: the site is that `await`. When no window saw it, the frames captured at `cancel()` time
+give a best effort.
 """
 
 import asyncio
@@ -58,12 +64,24 @@ def _handler_line(code, offset):
     return None
 
 
+def absorbed_below(rec, frame=None):
+    """Compiled code below the innermost frame of the program at cancel time absorbed the cancel (that
+    frame is `frame` when given): the site is that frame's line at cancel time, its `await`."""
+    flat = rec.cancel_frames
+    if not flat or (frame is not None and flat[-2] is not frame):
+        return
+    code, line = flat[-2].f_code, flat[-1]
+    rec.catch = (code.co_filename, line, code.co_qualname, line, ABSORBED_IN_COMPILED_CODE)
+
+
 class HandlerMonitor:
     """3.12+: the last handler that caught a watched task's CancelledError, via sys.monitoring."""
 
     def __init__(self):
         self.enabled = False
         self._watched = weakref.WeakSet()
+        # watched tasks whose CancelledError a Python frame (the program's or asyncio's) handled last
+        self._handled_by_python = weakref.WeakSet()
         if _monitoring is None:
             return
         try:
@@ -80,11 +98,24 @@ class HandlerMonitor:
             _monitoring.set_events(MONITORING_TOOL_ID,
                                    _monitoring.events.EXCEPTION_HANDLED | _monitoring.events.PY_UNWIND)
         self._watched.add(task)
+        self._handled_by_python.discard(task)
 
     def unwatch(self, task):
+        """The task ended: stops following it. When it completed with its cancel open and no Python frame
+        handled the CancelledError last, compiled code absorbed it (see absorbed_below)."""
         self._watched.discard(task)
         if not self._watched:
             _monitoring.set_events(MONITORING_TOOL_ID, 0)
+        try:
+            if task in self._handled_by_python:
+                self._handled_by_python.discard(task)
+                return
+            rec = getattr(task, "_ct_rec", None)
+            if (rec is not None and rec.catch is None and rec.open_cancels > 0 and task.done()
+                    and not task.cancelled() and task._exception is None):
+                absorbed_below(rec)
+        except Exception:
+            pass
 
     def _record(self, task, site):
         rec = getattr(task, "_ct_rec", None)
@@ -93,9 +124,12 @@ class HandlerMonitor:
 
     def _handled(self, code, offset, exc):
         try:
-            if isinstance(exc, _CancelledError) and not is_internal_code(code):
+            if isinstance(exc, _CancelledError):
                 task = _current_task()
                 if task is not None and task in self._watched:
+                    self._handled_by_python.add(task)
+                    if is_internal_code(code):
+                        return
                     frame = sys._getframe(1)
                     line = _handler_line(code, offset) or frame.f_lineno
                     self._record(task, (code.co_filename, line, code.co_qualname, frame.f_lineno, None))
@@ -104,9 +138,12 @@ class HandlerMonitor:
 
     def _unwound(self, code, offset, exc):
         try:
-            if isinstance(exc, _CancelledError) and not is_internal_code(code):
+            if isinstance(exc, _CancelledError):
                 task = _current_task()
                 if task is not None and task in self._watched:
+                    self._handled_by_python.discard(task)
+                    if is_internal_code(code):
+                        return
                     back = sys._getframe(1).f_back
                     if back is not None and not is_internal_code(back.f_code):
                         # overwritten by the next handler if Python code catches it; else compiled code did
@@ -117,10 +154,29 @@ class HandlerMonitor:
 
 
 # a window's state, one list per task: the last frame the CancelledError reached, the line it reached it
-# at, the first line that frame ran after it (its handler), whether the window closed and the handler is
-# being followed, the steps left to follow it, whether a check after the current step is scheduled, the
-# timer that ends the following
-_FRAME, _DELIVERED, _HANDLER, _FOLLOW, _STEPS, _CHECK, _TIMER = range(7)
+# at, the first line that frame ran after it (its handler), the frame of the program that awaits compiled
+# code (see _awaits_compiled_code), whether that frame ran on without the exception, whether the window
+# closed and the handler is being followed, the steps left to follow it, whether a check after the
+# current step is scheduled, the timer that ends the following
+_FRAME, _DELIVERED, _HANDLER, _ARMED, _RAN, _FOLLOW, _STEPS, _CHECK, _TIMER = range(9)
+
+
+def _awaits_compiled_code(task):
+    """The innermost frame of a suspended task when it is the program's and the object it awaits has no
+    Python frame (compiled code, such as a C extension's awaitable), else None."""
+    obj = task.get_coro()
+    frame = None
+    depth = 0
+    while obj is not None and depth < 64:
+        f = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None) or getattr(obj, "ag_frame", None)
+        if f is None:
+            break
+        frame = f
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None) or getattr(obj, "ag_await", None)
+        depth += 1
+    if frame is None or obj is None or depth >= 64 or is_internal_code(frame.f_code):
+        return None
+    return frame
 
 
 class CatchLocator:
@@ -169,6 +225,9 @@ class CatchLocator:
             st = self._state.get(task)
             if st is not None and not st[_FOLLOW]:
                 del self._state[task]
+                armed = st[_ARMED]
+                if armed is not None and armed.f_trace == self._local_trace:
+                    armed.f_trace = None
                 self._keep_window(task, rec, st)
         except Exception:
             pass
@@ -180,6 +239,10 @@ class CatchLocator:
             return
         frame = st[_FRAME]
         if frame is None:
+            # no frame of the program saw the exception, and the one awaiting compiled code ran on as if its
+            # await had returned: that code absorbed it
+            if st[_RAN]:
+                absorbed_below(rec, st[_ARMED])
             return
         rec.catch = (frame.f_code.co_filename, st[_HANDLER] or st[_DELIVERED], frame.f_code.co_qualname,
                      st[_DELIVERED], None)
@@ -227,7 +290,14 @@ class CatchLocator:
         old = self._state.get(task)
         if old is not None and old[_FOLLOW]:  # a new cancel while following the last one: a new window
             self._unfollow(task)
-        self._state[task] = [None, None, None, False, 0, False, None]
+        st = self._state[task] = [None, None, None, None, False, False, 0, False, None]
+        if asyncio.current_task() is not task:
+            # A frame resumed by a value after a throw (compiled code below it returned instead of raising)
+            # gets no "call" event on 3.11: its own trace function sees it run on.
+            armed = _awaits_compiled_code(task)
+            if armed is not None:
+                armed.f_trace = self._local_trace
+                st[_ARMED] = armed
         if not self._tracing and sys.gettrace() is None:
             sys.settrace(self._global_trace)
             self._tracing = True
@@ -256,6 +326,8 @@ class CatchLocator:
             elif event == "line":
                 task = asyncio.current_task()
                 st = self._state.get(task)
+                if st is not None and st[_ARMED] is frame and st[_FRAME] is None:
+                    st[_RAN] = True
                 # the first line the frame runs after it, not counting the line it was delivered at
                 # (3.13 reports that line once more on the way to the handler)
                 if st is not None and st[_FRAME] is frame and st[_HANDLER] is None and frame.f_lineno != st[_DELIVERED]:
@@ -268,6 +340,8 @@ class CatchLocator:
             elif event == "return":
                 task = asyncio.current_task()
                 st = self._state.get(task)
+                if st is not None and st[_ARMED] is frame and st[_FRAME] is None:
+                    st[_RAN] = True
                 # the followed frame awaits or ends: once the step is over, see whether it is still running
                 if st is not None and st[_FOLLOW] and st[_FRAME] is frame and not st[_CHECK]:
                     st[_CHECK] = True

@@ -1,9 +1,33 @@
 """Where a swallowed cancellation stopped (issue 9): the last handler that did not re-raise, followed
-across awaits."""
+across awaits, and the Python frame that called into compiled code that absorbed it."""
 
+import os
+import shlex
+import shutil
+import subprocess
+import sysconfig
+import tempfile
 import unittest
 
-from .helpers import line_of, run_recorded, write_program
+from .helpers import events, line_of, run_recorded, write_program
+
+CEXT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cext", "absorb.c")
+ABSORBED_NOTE = "absorbed in compiled library code called from here"
+
+
+def build_absorb_extension(out_dir):
+    """Compiles tests/cext/absorb.c for the running interpreter into `out_dir`. Raises AssertionError (the
+    test fails, it is not skipped) when no C compiler works."""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "") or [shutil.which("gcc") or shutil.which("cc") or "gcc"]
+    if shutil.which(cc[0]) is None:
+        raise AssertionError("no C compiler (%r): install gcc to build the test extension %s" % (cc[0], CEXT_SOURCE))
+    paths = sysconfig.get_paths()
+    target = os.path.join(out_dir, "absorb" + sysconfig.get_config_var("EXT_SUFFIX"))
+    cmd = [*cc, "-shared", "-fPIC", "-O0", "-I", paths["include"], "-I", paths["platinclude"], CEXT_SOURCE,
+           "-o", target]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError("cannot build the test extension: %s\n%s" % (" ".join(cmd), proc.stderr))
 
 
 class SwallowSiteWherePropagationStopped(unittest.TestCase):
@@ -109,6 +133,42 @@ class SwallowSiteWherePropagationStopped(unittest.TestCase):
         self.assertEqual((proc.returncode, proc.stdout), (0, "traced after the handler: False\ncleaned\n"), proc.stderr)
         _, a = dump.task("worker")
         self.assertEqual(a["task.swallow_site"], self.site(path, "library_call", "# LIBRARY"))
+
+
+class SwallowSiteInCompiledCode(unittest.TestCase):
+    def test_when_compiled_code_absorbs_the_cancel_then_the_site_is_the_python_frame_that_awaited_it(self):
+        cext_dir = tempfile.mkdtemp(prefix="ct_cext_")
+        self.addCleanup(shutil.rmtree, cext_dir, ignore_errors=True)
+        build_absorb_extension(cext_dir)
+        path = write_program("""
+            import asyncio, sys
+            sys.path.insert(0, %r)
+            import absorb
+
+            async def fetch():
+                got = await absorb.Absorb(asyncio.sleep(10))  # AWAIT: the C awaitable eats the cancel
+                return got
+
+            async def worker():
+                return await fetch()
+
+            async def main():
+                t = asyncio.create_task(worker(), name="worker")
+                await asyncio.sleep(0.01)
+                t.cancel()
+                print(await t)
+
+            asyncio.run(main())
+        """ % cext_dir)
+        proc, dump = run_recorded(path)
+        self.assertEqual((proc.returncode, proc.stdout), (0, "absorbed\n"), proc.stderr)
+        span, a = dump.task("worker")
+        site = "%s:%d in fetch" % (path, line_of(path, "# AWAIT"))
+        self.assertEqual(a["task.swallow_site"], site)
+        (_, exc), = events(span, "exception")
+        self.assertIn('caught at: File "%s", line %d, in fetch (%s)' % (path, line_of(path, "# AWAIT"), ABSORBED_NOTE),
+                      exc["exception.stacktrace"])
+        self.assertEqual(exc["exception.message"], "cancellation caught at %s and not re-raised" % site)
 
 
 if __name__ == "__main__":
