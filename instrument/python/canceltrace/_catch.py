@@ -271,14 +271,17 @@ class CatchLocator:
             pass
 
     def _unfollow(self, task):
-        st = self._state.get(task)
-        if st is None or not st[_FOLLOW]:
-            return
-        del self._state[task]
-        self._following = max(0, self._following - 1)
-        if st[_TIMER] is not None:
-            st[_TIMER].cancel()
-        self._trace_off_when_idle()
+        try:
+            st = self._state.get(task)
+            if st is None or not st[_FOLLOW]:
+                return
+            del self._state[task]
+            self._following = max(0, self._following - 1)
+            if st[_TIMER] is not None:
+                st[_TIMER].cancel()
+            self._trace_off_when_idle()
+        except Exception:
+            pass
 
     def _trace_off_when_idle(self):
         if self._depth == 0 and self._following == 0 and self._tracing:
@@ -291,17 +294,17 @@ class CatchLocator:
         if old is not None and old[_FOLLOW]:  # a new cancel while following the last one: a new window
             self._unfollow(task)
         st = self._state[task] = [None, None, None, None, False, False, 0, False, None]
-        if asyncio.current_task() is not task:
+        if not self._tracing and sys.gettrace() is None:
+            sys.settrace(self._global_trace)
+            self._tracing = True
+        self._depth += 1
+        if self._tracing and sys.gettrace() == self._global_trace and asyncio.current_task() is not task:
             # A frame resumed by a value after a throw (compiled code below it returned instead of raising)
             # gets no "call" event on 3.11: its own trace function sees it run on.
             armed = _awaits_compiled_code(task)
             if armed is not None:
                 armed.f_trace = self._local_trace
                 st[_ARMED] = armed
-        if not self._tracing and sys.gettrace() is None:
-            sys.settrace(self._global_trace)
-            self._tracing = True
-        self._depth += 1
 
     def _global_trace(self, frame, event, arg):
         try:
