@@ -30,7 +30,7 @@ import linecache
 import sys
 import weakref
 
-from ._task import coroutine_chain, is_internal_code
+from ._task import attrs_dict, coroutine_chain, is_internal_code
 
 # Cancel storms (asyncio.run cancelling thousands of tasks) trace only this many deliveries at once;
 # the others fall back to the frame heuristic for their catch site.
@@ -74,6 +74,15 @@ def absorbed_below(rec, frame=None):
     rec.catch = (code.co_filename, line, code.co_qualname, line, ABSORBED_IN_COMPILED_CODE)
 
 
+def _uncancelled(rec):
+    """True when the program's code called uncancel() (not a scope's handoff): on 3.13 that can take back a
+    cancel before it is delivered, and then nothing absorbed it."""
+    for event in rec.events:  # (name, time, attrs), a request's with two more fields
+        if event[0] == "task.uncancel" and attrs_dict(event[2]).get("uncancel.handoff") is False:
+            return True
+    return False
+
+
 class HandlerMonitor:
     """3.12+: the last handler that caught a watched task's CancelledError, via sys.monitoring."""
 
@@ -112,7 +121,7 @@ class HandlerMonitor:
                 return
             rec = getattr(task, "_ct_rec", None)
             if (rec is not None and rec.catch is None and rec.open_cancels > 0 and task.done()
-                    and not task.cancelled() and task._exception is None):
+                    and not task.cancelled() and task._exception is None and not _uncancelled(rec)):
                 absorbed_below(rec)
         except Exception:
             pass

@@ -170,6 +170,36 @@ class SwallowSiteInCompiledCode(unittest.TestCase):
                       exc["exception.stacktrace"])
         self.assertEqual(exc["exception.message"], "cancellation caught at %s and not re-raised" % site)
 
+    def test_when_user_code_uncancels_before_the_cancel_is_delivered_then_no_compiled_code_is_blamed(self):
+        # 3.13's uncancel() takes back a cancel not yet delivered (3.11 and 3.12 still deliver it): the task
+        # completes with its cancel open and no Python frame ever saw a CancelledError, as when compiled code
+        # absorbs one, but nothing absorbed it.
+        path = write_program("""
+            import asyncio
+
+            async def work():
+                await asyncio.sleep(0.01)
+                return "done"
+
+            async def main():
+                t = asyncio.create_task(work(), name="worker")
+                t.cancel()
+                t.uncancel()  # before the task ever ran
+                try:
+                    print(await t)
+                except asyncio.CancelledError:
+                    print("cancelled")
+
+            asyncio.run(main())
+        """)
+        proc, dump = run_recorded(path)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(proc.stdout, ("done\n", "cancelled\n"))
+        span, a = dump.task("worker")
+        self.assertEqual(a["task.final_state"], "completed" if proc.stdout == "done\n" else "cancelled")
+        for _, exc in events(span, "exception"):
+            self.assertNotIn(ABSORBED_NOTE, exc["exception.stacktrace"])
+
 
 if __name__ == "__main__":
     unittest.main()
