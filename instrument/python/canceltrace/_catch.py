@@ -4,11 +4,13 @@ On Python 3.12+, sys.monitoring follows the CancelledError of a cancelled task t
 until the task ends (EXCEPTION_HANDLED and PY_UNWIND fire only when exceptions are handled or leave a
 frame, so this costs nothing elsewhere): the site is the last handler that caught it, which is where
 propagation stopped (a handler that cleaned up and re-raised is followed by the next one, even across
-awaits). When the last thing seen is the exception leaving a Python frame and nothing Python caught it
-after, compiled code absorbed it: the site is the nearest Python frame that called into that code, and
-the stack says so. When no Python frame handled it at all and the task completed, compiled code below
-the innermost frame of the program (the one suspended in an `await` when the cancel came) absorbed it
-before any Python frame saw it: that frame's `await` line is the site. On 3.11, a short trace window
+awaits). When the task completes and no Python frame handled the exception last (none saw it, or the
+last thing seen is it leaving a Python frame), compiled code absorbed it, and the stack says so. The
+site is then the nearest Python frame that called into that code: the caller of a plain function the
+exception left, else the innermost frame of the program when the cancel came, suspended in the `await`
+of the compiled awaitable (for a coroutine's frame, the frame under it on the stack is not the one
+that awaits it when a C awaitable sits between them, so it is not used). A cancel that the program's
+own uncancel() took back before delivery is not blamed on anything. On 3.11, a short trace window
 around the step that delivers it:
 
 The window traces only the cancelled task's frames, only during the step in which the CancelledError
@@ -20,12 +22,13 @@ ran after it (the `except` line). When the handler that caught it is still runni
 MAX_FOLLOW_STEPS steps and MAX_FOLLOW_S seconds, MAX_CATCH_WINDOWS tasks at once) until that frame
 is done: a re-raise caught by another handler moves the site there. When the innermost frame of the
 program awaits an object with no Python frame (a C extension's awaitable) and, in the delivering step,
-runs on as if its `await` had returned while no frame saw the exception, that compiled code absorbed
-the cancel: the site is that `await`. When no window saw it, the frames captured at `cancel()` time
-give a best effort.
+runs on as if its `await` had returned while no frame caught the exception (none saw it, or it left
+the frames below that awaitable unhandled), that compiled code absorbed the cancel: the site is that
+`await`. When no window saw it, the frames captured at `cancel()` time give a best effort.
 """
 
 import asyncio
+import inspect
 import linecache
 import sys
 import weakref
@@ -47,6 +50,9 @@ _monitoring = getattr(sys, "monitoring", None)
 # sys.monitoring tool ids 0-2 and 5 are named for debuggers, coverage, profilers and optimizers
 MONITORING_TOOL_ID = 4
 ABSORBED_IN_COMPILED_CODE = "absorbed in compiled library code called from here"
+# frames that are resumed rather than called: the frame below one on the stack is not always the one
+# that awaits it (a C awaitable in between pushes no frame of its own)
+_RESUMABLE = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_GENERATOR
 
 
 def _current_task():
@@ -153,6 +159,11 @@ class HandlerMonitor:
                     self._handled_by_python.discard(task)
                     if is_internal_code(code):
                         return
+                    if code.co_flags & _RESUMABLE:
+                        # who receives it is not known here: a Python frame that catches it says so, and when
+                        # none does, the task's end puts the site at the frame that awaited compiled code
+                        self._record(task, None)
+                        return
                     back = sys._getframe(1).f_back
                     if back is not None and not is_internal_code(back.f_code):
                         # overwritten by the next handler if Python code catches it; else compiled code did
@@ -186,6 +197,13 @@ def _awaits_compiled_code(task):
     if frame is None or obj is None or depth >= 64 or is_internal_code(frame.f_code):
         return None
     return frame
+
+
+def _absorbed(st, frame):
+    """The frame awaiting compiled code runs on: had the exception reached it, or a frame of the program
+    caught it, the trace would have said so. None did: nothing saw it, or it left the last frame that saw
+    it (below the compiled code) without a handler."""
+    return st[_FRAME] is None or (st[_FRAME] is not frame and st[_HANDLER] is None)
 
 
 class CatchLocator:
@@ -246,12 +264,13 @@ class CatchLocator:
         # A cancel that a scope already handed back (uncancel) was the scope's own to absorb: not a catch.
         if rec is None or rec.open_cancels <= 0 or task.cancelled():
             return
+        if st[_RAN]:
+            # the frame awaiting compiled code ran on as if its await had returned, and no frame of the
+            # program caught the exception before: that code absorbed it
+            absorbed_below(rec, st[_ARMED])
+            return
         frame = st[_FRAME]
         if frame is None:
-            # no frame of the program saw the exception, and the one awaiting compiled code ran on as if its
-            # await had returned: that code absorbed it
-            if st[_RAN]:
-                absorbed_below(rec, st[_ARMED])
             return
         rec.catch = (frame.f_code.co_filename, st[_HANDLER] or st[_DELIVERED], frame.f_code.co_qualname,
                      st[_DELIVERED], None)
@@ -332,13 +351,14 @@ class CatchLocator:
                     st = self._state.get(asyncio.current_task())
                     if st is not None:
                         # the exception reached this frame: a handler below re-raised, or none caught it
+                        st[_RAN] = False
                         st[_FRAME] = frame
                         st[_DELIVERED] = frame.f_lineno
                         st[_HANDLER] = None
             elif event == "line":
                 task = asyncio.current_task()
                 st = self._state.get(task)
-                if st is not None and st[_ARMED] is frame and st[_FRAME] is None:
+                if st is not None and st[_ARMED] is frame and _absorbed(st, frame):
                     st[_RAN] = True
                 # the first line the frame runs after it, not counting the line it was delivered at
                 # (3.13 reports that line once more on the way to the handler)
@@ -352,7 +372,7 @@ class CatchLocator:
             elif event == "return":
                 task = asyncio.current_task()
                 st = self._state.get(task)
-                if st is not None and st[_ARMED] is frame and st[_FRAME] is None:
+                if st is not None and st[_ARMED] is frame and _absorbed(st, frame):
                     st[_RAN] = True
                 # the followed frame awaits or ends: once the step is over, see whether it is still running
                 if st is not None and st[_FOLLOW] and st[_FRAME] is frame and not st[_CHECK]:

@@ -170,6 +170,43 @@ class SwallowSiteInCompiledCode(unittest.TestCase):
                       exc["exception.stacktrace"])
         self.assertEqual(exc["exception.message"], "cancellation caught at %s and not re-raised" % site)
 
+    def test_when_compiled_code_drops_the_cancel_that_came_back_out_of_a_python_coroutine_then_the_site_is_the_frame_that_awaited_it(self):
+        # The CancelledError goes through the C awaitable into a coroutine of the program, unwinds out of
+        # it, and the C code drops it: the site is not that coroutine (it did not stop it) but the frame
+        # that called into the compiled code.
+        cext_dir = tempfile.mkdtemp(prefix="ct_cext_")
+        self.addCleanup(shutil.rmtree, cext_dir, ignore_errors=True)
+        build_absorb_extension(cext_dir)
+        path = write_program("""
+            import asyncio, sys
+            sys.path.insert(0, %r)
+            import absorb
+
+            async def inner():
+                await asyncio.sleep(10)  # INNER: the cancel passes through here
+
+            async def fetch():
+                got = await absorb.Absorb(inner(), True)  # AWAIT: the C awaitable drops it on the way back
+                return got
+
+            async def worker():
+                return await fetch()
+
+            async def main():
+                t = asyncio.create_task(worker(), name="worker")
+                await asyncio.sleep(0.01)
+                t.cancel()
+                print(await t)
+
+            asyncio.run(main())
+        """ % cext_dir)
+        proc, dump = run_recorded(path)
+        self.assertEqual((proc.returncode, proc.stdout), (0, "absorbed\n"), proc.stderr)
+        span, a = dump.task("worker")
+        self.assertEqual(a["task.swallow_site"], "%s:%d in fetch" % (path, line_of(path, "# AWAIT")))
+        (_, exc), = events(span, "exception")
+        self.assertIn("(%s)" % ABSORBED_NOTE, exc["exception.stacktrace"])
+
     def test_when_user_code_uncancels_before_the_cancel_is_delivered_then_no_compiled_code_is_blamed(self):
         # 3.13's uncancel() takes back a cancel not yet delivered (3.11 and 3.12 still deliver it): the task
         # completes with its cancel open and no Python frame ever saw a CancelledError, as when compiled code

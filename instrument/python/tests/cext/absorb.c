@@ -2,8 +2,10 @@
  *
  * `await absorb.Absorb(awaitable)` awaits `awaitable` through this object's iterator. A CancelledError
  * thrown into it is not passed on: the inner awaitable is closed, the error is dropped and the await
- * returns "absorbed", as a compiled library's wrapper that eats the cancel would. Any other exception
- * goes on to the inner awaitable. Built at test time by tests/test_compiled_absorb.py.
+ * returns "absorbed", as a compiled library's wrapper that eats the cancel would. With
+ * `Absorb(awaitable, True)` the CancelledError is first thrown into the inner awaitable, and dropped
+ * when it comes back out of it. Any other exception goes on to the inner awaitable. Built at test time
+ * by tests/test_swallow_site.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -11,6 +13,7 @@
 typedef struct {
     PyObject_HEAD
     PyObject *inner; /* the inner awaitable's iterator */
+    int forward;     /* a CancelledError goes into the inner awaitable before it is dropped */
 } Absorb;
 
 static PyObject *cancelled_error; /* asyncio.CancelledError */
@@ -19,13 +22,15 @@ static PyObject *
 absorb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     PyObject *awaitable;
-    if (!PyArg_ParseTuple(args, "O", &awaitable)) {
+    int forward = 0;
+    if (!PyArg_ParseTuple(args, "O|p", &awaitable, &forward)) {
         return NULL;
     }
     Absorb *self = (Absorb *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
+    self->forward = forward;
     self->inner = PyObject_CallMethod(awaitable, "__await__", NULL);
     if (self->inner == NULL) {
         Py_DECREF(self);
@@ -78,20 +83,25 @@ absorb_throw(Absorb *self, PyObject *args)
     if (cancel < 0) {
         return NULL;
     }
-    if (!cancel) {
+    if (!cancel || self->forward) {
         PyObject *throw = PyObject_GetAttrString(self->inner, "throw");
         if (throw == NULL) {
             return NULL;
         }
         PyObject *result = PyObject_CallObject(throw, args);
         Py_DECREF(throw);
-        return result;
+        if (result != NULL || !cancel || !PyErr_ExceptionMatches(cancelled_error)) {
+            return result;
+        }
+        PyErr_Clear(); /* the CancelledError came back out of the inner awaitable: dropped */
     }
-    PyObject *closed = PyObject_CallMethod(self->inner, "close", NULL);
-    if (closed == NULL) {
-        PyErr_Clear();
+    else {
+        PyObject *closed = PyObject_CallMethod(self->inner, "close", NULL);
+        if (closed == NULL) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(closed);
     }
-    Py_XDECREF(closed);
     /* the await ends with this value: the cancellation is gone */
     PyObject *value = PyUnicode_FromString("absorbed");
     if (value != NULL) {
