@@ -122,12 +122,11 @@ class HandlerMonitor:
         if not self._watched:
             _monitoring.set_events(MONITORING_TOOL_ID, 0)
         try:
-            if task in self._handled_by_python:
-                self._handled_by_python.discard(task)
-                return
+            # cheapest tests first: in a cancel storm most tasks end cancelled (the set forgets them as they go)
             rec = getattr(task, "_ct_rec", None)
             if (rec is not None and rec.catch is None and rec.open_cancels > 0 and task.done()
-                    and not task.cancelled() and task._exception is None and not _uncancelled(rec)):
+                    and not task.cancelled() and task._exception is None
+                    and task not in self._handled_by_python and not _uncancelled(rec)):
                 absorbed_below(rec)
         except Exception:
             pass
