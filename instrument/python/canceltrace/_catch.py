@@ -277,6 +277,7 @@ class CatchLocator:
         if (st[_HANDLER] is not None and not task.done() and self._following < MAX_CATCH_WINDOWS
                 and frame in coroutine_chain(task)):
             st[_FOLLOW] = True
+            st[_ARMED] = None  # its trace function is gone (close_window): compiled code is a window's matter
             st[_STEPS] = MAX_FOLLOW_STEPS
             st[_TIMER] = task.get_loop().call_later(MAX_FOLLOW_S, self._unfollow, task)
             self._state[task] = st
