@@ -24,6 +24,8 @@ export const ANSWER_CHUNK_BYTES = 1024 * 1024;
  * even this level keeps a tenth or less, and a settled shutdown is written once.
  */
 export const ANSWER_GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
+/** Bytes of unzipped text per write to the socket for a client that does not take gzip (zlib's default is 16 KiB: thousands of writes). */
+export const UNZIPPED_WRITE_BYTES = 256 * 1024;
 /** Changes when the text of the forms changes: kept answers of another format are judged again. */
 export const ANSWER_FORMAT = 1;
 
@@ -128,7 +130,7 @@ export async function sendKept(req: Request, res: Response, answer: KeptAnswer, 
   if (gzip) res.setHeader('Content-Encoding', 'gzip');
   try {
     if (gzip) await pipeline(Readable.from(answer.gzipped()), res);
-    else await pipeline(Readable.from(answer.gzipped()), createGunzip(), res);
+    else await pipeline(Readable.from(answer.gzipped()), createGunzip({ chunkSize: UNZIPPED_WRITE_BYTES }), res);
   } catch (error) {
     if (!res.destroyed) res.destroy();
     // A client that went away is not an error of ours; a chunk that is gone is, and is told.
