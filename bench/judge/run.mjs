@@ -238,6 +238,7 @@ async function main() {
         full: kept.full,
         judged: judged.cold,
         rss: Math.max(rss ?? 0, kept.rss ?? 0, judged.rss ?? 0),
+        rssEach: [rss, kept.rss, judged.rss],
         p99: judged.p99,
         probes: judged.probes,
         keptP99: kept.p99,
@@ -250,14 +251,14 @@ async function main() {
 
   const fmt = (n) => (n === undefined || n === null || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
   console.log(
-    'tasks      ingest ms  kept after ms  bare read ms  cold ms (answer)  warm ms  cold/bare  judged cold ms  status  MB sent  peak RSS MB  full view            POST p99 ms (n): kept read / judged read',
+    'tasks      ingest ms  kept after ms  bare read ms  cold ms (answer)  warm ms  cold/bare  judged cold ms  status  MB sent  peak RSS MB (settle/kept/judged)  full view            POST p99 ms (n): kept read / judged read',
   );
   for (const r of rows) {
     const cold = `${fmt(r.cold.ms)} (${r.cold.answer ?? '?'})`;
     const full = r.full ? `${r.full.status} ${fmt(r.full.ms)} ms ${(r.full.bytes / 1e6).toFixed(0)} MB` : '-';
     const probes = r.p99 === null ? '' : `${r.keptP99?.toFixed(1) ?? '-'} / ${r.p99.toFixed(1)} (${r.probes})`;
     console.log(
-      `${fmt(r.tasks).padStart(9)}  ${fmt(r.ingestMs).padStart(9)}  ${fmt(r.keptMs).padStart(13)}  ${fmt(r.bare.ms).padStart(12)}  ${cold.padStart(16)}  ${fmt(r.warm.ms).padStart(7)}  ${(r.cold.ms / r.bare.ms).toFixed(1).padStart(9)}  ${`${fmt(r.judged.ms)} (${r.judged.answer ?? '?'})`.padStart(14)}  ${String(r.cold.status).padStart(6)}  ${(r.cold.bytes / 1e6).toFixed(1).padStart(7)}  ${fmt(r.rss).padStart(11)}  ${full.padEnd(19)} ${probes}`,
+      `${fmt(r.tasks).padStart(9)}  ${fmt(r.ingestMs).padStart(9)}  ${fmt(r.keptMs).padStart(13)}  ${fmt(r.bare.ms).padStart(12)}  ${cold.padStart(16)}  ${fmt(r.warm.ms).padStart(7)}  ${(r.cold.ms / r.bare.ms).toFixed(1).padStart(9)}  ${`${fmt(r.judged.ms)} (${r.judged.answer ?? '?'})`.padStart(14)}  ${String(r.cold.status).padStart(6)}  ${(r.cold.bytes / 1e6).toFixed(1).padStart(7)}  ${`${fmt(r.rss)} (${r.rssEach.map(fmt).join('/')})`.padStart(32)}  ${full.padEnd(19)} ${probes}`,
     );
   }
   console.log(

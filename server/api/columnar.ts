@@ -117,6 +117,7 @@ export function columnarReportJson(brief: BriefReport) {
   return body;
 }
 
-function makeColumnarReportJson(brief: BriefReport) {
+/** {@link columnarReportJson} made anew and not kept (for a text written once: a kept answer). */
+export function makeColumnarReportJson(brief: BriefReport) {
   return { ...briefHeadJson(brief), version: COLUMNAR_VERSION, originNs: brief.shutdown.start.toString(), columnar: columnarTasks(brief) };
 }
