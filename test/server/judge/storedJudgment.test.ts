@@ -1,8 +1,9 @@
+import { gunzipSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { ShutdownReport, SpanRecord } from '../../../contract/records.js';
 import { columnarReportJson } from '../../../server/api/columnar.js';
-import { compactReportJson } from '../../../server/api/json.js';
+import { compactReportJson, StreamedJson, streamedCompact } from '../../../server/api/json.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
 import { judgeBriefFromRecords } from '../../../server/judge/judgeBrief.js';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
@@ -80,16 +81,32 @@ function project(r: ShutdownReport) {
 
 describe('storedJudgment', () => {
   test.prop([scenarioArb], { numRuns: 150 })(
-    'when records arrive in any order and batching, then the report from judgments kept at ingest (whole, or as brief columns from the views kept) equals judging the stored records from scratch, after every batch',
+    'when records arrive in any order and batching, then the report from judgments kept at ingest (whole, or as brief columns from the views kept) equals judging the stored records from scratch, after every batch, and so does the answer kept after it, which the next batch makes stale',
     async (s) => {
       const options = { slowCancelNs: s.slowCancelNs, clockToleranceNs: s.clockToleranceNs };
       const store = SqliteStore.open({ path: ':memory:', verdictOf: judgeTaskAlone, judgmentOf: (t) => judgeAtIngest(t, options) });
+      // Views that live across the batches and keep answers whenever the shutdown has ended, as a running service does.
+      const keeping = new ShutdownViews(store, options);
       try {
         const records = recordsOf(s);
         for (const batch of batchesOf(s, records)) {
-          await store.consume(batch);
+          await keeping.consume(batch);
           const shutdown = await store.getShutdown(`${TRACE}-${SHUTDOWN_SPAN}`);
           if (!shutdown) continue;
+          // Every batch holds spans of the shutdown's instance: no answer kept before it stands after it.
+          for (const form of ['compact', 'columnar'] as const) expect(await keeping.answer(shutdown, form)).toBeUndefined();
+          await keeping.derive(shutdown);
+          // Kept once the shutdown has ended, and then what judging from a fresh view gives, byte for byte.
+          for (const form of ['compact', 'columnar'] as const) {
+            const kept = await keeping.answer(shutdown, form);
+            expect(kept === undefined).toBe(shutdown.open);
+            if (!kept) continue;
+            const chunks: Buffer[] = [];
+            for await (const chunk of kept.gzipped()) chunks.push(chunk);
+            const brief = await new ShutdownViews(store, options).briefReport(shutdown);
+            const judged = form === 'compact' ? streamedCompact(brief) : new StreamedJson(columnarReportJson(brief));
+            expect(gunzipSync(Buffer.concat(chunks)).toString()).toBe([...judged.chunks()].join(''));
+          }
           // A fresh view each time: no cached report, every read goes to the store.
           const views = new ShutdownViews(store, options);
           const incremental = await views.report(shutdown);
