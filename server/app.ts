@@ -4,9 +4,10 @@ import helmet from 'helmet';
 import type { JudgedTask } from '../contract/records.js';
 import { type AccessOptions, hostCheck, tokenGate } from './api/access.js';
 import { ANSWER_HEADER, type AnswerForm, KeptAnswer, quietWhenClosed, sendKept } from './api/answers.js';
-import { columnarReportJson } from './api/columnar.js';
+import { columnarReportText } from './api/columnar.js';
 import { exportShutdown, parseExportFormat } from './api/export.js';
-import { StreamedJson, shutdownJson, streamedCompact, streamedWholeReport, taskJson, toJsonText } from './api/json.js';
+import { boundHeap } from './api/heapBound.js';
+import { StreamedJson, StreamedText, shutdownJson, streamedCompact, streamedWholeReport, taskJson, toJsonText } from './api/json.js';
 import {
   DEFAULT_SHUTDOWN_LIMIT,
   DEFAULT_TASK_LIMIT,
@@ -75,6 +76,7 @@ async function sendStreamed(req: Request, res: Response, body: StreamedJson): Pr
     const text = pending.join('');
     pending = [];
     pendingChars = 0;
+    boundHeap();
     if (!res.write(text)) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -176,7 +178,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const getTimeline: Handler = async (req, res) =>
     // the same tag as long as the report is served from the views' cache or kept: a polling dashboard gets a 304
-    answerOf(req, res, 'columnar', (brief) => new StreamedJson(columnarReportJson(brief), `W/"${views.tagOf(brief)}-columnar"`));
+    answerOf(req, res, 'columnar', (brief) => new StreamedText(() => columnarReportText(brief), `W/"${views.tagOf(brief)}-columnar"`));
 
   const searchShutdown: Handler = async (req) => {
     const q = parseString(req.query.q, 'q') ?? '';

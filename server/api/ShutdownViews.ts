@@ -5,8 +5,8 @@ import { BriefJudge, type BriefReport, judgeBriefFromRecords } from '../judge/ju
 import { TASK_VIEW_VERSION } from '../judge/taskView.js';
 import type { Store } from '../store/Store.js';
 import { ANSWER_CHUNK_BYTES, ANSWER_FORMAT, ANSWER_FORMS, type AnswerForm, answerTag, KeptAnswer, newWriteId, writeAnswerChunks } from './answers.js';
-import { makeColumnarReportJson } from './columnar.js';
-import { StreamedJson, streamedCompact } from './json.js';
+import { columnarReportText } from './columnar.js';
+import { StreamedText, streamedCompact } from './json.js';
 
 /** Whole tasks read from the store at a time by {@link ShutdownViews.wholeTasks}. */
 export const WHOLE_TASKS_CHUNK = 1_000;
@@ -270,8 +270,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     if (generation === undefined) return;
     const summary = JSON.stringify({ outcome: brief.outcome, counts: brief.counts } satisfies ShutdownSummary);
     for (const form of ANSWER_FORMS) {
-      // the columns made for this one text are not kept with the report (a million tasks' columns are some 150 MB)
-      const body = form === 'compact' ? streamedCompact(brief) : new StreamedJson(makeColumnarReportJson(brief));
+      const body = form === 'compact' ? streamedCompact(brief) : new StreamedText(() => columnarReportText(brief));
       const writeId = newWriteId(generation);
       const chunks = await writeAnswerChunks(answers, shutdown.id, form, writeId, body.stream(), this.answerChunkBytes);
       await answers.commitAnswer(shutdown.id, form, { judgeKey: this.answerKey, generation, writeId, chunks, summary });

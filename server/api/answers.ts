@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
 import type { Request, Response } from 'express';
 import type { AnswerStore, StoredAnswer } from '../store/Store.js';
+import { boundHeap } from './heapBound.js';
 
 /** The forms of a shutdown that are kept: `?tasks=compact` and `/timeline`. */
 export type AnswerForm = 'compact' | 'columnar';
@@ -88,6 +89,7 @@ export async function writeAnswerChunks(
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const put = async () => {
+    boundHeap();
     const data = Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;

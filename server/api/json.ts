@@ -243,6 +243,24 @@ export class StreamedJson {
   }
 }
 
+/** A JSON body already written as text pieces by `text()` (each call writes it anew), streamed like {@link StreamedJson}. */
+export class StreamedText extends StreamedJson {
+  constructor(
+    private readonly text: () => Iterable<string>,
+    etag?: string,
+  ) {
+    super({}, etag);
+  }
+
+  override *chunks(): Generator<string> {
+    yield* this.text();
+  }
+
+  override async *stream(): AsyncGenerator<string> {
+    yield* this.text();
+  }
+}
+
 /** True for a plain object with an array member too long for one chunk: it is written member by member. */
 function holdsLongArray(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;

@@ -2,8 +2,8 @@ import { gunzipSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { ShutdownReport, SpanRecord } from '../../../contract/records.js';
-import { columnarReportJson } from '../../../server/api/columnar.js';
-import { compactReportJson, StreamedJson, streamedCompact } from '../../../server/api/json.js';
+import { columnarReportJson, columnarReportText } from '../../../server/api/columnar.js';
+import { compactReportJson, streamedCompact } from '../../../server/api/json.js';
 import { ShutdownViews } from '../../../server/api/ShutdownViews.js';
 import { judgeBriefFromRecords } from '../../../server/judge/judgeBrief.js';
 import { judgeShutdown } from '../../../server/judge/judgeShutdown.js';
@@ -104,8 +104,8 @@ describe('storedJudgment', () => {
             const chunks: Buffer[] = [];
             for await (const chunk of kept.gzipped()) chunks.push(chunk);
             const brief = await new ShutdownViews(store, options).briefReport(shutdown);
-            const judged = form === 'compact' ? streamedCompact(brief) : new StreamedJson(columnarReportJson(brief));
-            expect(gunzipSync(Buffer.concat(chunks)).toString()).toBe([...judged.chunks()].join(''));
+            const judged = form === 'compact' ? [...streamedCompact(brief).chunks()].join('') : [...columnarReportText(brief)].join('');
+            expect(gunzipSync(Buffer.concat(chunks)).toString()).toBe(judged);
           }
           // A fresh view each time: no cached report, every read goes to the store.
           const views = new ShutdownViews(store, options);
@@ -157,6 +157,8 @@ describe('storedJudgment', () => {
             })),
           );
           expect(columnarReportJson(brief).columnar.spanId).toEqual(fromScratch.tasks.map((j) => j.task.spanId));
+          // The columnar text written column by column is the text of those columns, character for character.
+          expect([...columnarReportText(brief)].join('')).toBe(JSON.stringify(columnarReportJson(brief)));
         }
       } finally {
         await store.close();
