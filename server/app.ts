@@ -5,7 +5,7 @@ import type { JudgedTask } from '../contract/records.js';
 import { type AccessOptions, hostCheck, tokenGate } from './api/access.js';
 import { ANSWER_HEADER, type AnswerForm, KeptAnswer, quietWhenClosed, sendKept } from './api/answers.js';
 import { columnarReportText } from './api/columnar.js';
-import { exportShutdown, parseExportFormat } from './api/export.js';
+import { parseExportFormat, streamedExport } from './api/export.js';
 import { boundHeap } from './api/heapBound.js';
 import { StreamedJson, StreamedText, shutdownJson, streamedCompact, streamedWholeReport, taskJson, toJsonText } from './api/json.js';
 import {
@@ -68,6 +68,15 @@ async function sendStreamed(req: Request, res: Response, body: StreamedJson): Pr
     }
   }
   res.status(200).type('application/json');
+  await writeChunks(res, body.stream());
+}
+
+/**
+ * Writes a body's text to a response whose headers are set, then ends it: the chunks are gathered up
+ * to {@link STREAM_WRITE_CHARS} before each write, waiting for the socket to drain and letting other
+ * requests run between writes. Stops when the client goes away.
+ */
+async function writeChunks(res: Response, chunks: AsyncIterable<string>): Promise<void> {
   // Chunks are gathered up to STREAM_WRITE_CHARS before each write: a columnar body of a million
   // tasks is some 30,000 chunks, and a write and a turn of the event loop for each cost seconds.
   let pending: string[] = [];
@@ -89,7 +98,7 @@ async function sendStreamed(req: Request, res: Response, body: StreamedJson): Pr
       });
     } else await new Promise<void>((resolve) => setImmediate(resolve));
   };
-  for await (const chunk of body.stream()) {
+  for await (const chunk of chunks) {
     if (res.destroyed) return;
     pending.push(chunk);
     pendingChars += chunk.length;
@@ -138,8 +147,6 @@ export function createApp(deps: AppDeps): express.Express {
     if (!shutdown) throw new NotFoundError(`no shutdown with id ${id}`);
     return shutdown;
   };
-  /** A shutdown's judged view with whole task records. */
-  const reportOf = async (rawId: string) => views.report(await shutdownOf(rawId));
   /** A shutdown's judged view with its tasks as columns (the compact and columnar forms). */
   const briefOf = async (rawId: string) => views.briefReport(await shutdownOf(rawId));
   /**
@@ -187,10 +194,14 @@ export function createApp(deps: AppDeps): express.Express {
     return searchTasks(views.wholeTasks(brief), q);
   };
 
+  // Written a chunk of whole tasks at a time (ShutdownViews.wholeTasks): a file of a million tasks is
+  // gigabytes, more than the memory there is and than a string can hold.
   const exportOf = async (req: Request, res: Response) => {
     const format = parseExportFormat(req.query.format);
-    const file = exportShutdown(await reportOf(String(req.params.id)), format);
-    res.type(file.contentType).attachment(file.filename).send(file.body);
+    const brief = await briefOf(String(req.params.id));
+    const file = streamedExport(brief, () => views.wholeTasks(brief), format);
+    res.status(200).type(file.contentType).attachment(file.filename);
+    await writeChunks(res, file.text());
   };
 
   const listTasks: Handler = async (req) => {
@@ -275,6 +286,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = statusOf(error);
     if (status >= 500) onError(error);
+    // A streamed body that fails midway: its status is sent, so the client learns of it by the cut connection.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     const message = status >= 500 ? 'internal error' : error instanceof Error ? error.message : String(error);
     sendJson(res, { error: message }, status);
   });

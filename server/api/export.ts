@@ -1,6 +1,7 @@
 import type { Attrs, AttrValue, JudgedTask, ShutdownReport, SpanRecord } from '../../contract/records.js';
 import { BadRequestError } from '../errors.js';
-import { bigintReplacer, reportJson } from './json.js';
+import type { BriefReport } from '../judge/judgeBrief.js';
+import { bigintReplacer, reportJson, streamedWholeReport } from './json.js';
 
 /** The formats of `GET /api/shutdowns/:id/export?format=`. */
 export const EXPORT_FORMATS = ['csv', 'json', 'otlp'] as const;
@@ -12,6 +13,14 @@ export interface ExportFile {
   contentType: string;
   filename: string;
   body: string;
+}
+
+/** A file to send as it is written: its media type, a file name and its text, in order, a part at a time. */
+export interface StreamedExportFile {
+  contentType: string;
+  filename: string;
+  /** the text of the file in order; reads the whole tasks as it goes (call once per response) */
+  text: () => AsyncIterable<string>;
 }
 
 /** `?format=`: one of {@link EXPORT_FORMATS} (json when absent). */
@@ -109,13 +118,12 @@ function otlpSpan(span: SpanRecord) {
 }
 
 /**
- * The raw spans of a shutdown (its own span and its tasks') as one OTLP/JSON
- * ExportTraceServiceRequest, grouped by resource and scope: what `canceltrace import` and other
- * OTLP tools read back.
+ * Spans as OTLP/JSON `resourceSpans`, grouped by resource and then by scope, each group where its
+ * first span is.
  */
-export function otlpJsonOf(report: ShutdownReport) {
+function resourceSpansOf(spans: Iterable<SpanRecord>) {
   const resources = new Map<string, { resource: Attrs; scopes: Map<string, { scope: SpanRecord['scope']; spans: SpanRecord[] }> }>();
-  for (const span of [report.shutdown.span, ...report.tasks.map((t) => t.task.span)]) {
+  for (const span of spans) {
     const rkey = JSON.stringify(span.resource, bigintReplacer);
     let r = resources.get(rkey);
     if (!r) {
@@ -130,18 +138,82 @@ export function otlpJsonOf(report: ShutdownReport) {
     }
     s.spans.push(span);
   }
-  return {
-    resourceSpans: [...resources.values()].map((r) => ({
-      resource: { attributes: keyValues(r.resource) },
-      scopeSpans: [...r.scopes.values()].map((s) => ({
-        scope: s.scope.version ? { name: s.scope.name, version: s.scope.version } : { name: s.scope.name },
-        spans: s.spans.map(otlpSpan),
-      })),
+  return [...resources.values()].map((r) => ({
+    resource: { attributes: keyValues(r.resource) },
+    scopeSpans: [...r.scopes.values()].map((s) => ({
+      scope: s.scope.version ? { name: s.scope.name, version: s.scope.version } : { name: s.scope.name },
+      spans: s.spans.map(otlpSpan),
     })),
-  };
+  }));
 }
 
-/** A shutdown's judged tasks as CSV or JSON, or its raw spans as OTLP JSON. */
+/**
+ * The raw spans of a shutdown (its own span and its tasks') as one OTLP/JSON
+ * ExportTraceServiceRequest, grouped by resource and scope: what `canceltrace import` and other
+ * OTLP tools read back.
+ */
+export function otlpJsonOf(report: ShutdownReport) {
+  return { resourceSpans: resourceSpansOf([report.shutdown.span, ...report.tasks.map((t) => t.task.span)]) };
+}
+
+/** The CSV export's text of some judged tasks: a line each, every line ended by CRLF. */
+function csvLines(tasks: readonly JudgedTask[]): string {
+  let text = '';
+  for (const judged of tasks) text += `${csvRow(judged)}\r\n`;
+  return text;
+}
+
+/**
+ * A shutdown's judged tasks as CSV or JSON, or its raw spans as OTLP JSON, written a chunk of tasks
+ * at a time: the brief report gives the header and order, `wholeTasks` the whole judged tasks in that
+ * order (ShutdownViews.wholeTasks), so that neither every task nor the whole text is ever held. The text
+ * is that of {@link exportShutdown} of the whole report, except that OTLP groups the spans by resource
+ * and scope within each chunk (the shutdown's own span in the first): a shutdown of more tasks than a
+ * chunk has several `resourceSpans` of the same resource, which OTLP allows and `canceltrace import` reads.
+ */
+export function streamedExport(brief: BriefReport, wholeTasks: () => AsyncIterable<readonly JudgedTask[]>, format: ExportFormat): StreamedExportFile {
+  const base = `canceltrace-${brief.shutdown.id}`;
+  if (format === 'csv') {
+    return {
+      contentType: 'text/csv; charset=utf-8',
+      filename: `${base}.csv`,
+      text: async function* () {
+        yield `${CSV_COLUMNS.join(',')}\r\n`;
+        for await (const tasks of wholeTasks()) if (tasks.length > 0) yield csvLines(tasks);
+      },
+    };
+  }
+  if (format === 'otlp') {
+    const shutdownSpan = brief.shutdown.span;
+    return {
+      contentType: 'application/json',
+      filename: `${base}.otlp.json`,
+      text: async function* () {
+        yield '{"resourceSpans":[';
+        let first = true;
+        const group = (spans: SpanRecord[]): string => {
+          const text = JSON.stringify(resourceSpansOf(spans)).slice(1, -1);
+          const part = `${first ? '' : ','}${text}`;
+          first = false;
+          return part;
+        };
+        for await (const tasks of wholeTasks()) {
+          if (tasks.length === 0) continue;
+          const spans = tasks.map((t) => t.task.span);
+          yield group(first ? [shutdownSpan, ...spans] : spans);
+        }
+        if (first) yield group([shutdownSpan]);
+        yield ']}';
+      },
+    };
+  }
+  return { contentType: 'application/json', filename: `${base}.json`, text: () => streamedWholeReport(brief, wholeTasks).stream() };
+}
+
+/**
+ * A shutdown's judged tasks as CSV or JSON, or its raw spans as OTLP JSON, made at once from the whole
+ * report: the reference {@link streamedExport} is tested against (it holds every task and the whole text).
+ */
 export function exportShutdown(report: ShutdownReport, format: ExportFormat): ExportFile {
   const base = `canceltrace-${report.shutdown.id}`;
   if (format === 'csv') {
