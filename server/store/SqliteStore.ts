@@ -102,6 +102,10 @@ type StoredRow = [
 
 /** What every read selects to rebuild a record (a {@link StoredRow}). */
 const ROW_COLUMNS = 'trace_id, span_id, role, service, instance, start_ns, end_ns, snapshot, resource_id, record';
+/** {@link ROW_COLUMNS} of the spans row `s` in a join. */
+const ROW_COLUMNS_OF_S = ROW_COLUMNS.split(', ')
+  .map((column) => `s.${column}`)
+  .join(', ');
 /** A {@link SqliteStore.scanTaskViews} row: the spans row id and the view text. */
 type ViewRow = [id: number, view: string | null];
 
@@ -614,25 +618,13 @@ function prepareStatements(db: Database.Database) {
     shutdowns: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' ORDER BY start_ns DESC, id DESC LIMIT ?`),
     shutdownsOfService: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' AND service = ? ORDER BY start_ns DESC, id DESC LIMIT ?`),
     shutdown: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'shutdown'`),
-    // Two index reads instead of one OR, so that each half uses its own partial index: tasks that
-    // ended at or after the start, and pending snapshots that (as copies of open spans) ended before it.
-    // No ORDER BY: sorting the whole result in a temp B-tree cost more than everything else together.
-    window: rows(
-      db,
-      `SELECT ${ROW_COLUMNS} FROM spans
-         WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
-       UNION ALL
-       SELECT ${ROW_COLUMNS} FROM spans
-         WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
-    ),
-    windowJudged: rows(
-      db,
-      `SELECT ${ROW_COLUMNS}, judged FROM spans
-         WHERE role = 'task' AND instance = @instance AND end_ns >= @start AND created_ns <= @end
-       UNION ALL
-       SELECT ${ROW_COLUMNS}, judged FROM spans
-         WHERE role = 'task' AND snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
-    ),
+    // Through the task view rows (a row per task row, same instance, times and snapshot flag), each half
+    // by its own index of task_views, then the spans row by its row id (CROSS JOIN keeps that order).
+    // Two index reads instead of one OR: tasks that ended at or after the start, and pending snapshots
+    // that (as copies of open spans) ended before it. No ORDER BY: sorting the whole result in a temp
+    // B-tree cost more than everything else together.
+    window: rows(db, windowSql(ROW_COLUMNS_OF_S)),
+    windowJudged: rows(db, windowSql(`${ROW_COLUMNS_OF_S}, s.judged`)),
     // The same rows as window, with only what a brief read needs (see ViewRow), from the narrow task_views.
     // Row ids are far below 2^53, so plain numbers (no bigint per row).
     windowViews: db
@@ -680,6 +672,15 @@ function prepareStatements(db: Database.Database) {
               (SELECT count(*) FROM spans WHERE role = 'shutdown') AS shutdowns`,
     ),
   };
+}
+
+/** The window read: `columns` of the spans rows (`s`) of the window's task view rows (`v`). */
+function windowSql(columns: string): string {
+  return `SELECT ${columns} FROM task_views v INDEXED BY task_views_window CROSS JOIN spans s ON s.id = v.span_row
+            WHERE v.instance = @instance AND v.end_ns >= @start AND v.created_ns <= @end
+          UNION ALL
+          SELECT ${columns} FROM task_views v INDEXED BY task_views_pending CROSS JOIN spans s ON s.id = v.span_row
+            WHERE v.snapshot = 1 AND v.instance = @instance AND v.created_ns <= @end AND v.end_ns < @start`;
 }
 
 /** The parameters of the window statements. */

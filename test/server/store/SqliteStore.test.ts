@@ -140,7 +140,38 @@ describe('SqliteStore', () => {
           expect(plan, filter).not.toContain('TEMP B-TREE');
         }
         const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'spans_task%' ORDER BY name").pluck().all();
-        expect(names).toEqual(['spans_task_end_filters', 'spans_task_instance_end', 'spans_task_pending']);
+        expect(names).toEqual(['spans_task_end_filters']);
+      } finally {
+        db.close();
+      }
+    });
+
+    it("when a shutdown's window is read whole, then SQLite reads task_views' two indices and each spans row by its row id", async ({ dir, openStore }) => {
+      const store = openStore();
+      const open = taskSpan({ span: 1, start: 100n, end: 150n, snapshot: true });
+      const ended = taskSpan({ span: 2, start: 100n, end: 300n });
+      const before = taskSpan({ span: 3, start: 10n, end: 50n });
+      const after = taskSpan({ span: 4, start: 900n, end: 950n });
+      await store.consume([open, ended, before, after]);
+      expect((await store.tasksInWindow('svc-1', 200n, 500n)).map((t) => t.spanId).sort()).toEqual([open.spanId, ended.spanId].sort());
+      expect((await store.judgedTasksInWindow('svc-1', 200n, 500n)).map((t) => t.task.spanId).sort()).toEqual([open.spanId, ended.spanId].sort());
+      const db = new Database(join(dir, 'store.db'), { readonly: true });
+      try {
+        const sql = `SELECT s.id FROM task_views v INDEXED BY task_views_window CROSS JOIN spans s ON s.id = v.span_row
+                       WHERE v.instance = 'svc-1' AND v.end_ns >= 200 AND v.created_ns <= 500
+                     UNION ALL
+                     SELECT s.id FROM task_views v INDEXED BY task_views_pending CROSS JOIN spans s ON s.id = v.span_row
+                       WHERE v.snapshot = 1 AND v.instance = 'svc-1' AND v.created_ns <= 500 AND v.end_ns < 200`;
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((row) => row.detail);
+        expect(plan.filter((d) => d.startsWith('SEARCH v'))).toEqual([
+          expect.stringContaining('task_views_window'),
+          expect.stringContaining('task_views_pending'),
+        ]);
+        expect(plan.filter((d) => d.startsWith('SEARCH s'))).toEqual([
+          expect.stringContaining('INTEGER PRIMARY KEY (rowid=?)'),
+          expect.stringContaining('INTEGER PRIMARY KEY (rowid=?)'),
+        ]);
+        expect(plan.join('; ')).not.toContain('SCAN');
       } finally {
         db.close();
       }
