@@ -65,6 +65,12 @@ export interface ServiceOptions {
    * OTLP; `inline` is the main thread (the default when running from TypeScript sources, e.g. in tests).
    */
   uiThread?: 'worker' | 'inline';
+  /**
+   * Where a SQLite store writes: `'thread'` on a connection of its own in a worker thread, beside the
+   * thread that receives, decodes and judges (both cores busy during ingest); `'inline'` on this thread.
+   * Default: the thread when running from the build (a worker cannot load TypeScript sources).
+   */
+  writerThread?: 'thread' | 'inline';
 }
 
 /** A running service. */
@@ -142,6 +148,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   const { store, shared } = await openStore(dbPath, judgeTaskAlone, {
     writeBusyTimeoutMs: DEFAULT_WRITE_BUSY_TIMEOUT_MS,
     judgmentOf: (task) => judgeAtIngest(task, options.judge),
+    writerThread: (options.writerThread ?? (import.meta.url.endsWith('.js') ? 'thread' : 'inline')) === 'thread',
   });
   // Other instances' writes do not pass through these views: with a shared store only age can expire a report.
   const views = new ShutdownViews(store, options.judge, undefined, shared ? { maxAgeMillis: DEFAULT_SHARED_CACHE_MILLIS } : {});

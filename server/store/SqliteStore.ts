@@ -1,22 +1,24 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { newerRecord, readShutdown, readTask } from '../../contract/contract.js';
+import { readShutdown, readTask } from '../../contract/contract.js';
 import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict } from '../../contract/records.js';
 import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
-import { sqliteExpireBatch, sqliteReclaim, sqliteSizeBytes } from '../retention/sqliteExpiry.js';
+import { sqliteSizeBytes } from '../retention/sqliteExpiry.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
 import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
 import { migrate, StoreSchemaError, schemaVersion } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
+import { configureConnection, GROUP_COMMIT_MAX_SPANS, SqliteWriter, type WriteBatch, type WriteRow } from './SqliteWriter.js';
 import type { AnswerStore, ShutdownQuery, Store, StoredAnswer, TaskPage, TaskQuery, TaskViewSink } from './Store.js';
 import { StoreBusyError } from './StoreBusyError.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
+import { errorFromWire, type SqliteWriterData, type WriterReply, type WriterRequest } from './sqliteWriterMessages.js';
 import { taskCursor } from './taskCursor.js';
 
-/** SQLite page cache per connection, in KiB: the indices of a large store stay in memory while it ingests. */
-export const DEFAULT_CACHE_KIB = 64 * 1024;
+export { DEFAULT_CACHE_KIB, GROUP_COMMIT_MAX_SPANS } from './SqliteWriter.js';
 /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /**
@@ -31,12 +33,6 @@ export const BUSY_BACKOFF_MS = 250;
 export const BUSY_REPORT_MS = 2_000;
 /** Largest page {@link SqliteStore.queryTasks} returns (the {@link TaskQuery} contract). */
 export const MAX_TASK_PAGE = 10_000;
-/**
- * Group commit: the batches that {@link SqliteStore.consume} receives while a commit is pending share
- * one transaction, up to about this many spans (a commit per request made the commit most of the cost).
- */
-export const GROUP_COMMIT_MAX_SPANS = 10_000;
-
 /**
  * A window's view rows are read over their range of row ids when that range holds at most this many
  * rows per row of the window (other instances' rows interleaved), else through the index.
@@ -65,26 +61,16 @@ export interface SqliteStoreOptions {
    * {@link StoreBusyError}; defaults to `busyTimeoutMs` (the service passes {@link DEFAULT_WRITE_BUSY_TIMEOUT_MS}).
    */
   writeBusyTimeoutMs?: number;
+  /**
+   * Run the writes (the group commits, and retention's deletes) on a connection of their own in a worker
+   * thread (sqliteWriterThread.ts), beside this thread, which still encodes and judges each record:
+   * `true` for the built script beside this module, or the URL of a script that runs it. Ignored for
+   * `:memory:`. Reads stay on this thread's connection.
+   */
+  writerThread?: boolean | URL;
 }
 
 const SHUTDOWN_ID = /^([0-9a-f]{32})-([0-9a-f]{16})$/;
-
-/** The columns of one stored row, in the order of the insert and update statements. */
-type Row = [
-  traceId: string,
-  spanId: string,
-  role: string,
-  service: string,
-  instance: string,
-  startNs: bigint,
-  endNs: bigint,
-  createdNs: bigint,
-  snapshot: number,
-  verdict: string | null,
-  resourceId: number | bigint,
-  record: string,
-  judged: string | null,
-];
 
 /** The columns a record is read from, in this order (see {@link ROW_COLUMNS}); integers as bigint. */
 type StoredRow = [
@@ -111,11 +97,9 @@ type ViewRow = [id: number, view: string | null];
 
 /** A batch waiting for its group commit, with the answer to give its caller. */
 interface PendingBatch {
-  batch: SpanRecord[];
+  batch: WriteBatch;
   resolve: () => void;
   reject: (error: unknown) => void;
-  /** set when this batch's savepoint rolled back */
-  error?: unknown;
 }
 
 /** A queryTasks row: the paging key and verdict, then a {@link StoredRow}. */
@@ -131,10 +115,10 @@ export class SqliteStore implements Store {
   private db: Database.Database | undefined;
   private readonly verdictOf: (task: TaskRecord) => Verdict;
   private readonly judgmentOf: SqliteStoreOptions['judgmentOf'];
-  private readonly storeBatch: Database.Transaction<(batch: SpanRecord[]) => void>;
-  /** One transaction around several batches, each in its own savepoint (a nested {@link storeBatch}). */
-  private readonly storeGroup: Database.Transaction<(group: PendingBatch[]) => void>;
-  /** Batches waiting for the next group commit, and how many spans they hold. */
+  /** The writes on this thread's connection; undefined when a {@link WriterThread} makes them. */
+  private readonly writer: SqliteWriter | undefined;
+  private readonly thread: WriterThread | undefined;
+  /** Batches waiting for the next group commit on this thread, and how many spans they hold. */
   private pending: PendingBatch[] = [];
   private pendingSpans = 0;
   private flushScheduled = false;
@@ -147,8 +131,6 @@ export class SqliteStore implements Store {
   private readonly taskQueries = new Map<string, Database.Statement>();
   /** Decoded resources by row id; a resource row never changes once written. */
   private readonly resources = new Map<number, Attrs>();
-  /** Resource row ids by hash, for writing; cleared when a batch rolls back (its new rows are gone). */
-  private readonly resourceIds = new Map<string, number | bigint>();
   /**
    * Encoded resources by the attributes object: the records of one resource usually share it
    * (toSpanRecord), so it is hashed once. Records are never mutated once handed to a stage.
@@ -161,6 +143,7 @@ export class SqliteStore implements Store {
     busyTimeoutMs: number,
     writeBusyTimeoutMs: number,
     judgmentOf: SqliteStoreOptions['judgmentOf'],
+    thread: WriterThread | undefined,
   ) {
     this.db = db;
     this.verdictOf = verdictOf;
@@ -168,26 +151,8 @@ export class SqliteStore implements Store {
     this.writeBusyTimeoutMs = writeBusyTimeoutMs;
     this.judgmentOf = judgmentOf;
     this.stmt = prepareStatements(db);
-    this.storeBatch = db.transaction((batch: SpanRecord[]) => {
-      for (const span of batch) this.storeOne(span);
-      // Once per instance in the batch: the answers judged of its shutdowns before this write no longer stand.
-      let last: string | undefined;
-      for (const span of batch) {
-        if (span.instance === last) continue;
-        last = span.instance;
-        this.stmt.bumpGeneration.run(span.instance);
-      }
-    });
-    this.storeGroup = db.transaction((group: PendingBatch[]) => {
-      for (const entry of group) {
-        try {
-          // Nested: a savepoint, so a batch that fails rolls back alone and the others still commit.
-          this.storeBatch(entry.batch);
-        } catch (error) {
-          entry.error = error;
-        }
-      }
-    });
+    this.thread = thread;
+    this.writer = thread ? undefined : new SqliteWriter(db, busyTimeoutMs, writeBusyTimeoutMs);
   }
 
   /** The answers of settled shutdowns (see AnswerStore). */
@@ -238,19 +203,14 @@ export class SqliteStore implements Store {
       // A new file gives the pages retention deletes back to the file system (incremental vacuum);
       // the mode can only be chosen before the first table, and before WAL mode writes the header.
       if (schemaVersion(db) === 0) db.pragma('auto_vacuum = INCREMENTAL');
-      db.pragma('journal_mode = WAL');
-      // In WAL mode NORMAL never corrupts the file; an OS crash may lose the last commits, which
-      // the exporters' retries cover far better than an fsync per batch would.
-      db.pragma('synchronous = NORMAL');
       const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
-      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      // Negative: KiB rather than pages. A page cache of the default 2 MiB makes every insert into the
-      // (random-order) id index of a large store a read from disk.
-      db.pragma(`cache_size = -${DEFAULT_CACHE_KIB}`);
-      // Enforces spans.resource_id → resources (a row id cached across a rolled-back batch would show here).
-      db.pragma('foreign_keys = ON');
+      configureConnection(db, busyTimeoutMs);
       migrate(db, undefined, `SqliteStore ${path}`);
-      return new SqliteStore(db, options.verdictOf, busyTimeoutMs, Math.max(0, Math.trunc(options.writeBusyTimeoutMs ?? busyTimeoutMs)), options.judgmentOf);
+      const writeBusyTimeoutMs = Math.max(0, Math.trunc(options.writeBusyTimeoutMs ?? busyTimeoutMs));
+      const threadUrl = options.writerThread === true ? new URL('./sqliteWriterThread.js', import.meta.url) : options.writerThread || undefined;
+      // Started once the file is migrated: the thread's connection only writes rows.
+      const thread = threadUrl && path !== ':memory:' && path !== '' ? new WriterThread(threadUrl, { path, busyTimeoutMs, writeBusyTimeoutMs }) : undefined;
+      return new SqliteStore(db, options.verdictOf, busyTimeoutMs, writeBusyTimeoutMs, options.judgmentOf, thread);
     } catch (error) {
       db.close();
       // A schema from a newer version says so itself; what SQLite says (read-only file or folder) lacks the path.
@@ -264,16 +224,28 @@ export class SqliteStore implements Store {
    * its own savepoint: a batch that fails is rejected and leaves nothing, the others are kept.
    */
   consume(batch: SpanRecord[]): Promise<void> {
+    let encoded: WriteBatch;
     try {
       this.live();
+      if (batch.length === 0) return Promise.resolve();
+      // Encoded and judged here, whichever thread writes: a malformed record fails its batch alone.
+      encoded = this.encodeBatch(batch);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (batch.length === 0) return Promise.resolve();
     // Just found busy: refuse at once rather than wait on the event loop again.
     if (Date.now() - this.lastBusyAt < BUSY_BACKOFF_MS) return Promise.reject(new StoreBusyError());
+    if (this.thread) {
+      return this.thread.request({ type: 'write', batch: encoded }).then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof StoreBusyError) this.lastBusyAt = Date.now();
+          throw error;
+        },
+      );
+    }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ batch, resolve, reject });
+      this.pending.push({ batch: encoded, resolve, reject });
       this.pendingSpans += batch.length;
       if (this.pendingSpans >= GROUP_COMMIT_MAX_SPANS) this.flush();
       else if (!this.flushScheduled) {
@@ -284,41 +256,25 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Commits every pending batch in one transaction, then answers each batch's caller. */
+  /** Commits every pending batch in one transaction on this thread's connection, then answers each batch's caller. */
   private flush(): void {
     this.flushScheduled = false;
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
     this.pendingSpans = 0;
-    let failed: unknown;
+    let errors: unknown[];
     try {
-      if (!this.db) throw new Error('SqliteStore: the store is closed');
-      this.writeGroup(this.db, group);
+      if (!this.db || !this.writer) throw new Error('SqliteStore: the store is closed');
+      errors = this.writer.write(group.map((entry) => entry.batch));
     } catch (error) {
-      failed = error;
+      if (error instanceof StoreBusyError) this.lastBusyAt = Date.now();
+      errors = group.map(() => error);
     }
-    // Resource rows a rolled-back batch inserted are gone with it.
-    if (failed !== undefined || group.some((entry) => entry.error !== undefined)) this.resourceIds.clear();
-    for (const entry of group) {
-      const error = failed ?? entry.error;
-      if (error === undefined) entry.resolve();
-      else entry.reject(error);
-    }
-  }
-
-  /** One group commit, waiting at most the write busy timeout for another process's lock. */
-  private writeGroup(db: Database.Database, group: PendingBatch[]): void {
-    const shortWait = this.writeBusyTimeoutMs !== this.busyTimeoutMs;
-    if (shortWait) db.pragma(`busy_timeout = ${this.writeBusyTimeoutMs}`);
-    try {
-      this.storeGroup.immediate(group);
-    } catch (error) {
-      if (!String((error as { code?: unknown })?.code).startsWith('SQLITE_BUSY')) throw error;
-      this.lastBusyAt = Date.now();
-      throw new StoreBusyError(undefined, { cause: error });
-    } finally {
-      if (shortWait) db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    for (let i = 0; i < group.length; i++) {
+      const error = errors[i];
+      if (error === undefined) group[i].resolve();
+      else group[i].reject(error);
     }
   }
 
@@ -471,7 +427,8 @@ export class SqliteStore implements Store {
     this.flush();
     this.db = undefined;
     try {
-      db.pragma('wal_checkpoint(TRUNCATE)');
+      if (this.thread) await this.thread.close();
+      else db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       db.close();
     }
@@ -484,41 +441,21 @@ export class SqliteStore implements Store {
 
   /** Retention: one batch of expired records (server/retention/sqliteExpiry.ts). */
   async expireBatch(cutoff: bigint, limit: number, cursor: ExpiryCursor): Promise<ExpiryBatch> {
-    return sqliteExpireBatch(this.live(), clampInt64(cutoff), limit, cursor);
+    this.live();
+    if (this.thread) return (await this.thread.request({ type: 'expire', cutoff: clampInt64(cutoff), limit, cursor })) as ExpiryBatch;
+    return (this.writer as SqliteWriter).expire(clampInt64(cutoff), limit, cursor);
   }
 
   /** Retention: incremental vacuum of up to `maxPages` free pages (files created since retention exists). */
   async reclaimSpace(maxPages: number): Promise<number> {
-    return sqliteReclaim(this.live(), maxPages);
+    this.live();
+    if (this.thread) return (await this.thread.request({ type: 'reclaim', maxPages })) as number;
+    return (this.writer as SqliteWriter).reclaim(maxPages);
   }
 
   /** Bytes of the pages in use. */
   async sizeBytes(): Promise<number | undefined> {
     return sqliteSizeBytes(this.live());
-  }
-
-  /** Inserts `span`, or replaces the stored record when `span` is the newer of the two. */
-  private storeOne(span: SpanRecord): void {
-    // Every record is encoded, even one that will lose, so a malformed record always fails its batch.
-    const { row, view } = this.rowOf(span);
-    // Most records are new: try the insert first and read the stored record only on a conflict.
-    const inserted = this.stmt.insert.run(...row);
-    if (inserted.changes === 1) {
-      this.storeView(span, row, inserted.lastInsertRowid, view);
-      return;
-    }
-    const stored = this.stmt.stored.get(span.traceId, span.spanId) as [...StoredRow, id: bigint];
-    if (newerRecord(this.decode(stored as unknown as StoredRow), span) !== span) return;
-    const [traceId, spanId, ...rest] = row;
-    // The update deletes the old record's view row (trigger spans_task_view_update).
-    this.stmt.update.run(...rest, traceId, spanId);
-    this.storeView(span, row, stored[10], view);
-  }
-
-  /** Writes a task's view row (task_views) beside its record. */
-  private storeView(span: SpanRecord, row: Row, id: number | bigint, view: string | null): void {
-    if (span.role !== 'task') return;
-    this.stmt.insertView.run(id, span.instance, span.endTime, row[7], row[8], view);
   }
 
   /** A record from its row; the resource comes from the resources table (cached). */
@@ -549,71 +486,152 @@ export class SqliteStore implements Store {
     return decodeSpanRow(columns, row[9], resource);
   }
 
-  /** The row id of the span's resource, inserting the resource on first sight. */
-  private resourceIdOf(resource: Attrs): number | bigint {
+  /** The rows of a batch, encoded and judged, with its distinct resources. */
+  private encodeBatch(batch: SpanRecord[]): WriteBatch {
+    const rows: WriteRow[] = new Array(batch.length);
+    const resources: WriteBatch['resources'] = [];
+    const indexOf = new Map<string, number>();
+    let lastResource: Attrs | undefined;
+    let lastIndex = -1;
+    for (let i = 0; i < batch.length; i++) {
+      const span = batch[i];
+      // Encode first: it validates ids and times, so nothing below sees a malformed record.
+      const record = encodeSpanBody(span);
+      // The records of one resource usually share its attributes object (toSpanRecord).
+      if (lastIndex < 0 || span.resource !== lastResource) {
+        const key = this.resourceKeyOf(span.resource);
+        let index = indexOf.get(key.hash);
+        if (index === undefined) {
+          index = resources.push(key) - 1;
+          indexOf.set(key.hash, index);
+        }
+        lastResource = span.resource;
+        lastIndex = index;
+      }
+      let judged: string | null = null;
+      let view: string | null = null;
+      let verdictOf = this.verdictOf;
+      if (span.role === 'task' && this.judgmentOf) {
+        const judgment = this.judgmentOf(readTask(span));
+        judged = judgment.text;
+        view = judgment.view ?? null;
+        verdictOf = () => judgment.verdict;
+      }
+      const { created, verdict } = derivedColumns(span, verdictOf, 'SqliteStore');
+      rows[i] = [
+        span.traceId,
+        span.spanId,
+        span.role,
+        span.service,
+        span.instance,
+        span.startTime,
+        span.endTime,
+        created,
+        span.snapshot ? 1 : 0,
+        verdict,
+        lastIndex,
+        record,
+        judged,
+        view,
+        span.events.length,
+      ];
+    }
+    return { rows, resources };
+  }
+
+  /** A resource's key and stored text, hashed once per attributes object. */
+  private resourceKeyOf(resource: Attrs): { hash: string; text: string } {
     let key = this.resourceKeys.get(resource);
     if (key === undefined) {
       key = resourceKey(resource);
       if (resource !== null && typeof resource === 'object') this.resourceKeys.set(resource, key);
     }
-    let id = this.resourceIds.get(key.hash);
-    if (id === undefined) {
-      this.stmt.addResource.run(key.hash, key.text);
-      id = this.stmt.resourceId.get(key.hash) as number | bigint;
-      this.resourceIds.set(key.hash, id);
-    }
-    return id;
-  }
-
-  private rowOf(span: SpanRecord): { row: Row; view: string | null } {
-    // Encode first: it validates ids and times, so nothing below sees a malformed record.
-    const record = encodeSpanBody(span);
-    const resourceId = this.resourceIdOf(span.resource);
-    let judged: string | null = null;
-    let view: string | null = null;
-    let verdictOf = this.verdictOf;
-    if (span.role === 'task' && this.judgmentOf) {
-      const judgment = this.judgmentOf(readTask(span));
-      judged = judgment.text;
-      view = judgment.view ?? null;
-      verdictOf = () => judgment.verdict;
-    }
-    const { created, verdict } = derivedColumns(span, verdictOf, 'SqliteStore');
-    const row: Row = [
-      span.traceId,
-      span.spanId,
-      span.role,
-      span.service,
-      span.instance,
-      span.startTime,
-      span.endTime,
-      created,
-      span.snapshot ? 1 : 0,
-      verdict,
-      resourceId,
-      record,
-      judged,
-    ];
-    return { row, view };
+    return key;
   }
 }
+
+/**
+ * A store's writer thread (sqliteWriterThread.ts): requests go by message, each answered by its id. The
+ * thread keeps the process alive only while it has something to answer.
+ */
+class WriterThread {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  private lastId = 0;
+  /** why the thread is gone (requests are refused with it) */
+  private gone: Error | undefined;
+  private exited: Promise<void>;
+  private closing = false;
+
+  constructor(url: URL, data: SqliteWriterData) {
+    this.worker = new Worker(url, { workerData: data });
+    this.worker.unref();
+    this.worker.on('message', (reply: WriterReply) => this.onReply(reply));
+    this.worker.on('error', (error) => this.fail(new Error(`SqliteStore: the writer thread failed: ${error.message}`, { cause: error })));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        this.fail(new Error(this.closing ? 'SqliteStore: the store is closed' : `SqliteStore: the writer thread exited (code ${code})`));
+        resolve();
+      }),
+    );
+  }
+
+  /** Sends a request; resolves with its answer. */
+  request(request: DistributiveOmit<Exclude<WriterRequest, { type: 'close' }>, 'id'>): Promise<unknown> {
+    if (this.gone) return Promise.reject(this.gone);
+    const id = ++this.lastId;
+    return new Promise((resolve, reject) => {
+      if (this.waiting.size === 0) this.worker.ref();
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ ...request, id } as WriterRequest);
+    });
+  }
+
+  /** Commits what was sent, then closes the thread's connection and waits for the thread to end. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      if (!this.gone) {
+        this.worker.ref();
+        this.worker.postMessage({ type: 'close' } satisfies WriterRequest);
+      }
+    }
+    return this.exited;
+  }
+
+  private onReply(reply: WriterReply): void {
+    if (reply.type === 'written') {
+      for (let i = 0; i < reply.ids.length; i++) {
+        const error = reply.errors[i];
+        this.settle(reply.ids[i], error === undefined ? undefined : errorFromWire(error), undefined);
+      }
+    } else if (reply.type === 'done') {
+      this.settle(reply.id, reply.error === undefined ? undefined : errorFromWire(reply.error), reply.value);
+    }
+  }
+
+  private settle(id: number, error: Error | undefined, value: unknown): void {
+    const waiting = this.waiting.get(id);
+    if (!waiting) return;
+    this.waiting.delete(id);
+    if (this.waiting.size === 0 && !this.closing) this.worker.unref();
+    if (error === undefined) waiting.resolve(value);
+    else waiting.reject(error);
+  }
+
+  private fail(error: Error): void {
+    this.gone ??= error;
+    for (const waiting of this.waiting.values()) waiting.reject(this.gone);
+    this.waiting.clear();
+  }
+}
+
+/** Omit over each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Every fixed statement, prepared once when the store opens. */
 function prepareStatements(db: Database.Database) {
   return {
-    // with the row id last: a replaced task's view row is written under it
-    stored: rows(db, `SELECT ${ROW_COLUMNS}, id FROM spans WHERE trace_id = ? AND span_id = ?`),
-    insert: db.prepare(
-      `INSERT INTO spans (trace_id, span_id, role, service, instance, start_ns, end_ns, created_ns, snapshot, verdict, resource_id, record, judged)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (trace_id, span_id) DO NOTHING`,
-    ),
-    update: db.prepare(
-      `UPDATE spans SET role = ?, service = ?, instance = ?, start_ns = ?, end_ns = ?, created_ns = ?, snapshot = ?,
-       verdict = ?, resource_id = ?, record = ?, judged = ? WHERE trace_id = ? AND span_id = ?`,
-    ),
-    addResource: db.prepare('INSERT INTO resources (hash, attributes) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
-    resourceId: db.prepare('SELECT id FROM resources WHERE hash = ?').pluck(),
     resource: db.prepare('SELECT attributes FROM resources WHERE id = ?').pluck(),
     shutdowns: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' ORDER BY start_ns DESC, id DESC LIMIT ?`),
     shutdownsOfService: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE role = 'shutdown' AND service = ? ORDER BY start_ns DESC, id DESC LIMIT ?`),
@@ -650,9 +668,6 @@ function prepareStatements(db: Database.Database) {
            WHERE snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
       )
       .raw(),
-    bumpGeneration: db.prepare(
-      'INSERT INTO instance_generations (instance, generation) VALUES (?, 1) ON CONFLICT (instance) DO UPDATE SET generation = generation + 1',
-    ),
     generation: db.prepare('SELECT generation FROM instance_generations WHERE instance = ?').pluck(),
     answer: db.prepare('SELECT judge_key, generation, write_id, chunks, summary FROM shutdown_answers WHERE shutdown_id = ? AND form = ?').raw(),
     answerChunk: db.prepare('SELECT data FROM shutdown_answer_chunks WHERE shutdown_id = ? AND form = ? AND write_id = ? AND seq = ?').pluck(),
@@ -661,7 +676,6 @@ function prepareStatements(db: Database.Database) {
       'INSERT OR REPLACE INTO shutdown_answers (shutdown_id, form, judge_key, generation, write_id, chunks, summary) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     dropOtherAnswerChunks: db.prepare('DELETE FROM shutdown_answer_chunks WHERE shutdown_id = ? AND form = ? AND write_id <> ?'),
-    insertView: db.prepare('INSERT INTO task_views (span_row, instance, end_ns, created_ns, snapshot, view) VALUES (?, ?, ?, ?, ?, ?)'),
     byId: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE id = ?`),
     judgedTask: rows(db, `SELECT ${ROW_COLUMNS}, judged FROM spans WHERE trace_id = ? AND span_id = ? AND role = 'task'`),
     trace: rows(db, `SELECT ${ROW_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
