@@ -122,8 +122,6 @@ export class SqliteStore implements Store {
   private pending: PendingBatch[] = [];
   private pendingSpans = 0;
   private flushScheduled = false;
-  private readonly busyTimeoutMs: number;
-  private readonly writeBusyTimeoutMs: number;
   /** Date.now() of the last write that found the store busy */
   private lastBusyAt = Number.NEGATIVE_INFINITY;
   private readonly stmt: ReturnType<typeof prepareStatements>;
@@ -147,8 +145,6 @@ export class SqliteStore implements Store {
   ) {
     this.db = db;
     this.verdictOf = verdictOf;
-    this.busyTimeoutMs = busyTimeoutMs;
-    this.writeBusyTimeoutMs = writeBusyTimeoutMs;
     this.judgmentOf = judgmentOf;
     this.stmt = prepareStatements(db);
     this.thread = thread;
