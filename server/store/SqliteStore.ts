@@ -560,7 +560,9 @@ class WriterThread {
   private closing = false;
 
   constructor(url: URL, data: SqliteWriterData) {
-    this.worker = new Worker(url, { workerData: data });
+    // A small young generation: the thread holds little besides the rows of the group it commits, and
+    // V8's default (tens of MiB per thread) put the serve past its memory budget (bench/ingest peak RSS).
+    this.worker = new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: WRITER_THREAD_YOUNG_MB } });
     this.worker.unref();
     this.worker.on('message', (reply: WriterReply) => this.onReply(reply));
     this.worker.on('error', (error) => this.fail(new Error(`SqliteStore: the writer thread failed: ${error.message}`, { cause: error })));
@@ -621,6 +623,9 @@ class WriterThread {
     this.waiting.clear();
   }
 }
+
+/** The young generation of a writer thread's heap, in MiB (see WriterThread). */
+const WRITER_THREAD_YOUNG_MB = 8;
 
 /** Omit over each member of a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
