@@ -625,7 +625,7 @@ class WriterThread {
 }
 
 /** The young generation of a writer thread's heap, in MiB (see WriterThread). */
-const WRITER_THREAD_YOUNG_MB = 8;
+const WRITER_THREAD_YOUNG_MB = 4;
 
 /** Omit over each member of a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
