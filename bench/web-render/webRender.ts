@@ -16,13 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { instanceOf, roleOf, serviceOf } from '../../contract/contract.js';
 import type { Attrs, AttrValue, SpanRecord } from '../../contract/records.js';
 import { judgeAtIngest, judgeTaskAlone } from '../../server/judge/index.js';
 import { SqliteStore } from '../../server/store/SqliteStore.js';
 import { hasChromium, launchChromium, NO_CHROMIUM_MESSAGE } from '../../test/e2e/browser.js';
-import { getJson, type Served, startServe, waitFor } from '../../test/e2e/serve.js';
+import { getJson, type Served, startServe, waitFor, waitForKeptAnswers } from '../../test/e2e/serve.js';
 
 /** Above this many tasks the shutdown is written into the store directly (see the file comment). */
 const MAX_OTLP_TASKS = 100_000;
@@ -229,22 +228,6 @@ interface Result {
 /** How long the serve may take to keep a shutdown's answers after the judged read, in ms. */
 const KEPT_TIMEOUT_MS = 10 * 60_000;
 
-/** Waits until the store at `dbPath` keeps both answers of shutdown `id`. */
-async function keptAnswers(dbPath: string, id: string): Promise<void> {
-  await waitFor(
-    async () => {
-      const db = new Database(dbPath, { readonly: true });
-      try {
-        return (db.prepare('SELECT count(*) FROM shutdown_answers WHERE shutdown_id = ?').pluck().get(id) as number) === 2 ? true : undefined;
-      } finally {
-        db.close();
-      }
-    },
-    KEPT_TIMEOUT_MS,
-    'the kept answers',
-  );
-}
-
 /** Opens the shutdown's page and resolves with the page, the ms from navigation to its first frame and the page's errors. */
 async function firstFrame(served: Served, id: string, n: number, label: string, browser: Awaited<ReturnType<typeof launchChromium>>) {
   const page = await browser.context.newPage();
@@ -301,7 +284,7 @@ async function measure(n: number, browser: Awaited<ReturnType<typeof launchChrom
     if (judged.errors.length) throw new Error(`page errors: ${judged.errors.join('; ')}`);
     firstFrameJudgedMs = judged.ms;
     const k0 = performance.now();
-    await keptAnswers(dbPath, id);
+    await waitForKeptAnswers(dbPath, id, KEPT_TIMEOUT_MS);
     keptAfterMs = performance.now() - k0;
   } finally {
     await served.stop();

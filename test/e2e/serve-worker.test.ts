@@ -2,7 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Served, startServe, waitFor } from './serve.js';
+import { type Served, startServe, waitForKeptAnswers } from './serve.js';
 
 let served: Served | undefined;
 let lock: Database.Database | undefined;
@@ -89,18 +89,7 @@ describe('canceltrace serve with the dashboard + API in a worker thread', () => 
     const id = `${TRACE}-${'f'.repeat(16)}`;
     const dbPath = served.dbPath;
     // Settled after its instance has been quiet a while; then both forms are derived in the worker, unasked.
-    await waitFor(
-      async () => {
-        const db = new Database(dbPath, { readonly: true });
-        try {
-          return (db.prepare('SELECT count(*) FROM shutdown_answers WHERE shutdown_id = ?').pluck().get(id) as number) === 2 ? true : undefined;
-        } finally {
-          db.close();
-        }
-      },
-      30_000,
-      'the kept answers',
-    );
+    await waitForKeptAnswers(dbPath, id);
     await served.stop();
     // The same store without its kept answers: what judging from scratch gives.
     const scratch = `${dbPath}.scratch`;

@@ -4,6 +4,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -100,6 +101,22 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMil
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Waits until the store file at `dbPath` keeps both answers (compact and columnar) of shutdown `id` (server/api/answers.ts). */
+export async function waitForKeptAnswers(dbPath: string, id: string, timeoutMillis = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) FROM shutdown_answers WHERE shutdown_id = ?').pluck().get(id) as number) === 2 ? true : undefined;
+      } finally {
+        db.close();
+      }
+    },
+    timeoutMillis,
+    'the kept answers',
+  );
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1 (for a listener that cannot take port 0, such as `--grpc-port`). */
