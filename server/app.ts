@@ -153,20 +153,21 @@ export function createApp(deps: AppDeps): express.Express {
    * The answer of a shutdown in a form that is kept (answers.ts): the kept one while it stands, else
    * judged here, and derived and kept a while after this response is sent (ShutdownViews.deriveLater).
    */
-  const answerOf = async (req: Request, res: Response, form: AnswerForm, judged: (brief: BriefReport) => StreamedJson) => {
+  const answerOf = async (req: Request, res: Response, form: AnswerForm, judged: (brief: BriefReport, etag: string) => StreamedJson) => {
     const shutdown = await shutdownOf(String(req.params.id));
     const kept = await views.answer(shutdown, form);
     if (kept) return kept;
     const brief = await views.briefReport(shutdown);
     res.setHeader(ANSWER_HEADER, 'judged');
     res.once('finish', () => views.deriveLater(shutdown, quietWhenClosed(onError)));
-    return judged(brief);
+    // the tag of the kept answer of the same state (KeptAnswer.etag) while the views keep the report
+    return judged(brief, `W/"${views.tagOf(brief)}-${form}"`);
   };
 
   const getShutdown: Handler = async (req, res) => {
     const form = parseString(req.query.tasks, 'tasks');
     if (form !== undefined && form !== 'full' && form !== 'compact') throw new BadRequestError(`tasks must be 'full' or 'compact', got '${form}'`);
-    if (form === 'compact') return answerOf(req, res, 'compact', (brief) => streamedCompact(brief, `W/"${views.tagOf(brief)}-compact"`));
+    if (form === 'compact') return answerOf(req, res, 'compact', streamedCompact);
     const brief = await briefOf(String(req.params.id));
     // The header and order of the brief judgment, the whole tasks read a chunk at a time as they are written.
     return streamedWholeReport(brief, () => views.wholeTasks(brief), `W/"${views.tagOf(brief)}-full"`);
@@ -185,7 +186,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const getTimeline: Handler = async (req, res) =>
     // the same tag as long as the report is served from the views' cache or kept: a polling dashboard gets a 304
-    answerOf(req, res, 'columnar', (brief) => new StreamedText(() => columnarReportText(brief), `W/"${views.tagOf(brief)}-columnar"`));
+    answerOf(req, res, 'columnar', (brief, etag) => new StreamedText(() => columnarReportText(brief), etag));
 
   const searchShutdown: Handler = async (req) => {
     const q = parseString(req.query.q, 'q') ?? '';

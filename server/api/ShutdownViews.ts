@@ -56,6 +56,9 @@ export interface ShutdownSummary {
  */
 export const DERIVE_AFTER_READ_MILLIS = 10_000;
 
+/** The release judging here (package.json, read once): answers kept by another release are judged again. */
+const RELEASE = packageVersion();
+
 /** Distinguishes the reports of this process from those of an earlier one in entity tags. */
 const PROCESS_TAG = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
@@ -97,7 +100,7 @@ export class ShutdownViews implements Consumer<SpanRecord> {
     this.maxTasks = cacheOptions.maxTasks ?? DEFAULT_REPORT_CACHE_TASKS;
     this.answerChunkBytes = cacheOptions.answerChunkBytes ?? ANSWER_CHUNK_BYTES;
     this.deriveAfterReadMillis = cacheOptions.deriveAfterReadMillis ?? DERIVE_AFTER_READ_MILLIS;
-    this.answerKey = `${packageVersion()}.${ANSWER_FORMAT}.${TASK_VIEW_VERSION}.${judgeOptionsKey(options)}`;
+    this.answerKey = `${RELEASE}.${ANSWER_FORMAT}.${TASK_VIEW_VERSION}.${judgeOptionsKey(options)}`;
   }
 
   /** Stores a batch, then forgets the reports of the instances it touches. */

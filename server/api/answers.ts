@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
 import type { Request, Response } from 'express';
 import type { AnswerStore, StoredAnswer } from '../store/Store.js';
+import { StoreClosedError } from '../store/StoreClosedError.js';
 import { boundHeap } from './heapBound.js';
 
 /** The forms of a shutdown that are kept: `?tasks=compact` and `/timeline`. */
@@ -143,6 +144,6 @@ export async function sendKept(req: Request, res: Response, answer: KeptAnswer, 
 /** `onError` for work after a response (deriving answers): a store closed meanwhile (the service stopping) is not told. */
 export function quietWhenClosed(onError: (error: unknown) => void): (error: unknown) => void {
   return (error) => {
-    if (!/the store is closed/.test(String((error as Error)?.message ?? error))) onError(error);
+    if (!(error instanceof StoreClosedError)) onError(error);
   };
 }

@@ -9,6 +9,7 @@ import { StoreSchemaError } from './migrations.js';
 import { migratePg } from './pgMigrations.js';
 import { resourceKey } from './resourceKey.js';
 import type { ShutdownQuery, Store, TaskPage, TaskQuery } from './Store.js';
+import { StoreClosedError } from './StoreClosedError.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
 import { taskCursor } from './taskCursor.js';
@@ -309,7 +310,7 @@ export class PgStore implements Store {
   }
 
   private live(): pg.Pool {
-    if (!this.pool) throw new Error('PgStore: the store is closed');
+    if (!this.pool) throw new StoreClosedError('PgStore');
     return this.pool;
   }
 

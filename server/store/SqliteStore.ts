@@ -13,6 +13,7 @@ import { resourceKey } from './resourceKey.js';
 import { configureConnection, GROUP_COMMIT_MAX_SPANS, SqliteWriter, type WriteBatch, type WriteRow } from './SqliteWriter.js';
 import type { AnswerStore, ShutdownQuery, Store, StoredAnswer, TaskPage, TaskQuery, TaskViewSink } from './Store.js';
 import { StoreBusyError } from './StoreBusyError.js';
+import { StoreClosedError } from './StoreClosedError.js';
 import { StoreOpenError } from './StoreOpenError.js';
 import { StoreQueryError } from './StoreQueryError.js';
 import { errorFromWire, type SqliteWriterData, type WriterReply, type WriterRequest } from './sqliteWriterMessages.js';
@@ -261,7 +262,7 @@ export class SqliteStore implements Store {
     this.pendingSpans = 0;
     let errors: unknown[];
     try {
-      if (!this.db || !this.writer) throw new Error('SqliteStore: the store is closed');
+      if (!this.db || !this.writer) throw new StoreClosedError('SqliteStore');
       errors = this.writer.write(group.map((entry) => entry.batch));
     } catch (error) {
       if (error instanceof StoreBusyError) this.lastBusyAt = Date.now();
@@ -431,7 +432,7 @@ export class SqliteStore implements Store {
   }
 
   private live(): Database.Database {
-    if (!this.db) throw new Error('SqliteStore: the store is closed');
+    if (!this.db) throw new StoreClosedError('SqliteStore');
     return this.db;
   }
 
@@ -568,7 +569,7 @@ class WriterThread {
     this.worker.on('error', (error) => this.fail(new Error(`SqliteStore: the writer thread failed: ${error.message}`, { cause: error })));
     this.exited = new Promise((resolve) =>
       this.worker.once('exit', (code) => {
-        this.fail(new Error(this.closing ? 'SqliteStore: the store is closed' : `SqliteStore: the writer thread exited (code ${code})`));
+        this.fail(this.closing ? new StoreClosedError('SqliteStore') : new Error(`SqliteStore: the writer thread exited (code ${code})`));
         resolve();
       }),
     );
@@ -646,15 +647,7 @@ function prepareStatements(db: Database.Database) {
     windowJudged: rows(db, windowSql(`${ROW_COLUMNS_OF_S}, s.judged`)),
     // The same rows as window, with only what a brief read needs (see ViewRow), from the narrow task_views.
     // Row ids are far below 2^53, so plain numbers (no bigint per row).
-    windowViews: db
-      .prepare(
-        `SELECT span_row, view FROM task_views INDEXED BY task_views_window
-           WHERE instance = @instance AND end_ns >= @start AND created_ns <= @end
-         UNION ALL
-         SELECT span_row, view FROM task_views INDEXED BY task_views_pending
-           WHERE snapshot = 1 AND instance = @instance AND created_ns <= @end AND end_ns < @start`,
-      )
-      .raw(),
+    windowViews: db.prepare(windowSql('v.span_row, v.view', false)).raw(),
     // How many view rows end in or after the window, and the span of their row ids (the index alone answers).
     windowExtent: db
       .prepare('SELECT count(*), min(span_row), max(span_row) FROM task_views INDEXED BY task_views_window WHERE instance = @instance AND end_ns >= @start')
@@ -689,12 +682,16 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-/** The window read: `columns` of the spans rows (`s`) of the window's task view rows (`v`). */
-function windowSql(columns: string): string {
-  return `SELECT ${columns} FROM task_views v INDEXED BY task_views_window CROSS JOIN spans s ON s.id = v.span_row
+/**
+ * The window read: `columns` of the window's task view rows (`v`) and, with `withSpans`, of their spans
+ * rows (`s`, joined by row id).
+ */
+function windowSql(columns: string, withSpans = true): string {
+  const spans = withSpans ? ' CROSS JOIN spans s ON s.id = v.span_row' : '';
+  return `SELECT ${columns} FROM task_views v INDEXED BY task_views_window${spans}
             WHERE v.instance = @instance AND v.end_ns >= @start AND v.created_ns <= @end
           UNION ALL
-          SELECT ${columns} FROM task_views v INDEXED BY task_views_pending CROSS JOIN spans s ON s.id = v.span_row
+          SELECT ${columns} FROM task_views v INDEXED BY task_views_pending${spans}
             WHERE v.snapshot = 1 AND v.instance = @instance AND v.created_ns <= @end AND v.end_ns < @start`;
 }
 
