@@ -10,7 +10,7 @@
 export interface ExpiryCursor {
   /** shutdown spans first (they may hold tasks), then task spans, then other spans */
   phase: 'shutdown' | 'task' | 'other';
-  /** the sort key (start for shutdowns, end for the others, unix ns) of the last row looked at */
+  /** the sort key of the last row looked at: unix ns (start for shutdowns, end for other spans), or what the store orders tasks by (SQLite: a bucket of end times) */
   key: bigint;
   /** the row id of the last row looked at */
   id: bigint;

@@ -3,6 +3,7 @@
  * IMMEDIATE transaction, so that ingest waits at most one batch for the write lock.
  */
 import type Database from 'better-sqlite3';
+import { TASK_END_BUCKET, TASK_END_BUCKET_SHIFT } from '../store/columns.js';
 import { type ExpiryBatch, type ExpiryCursor, emptyBatch, nextPhase } from './ExpiryCursor.js';
 
 type Statements = ReturnType<typeof prepare>;
@@ -17,11 +18,11 @@ function prepare(db: Database.Database) {
         WHERE role = 'shutdown' AND start_ns < @cutoff AND (start_ns, id) > (@key, @id)
         ORDER BY start_ns, id LIMIT @limit`,
     ),
-    // spans_task_end_filters
+    // spans_task_end_buckets, in its own order (bucket, row id): the cursor's key is a bucket of end times.
     tasks: raw(
-      `SELECT id, end_ns, instance, created_ns, snapshot FROM spans
-        WHERE role = 'task' AND end_ns < @cutoff AND (end_ns, id) > (@key, @id)
-        ORDER BY end_ns, id LIMIT @limit`,
+      `SELECT id, ${TASK_END_BUCKET}, end_ns, instance, created_ns, snapshot FROM spans
+        WHERE role = 'task' AND (${TASK_END_BUCKET}) BETWEEN @key AND @cutoffBucket AND end_ns < @cutoff AND ((${TASK_END_BUCKET}), id) > (@key, @id)
+        ORDER BY (${TASK_END_BUCKET}), id LIMIT @limit`,
     ),
     // spans_shutdown_instance: a kept shutdown of the task's instance whose window holds the task
     holder: db
@@ -52,7 +53,7 @@ export function sqliteExpireBatch(db: Database.Database, cutoff: bigint, limit: 
     statements.set(db, s);
   }
   const stmt = s;
-  const params = { cutoff, key: cursor.key, id: cursor.id, limit };
+  const params = { cutoff, cutoffBucket: cutoff >> TASK_END_BUCKET_SHIFT, key: cursor.key, id: cursor.id, limit };
   return db
     .transaction((): ExpiryBatch => {
       if (cursor.phase === 'shutdown') {
@@ -64,9 +65,9 @@ export function sqliteExpireBatch(db: Database.Database, cutoff: bigint, limit: 
         return batch;
       }
       if (cursor.phase === 'task') {
-        const rows = stmt.tasks.all(params) as [bigint, bigint, string, bigint, bigint][];
+        const rows = stmt.tasks.all(params) as [bigint, bigint, bigint, string, bigint, bigint][];
         let deleted = 0;
-        for (const [id, end, instance, created, snapshot] of rows) {
+        for (const [id, , end, instance, created, snapshot] of rows) {
           const held = stmt.holder.get({ instance, cutoff, created, end, taskSnapshot: snapshot });
           if (held === undefined) deleted += stmt.remove.run(id).changes;
         }

@@ -7,7 +7,17 @@ import type { Attrs, ShutdownRecord, SpanRecord, SpanRole, TaskRecord, Verdict }
 import type { ExpiryBatch, ExpiryCursor } from '../retention/ExpiryCursor.js';
 import { sqliteSizeBytes } from '../retention/sqliteExpiry.js';
 import { decodeResource, decodeSpanRow, encodeSpanBody } from './codec.js';
-import { checkLimit, checkVerdict, clampInt64, derivedColumns, INT64_MAX } from './columns.js';
+import {
+  checkLimit,
+  checkVerdict,
+  clampInt64,
+  derivedColumns,
+  INT64_MAX,
+  TASK_END_BUCKET,
+  TASK_END_BUCKET_SHIFT,
+  WINDOW_BUCKET,
+  WINDOW_BUCKET_SHIFT,
+} from './columns.js';
 import { migrate, StoreSchemaError, schemaVersion } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
 import { configureConnection, GROUP_COMMIT_MAX_SPANS, SqliteWriter, type WriteBatch, type WriteRow } from './SqliteWriter.js';
@@ -368,16 +378,19 @@ export class SqliteStore implements Store {
       filters.push('service = @service');
       params.service = query.service;
     }
+    // Each bound on the end time bounds its bucket too: the range of spans_task_end_buckets to read.
     if (query.since !== undefined) {
       if (typeof query.since !== 'bigint') throw new StoreQueryError('invalid since: expected unix nanoseconds');
-      filters.push('end_ns >= @since');
+      filters.push(`(${TASK_END_BUCKET}) >= @sinceBucket AND end_ns >= @since`);
       params.since = clampInt64(query.since);
+      params.sinceBucket = (params.since as bigint) >> TASK_END_BUCKET_SHIFT;
     }
     if (query.cursor !== undefined) {
       const [endNs, id] = taskCursor.decode(query.cursor);
-      filters.push('(end_ns, id) < (@cursorEnd, @cursorId)');
+      filters.push(`(${TASK_END_BUCKET}) <= @cursorBucket AND (end_ns, id) < (@cursorEnd, @cursorId)`);
       params.cursorEnd = endNs;
       params.cursorId = id;
+      params.cursorBucket = clampInt64(endNs) >> TASK_END_BUCKET_SHIFT;
     }
     const key = filters.join(' AND ');
     let statement = this.taskQueries.get(key);
@@ -385,7 +398,7 @@ export class SqliteStore implements Store {
       statement = db
         .prepare(
           `SELECT id, end_ns, verdict, ${ROW_COLUMNS} FROM spans WHERE role = 'task'${filters.map((f) => ` AND ${f}`).join('')}
-           ORDER BY end_ns DESC, id DESC LIMIT @limit`,
+           ORDER BY (${TASK_END_BUCKET}) DESC, end_ns DESC, id DESC LIMIT @limit`,
         )
         .raw()
         .safeIntegers(true);
@@ -648,9 +661,13 @@ function prepareStatements(db: Database.Database) {
     // The same rows as window, with only what a brief read needs (see ViewRow), from the narrow task_views.
     // Row ids are far below 2^53, so plain numbers (no bigint per row).
     windowViews: db.prepare(windowSql('v.span_row, v.view', false)).raw(),
-    // How many view rows end in or after the window, and the span of their row ids (the index alone answers).
+    // About how many view rows end in or after the window, and the span of their row ids: those of the
+    // buckets from the window's start's on (the index alone answers), a superset of the window's rows.
     windowExtent: db
-      .prepare('SELECT count(*), min(span_row), max(span_row) FROM task_views INDEXED BY task_views_window WHERE instance = @instance AND end_ns >= @start')
+      .prepare(
+        `SELECT count(*), min(span_row), max(span_row) FROM task_views INDEXED BY task_views_window_buckets
+           WHERE instance = @instance AND (${WINDOW_BUCKET}) >= @startBucket`,
+      )
       .raw(),
     // windowViews, its first half read over a range of row ids.
     windowViewsInRowOrder: db
@@ -688,8 +705,8 @@ function prepareStatements(db: Database.Database) {
  */
 function windowSql(columns: string, withSpans = true): string {
   const spans = withSpans ? ' CROSS JOIN spans s ON s.id = v.span_row' : '';
-  return `SELECT ${columns} FROM task_views v INDEXED BY task_views_window${spans}
-            WHERE v.instance = @instance AND v.end_ns >= @start AND v.created_ns <= @end
+  return `SELECT ${columns} FROM task_views v INDEXED BY task_views_window_buckets${spans}
+            WHERE v.instance = @instance AND (v.${WINDOW_BUCKET}) >= @startBucket AND v.end_ns >= @start AND v.created_ns <= @end
           UNION ALL
           SELECT ${columns} FROM task_views v INDEXED BY task_views_pending${spans}
             WHERE v.snapshot = 1 AND v.instance = @instance AND v.created_ns <= @end AND v.end_ns < @start`;
@@ -697,7 +714,8 @@ function windowSql(columns: string, withSpans = true): string {
 
 /** The parameters of the window statements. */
 function windowParams(instance: string, start: bigint, end: bigint | undefined) {
-  return { instance, start: clampInt64(start), end: end === undefined ? INT64_MAX : clampInt64(end) };
+  const from = clampInt64(start);
+  return { instance, start: from, startBucket: from >> WINDOW_BUCKET_SHIFT, end: end === undefined ? INT64_MAX : clampInt64(end) };
 }
 
 /** A statement that returns {@link StoredRow}s: arrays, integers as bigint (exact ns). */

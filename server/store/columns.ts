@@ -6,6 +6,18 @@ import { StoreQueryError } from './StoreQueryError.js';
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
 
+/**
+ * The time buckets of the end-ordered SQLite indices (migration 11): `spans_task_end_buckets` is keyed by
+ * {@link TASK_END_BUCKET} (2^28 ns, about 268 ms) and then the row id, `task_views_window_buckets` by the
+ * instance and {@link WINDOW_BUCKET} (2^30 ns, about 1.07 s). Reads name the same expressions, written as
+ * the indices write them, so that SQLite uses the indices, and compare the exact end time besides.
+ */
+export const TASK_END_BUCKET = 'end_ns >> 28';
+export const WINDOW_BUCKET = 'end_ns >> 30';
+/** The shifts of {@link TASK_END_BUCKET} and {@link WINDOW_BUCKET}, for the bounds of a query. */
+export const TASK_END_BUCKET_SHIFT = 28n;
+export const WINDOW_BUCKET_SHIFT = 30n;
+
 const KNOWN_VERDICTS: ReadonlySet<string> = new Set(VERDICTS);
 
 /** A time clamped into the range an int64 column keeps (for query bounds, never for stored values). */

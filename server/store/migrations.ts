@@ -231,6 +231,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'the end-ordered task indices keyed by time bucket, then row id: a commit appends to a few buckets',
+    up(db) {
+      // Keyed by the end time itself, an index takes each task's entry wherever its end falls: the tasks of
+      // a fleet's shutdown end within the same second or two, so every commit of a few thousand of them
+      // wrote most of both indices' pages again (bench/ingest: 60 % of the writer's time). Keyed by a
+      // bucket of the end time (end_ns >> 28: 268 ms; end_ns >> 30: 1.07 s for the window) and then the
+      // row id, the entries of a bucket are in arrival order, so a commit appends to the few buckets its
+      // tasks ended in. Reads name the same expressions (columns.ts) and check the exact time besides; the
+      // list sorts each bucket it reads, the window read needs no order.
+      db.exec(`
+        DROP INDEX spans_task_end_filters;
+        CREATE INDEX spans_task_end_buckets ON spans ((end_ns >> 28), id, end_ns, verdict, service) WHERE role = 'task';
+        DROP INDEX task_views_window;
+        CREATE INDEX task_views_window_buckets ON task_views (instance, (end_ns >> 30));
+      `);
+    },
+  },
 ];
 
 /** Rows read per page while migration 3 rewrites them. */

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { test as base, describe, expect } from 'vitest';
 import type { SpanRecord, TaskRecord, Verdict } from '../../../contract/records.js';
 import { encodeSpanRecord } from '../../../server/store/codec.js';
+import { TASK_END_BUCKET, WINDOW_BUCKET } from '../../../server/store/columns.js';
 import { MIGRATIONS, StoreSchemaError } from '../../../server/store/migrations.js';
 import { GROUP_COMMIT_MAX_SPANS, SqliteStore, StoreOpenError } from '../../../server/store/SqliteStore.js';
 import { otherSpan, shutdownSpan, spanId, taskSpan, traceId, verdictAlone } from './spanBuilder.js';
@@ -120,7 +121,7 @@ describe('SqliteStore', () => {
   });
 
   describe('indices', () => {
-    it('when /api/tasks filters by verdict, service or neither, then SQLite reads the one covering index in end order without sorting', async ({
+    it('when /api/tasks filters by verdict, service or neither, then SQLite reads the one covering index by end bucket and sorts only within a bucket', async ({
       dir,
       openStore,
     }) => {
@@ -130,17 +131,20 @@ describe('SqliteStore', () => {
       try {
         for (const filter of ['', " AND verdict = 'swallowed'", " AND service = 'svc'", " AND verdict = 'swallowed' AND service = 'svc'"]) {
           const plan = (
-            db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM spans WHERE role = 'task'${filter} ORDER BY end_ns DESC, id DESC LIMIT 50`).all() as {
+            db
+              .prepare(`EXPLAIN QUERY PLAN SELECT id FROM spans WHERE role = 'task'${filter} ORDER BY (${TASK_END_BUCKET}) DESC, end_ns DESC, id DESC LIMIT 50`)
+              .all() as {
               detail: string;
             }[]
           )
             .map((row) => row.detail)
             .join('; ');
-          expect(plan, filter).toContain('spans_task_end_filters');
-          expect(plan, filter).not.toContain('TEMP B-TREE');
+          expect(plan, filter).toContain('COVERING INDEX spans_task_end_buckets');
+          // A sort of the rows of each bucket read (LIMIT stops it after the page), never of all tasks.
+          expect(plan, filter).toContain('USE TEMP B-TREE FOR LAST 2 TERMS OF ORDER BY');
         }
         const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'spans_task%' ORDER BY name").pluck().all();
-        expect(names).toEqual(['spans_task_end_filters']);
+        expect(names).toEqual(['spans_task_end_buckets']);
       } finally {
         db.close();
       }
@@ -157,14 +161,14 @@ describe('SqliteStore', () => {
       expect((await store.judgedTasksInWindow('svc-1', 200n, 500n)).map((t) => t.task.spanId).sort()).toEqual([open.spanId, ended.spanId].sort());
       const db = new Database(join(dir, 'store.db'), { readonly: true });
       try {
-        const sql = `SELECT s.id FROM task_views v INDEXED BY task_views_window CROSS JOIN spans s ON s.id = v.span_row
-                       WHERE v.instance = 'svc-1' AND v.end_ns >= 200 AND v.created_ns <= 500
+        const sql = `SELECT s.id FROM task_views v INDEXED BY task_views_window_buckets CROSS JOIN spans s ON s.id = v.span_row
+                       WHERE v.instance = 'svc-1' AND (v.${WINDOW_BUCKET}) >= 0 AND v.end_ns >= 200 AND v.created_ns <= 500
                      UNION ALL
                      SELECT s.id FROM task_views v INDEXED BY task_views_pending CROSS JOIN spans s ON s.id = v.span_row
                        WHERE v.snapshot = 1 AND v.instance = 'svc-1' AND v.created_ns <= 500 AND v.end_ns < 200`;
         const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((row) => row.detail);
         expect(plan.filter((d) => d.startsWith('SEARCH v'))).toEqual([
-          expect.stringContaining('task_views_window'),
+          expect.stringContaining('task_views_window_buckets'),
           expect.stringContaining('task_views_pending'),
         ]);
         expect(plan.filter((d) => d.startsWith('SEARCH s'))).toEqual([
@@ -408,7 +412,8 @@ describe('SqliteStore', () => {
       try {
         expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
         const indices = check.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).pluck().all();
-        expect(indices).toContain('spans_task_end_filters');
+        expect(indices).toContain('spans_task_end_buckets');
+        expect(indices).toContain('task_views_window_buckets');
       } finally {
         check.close();
       }
