@@ -25,6 +25,8 @@ const CLI = join(ROOT, 'dist', 'server', 'cli', 'main.js');
 const SPANS = Number(process.env.BENCH_INGEST_SPANS ?? 200_000);
 /** Concurrent senders, as the issue defines the workload. */
 const SENDERS = 4;
+/** Passes of each in-process floor; the fastest counts. */
+const FLOOR_PASSES = 3;
 /** Rows per transaction of the bare floors. */
 const FLOOR_ROWS_PER_TX = 10_000;
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -83,8 +85,15 @@ function decodeMs(bodies, decode) {
   return ms;
 }
 
-function sqliteFloorMs(rows, dir) {
-  const db = new Database(join(dir, 'floor.db'));
+/** The least of `FLOOR_PASSES` runs of `measure` (given the pass number), in ms. */
+function fastest(measure) {
+  let best = Number.POSITIVE_INFINITY;
+  for (let pass = 0; pass < FLOOR_PASSES; pass++) best = Math.min(best, measure(pass));
+  return best;
+}
+
+function sqliteFloorMs(rows, dir, pass) {
+  const db = new Database(join(dir, `floor-${pass}.db`));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec(
@@ -151,11 +160,13 @@ async function main() {
     // Floors, single-threaded, in this process: a warm-up pass first so that the measured one sees optimized code.
     const decodePb = (body) => OtlpTypes.ExportTraceServiceRequest.decode(body).resourceSpans.length;
     const decodeJson = (body) => JSON.parse(Buffer.from(body).toString('utf8')).resourceSpans.length;
+    // The fastest of FLOOR_PASSES passes: one pass of the decode floor moved by 2x from run to run (the
+    // collector of this process, which holds every body), and a slow floor flatters the ratio.
     decodeMs(protobuf.slice(0, 20), decodePb);
     decodeMs(json.slice(0, 20), decodeJson);
-    const pbDecodeMs = decodeMs(protobuf, decodePb);
-    const jsonDecodeMs = decodeMs(json, decodeJson);
-    const sqliteInsertMs = sqliteFloorMs(rows, dir);
+    const pbDecodeMs = fastest(() => decodeMs(protobuf, decodePb));
+    const jsonDecodeMs = fastest(() => decodeMs(json, decodeJson));
+    const sqliteInsertMs = fastest((pass) => sqliteFloorMs(rows, dir, pass));
     const pgUsable = PG_URL !== 'off';
     const pgInsertMs = pgUsable ? await pgFloorMs(rows, `bench_floor_${hex(4)}`) : undefined;
 
