@@ -477,8 +477,19 @@ class WireReader {
   }
 
   private string(end: number): string {
-    if (!isUtf8(this.buf.subarray(this.pos, end))) throw NOT_CANONICAL;
-    const s = this.buf.toString('utf8', this.pos, end);
+    const buf = this.buf;
+    const start = this.pos;
+    // Most strings are ASCII, which is valid UTF-8 and reads the same as latin1: checked here byte by
+    // byte, without the Buffer view and the second pass of the general check.
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii && !isUtf8(buf.subarray(start, end))) throw NOT_CANONICAL;
+    const s = buf.toString(ascii ? 'latin1' : 'utf8', start, end);
     this.pos = end;
     return s;
   }
@@ -503,7 +514,7 @@ class WireReader {
     const bucket = this.keys.get(hash);
     if (bucket) {
       for (const entry of bucket) {
-        if (entry.bytes.length === length && entry.bytes.equals(buf.subarray(start, end))) {
+        if (sameBytes(entry.bytes, buf, start, length)) {
           this.pos = end;
           return entry.text;
         }
@@ -542,4 +553,11 @@ class WireReader {
         throw NOT_CANONICAL;
     }
   }
+}
+
+/** Whether `bytes` equals `length` bytes of `buf` from `start` (a short key: compared here, without a Buffer view). */
+function sameBytes(bytes: Buffer, buf: Buffer, start: number, length: number): boolean {
+  if (bytes.length !== length) return false;
+  for (let i = 0; i < length; i++) if (bytes[i] !== buf[start + i]) return false;
+  return true;
 }
