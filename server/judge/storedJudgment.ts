@@ -1,5 +1,6 @@
 import type { Finding, JudgedTask, TaskFindingKind, TaskRecord, Verdict } from '../../contract/records.js';
 import { judgeTask, type TaskWindow } from './judgeTask.js';
+import { sameJson } from './sameJson.js';
 import { judgeEveryWindow, judgeOptionsKey, type TaskView, taskViewOf } from './taskView.js';
 
 export { judgeOptionsKey };
@@ -49,11 +50,10 @@ export function judgeAtIngest(task: TaskRecord, options?: Partial<JudgeOptions>)
   const judged = judgeEveryWindow(task, options);
   const open = partOf(judged.open);
   const stored: StoredJudgment = { options: judgeOptionsKey(options), open };
-  const openText = JSON.stringify(open);
   const inTime = partOf(judged.inTime);
-  if (JSON.stringify(inTime) !== openText) stored.inTime = inTime;
+  if (!sameJson(inTime, open)) stored.inTime = inTime;
   const late = partOf(judged.late);
-  if (JSON.stringify(late) !== openText) stored.late = late;
+  if (!sameJson(late, open)) stored.late = late;
   return { verdict: open.verdict, text: JSON.stringify(stored), view: JSON.stringify(taskViewOf(task, judged, options)) };
 }
 

@@ -5,6 +5,7 @@ import { pairSteps } from '../../contract/steps.js';
 import { finalStateOf } from './finalStateOf.js';
 import { judgeTask } from './judgeTask.js';
 import { type JudgeOptions, resolveJudgeOptions } from './options.js';
+import { sameJson } from './sameJson.js';
 import { splitNs } from './TimeColumn.js';
 
 /** Version of the {@link TaskView} layout; a stored view of another version is rebuilt from the record. */
@@ -137,7 +138,7 @@ function partOf(judged: JudgedTask, base: bigint): ViewPart {
 
 /** True when two parts say the same. */
 function samePart(a: ViewPart, b: ViewPart): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return sameJson(a, b);
 }
 
 /**
