@@ -14,7 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { fleetBodies, hex, peakRssMb, startServe } from '../workload.mjs';
@@ -30,8 +31,6 @@ const FLOOR_PASSES = 3;
 /** Rows per transaction of the bare floors. */
 const FLOOR_ROWS_PER_TX = 10_000;
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const { OtlpTypes } = await import(pathToFileURL(join(ROOT, 'dist', 'collector', 'otlp', 'schema.js')).href);
 
 /** POSTs every body with `SENDERS` concurrent keep-alive senders; returns { ms, acknowledged, failed }. */
 async function send(otlpUrl, bodies, contentType) {
@@ -76,38 +75,16 @@ function floorRows(jsonBodies) {
   return rows;
 }
 
-function decodeMs(bodies, decode) {
-  const t = performance.now();
-  let n = 0;
-  for (const { body } of bodies) n += decode(body);
-  const ms = performance.now() - t;
-  if (n === 0) throw new Error('decoded nothing');
-  return ms;
-}
-
-/** The least of `FLOOR_PASSES` runs of `measure` (given the pass number), in ms. */
-function fastest(measure) {
-  let best = Number.POSITIVE_INFINITY;
-  for (let pass = 0; pass < FLOOR_PASSES; pass++) best = Math.min(best, measure(pass));
-  return best;
-}
-
-function sqliteFloorMs(rows, dir, pass) {
-  const db = new Database(join(dir, `floor-${pass}.db`));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec(
-    'CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, name TEXT, start_ns INTEGER, end_ns INTEGER, body TEXT, PRIMARY KEY (trace_id, span_id))',
-  );
-  const insert = db.prepare('INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?)');
-  const tx = db.transaction((chunk) => {
-    for (const row of chunk) insert.run(...row);
+/** One floor measured in a worker thread of its own (floorThread.mjs): the fastest of FLOOR_PASSES passes, in ms. */
+function floorInThread(kind, input, dir) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./floorThread.mjs', import.meta.url), {
+      workerData: { kind, input, root: ROOT, dir, passes: FLOOR_PASSES, rowsPerTx: FLOOR_ROWS_PER_TX },
+    });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`floor thread (${kind}) exited with code ${code}`)));
   });
-  const t = performance.now();
-  for (let i = 0; i < rows.length; i += FLOOR_ROWS_PER_TX) tx(rows.slice(i, i + FLOOR_ROWS_PER_TX));
-  const ms = performance.now() - t;
-  db.close();
-  return ms;
 }
 
 async function pgFloorMs(rows, schema) {
@@ -157,16 +134,19 @@ async function main() {
     const spans = protobuf.reduce((n, b) => n + b.spans, 0);
     const rows = floorRows(json);
 
-    // Floors, single-threaded, in this process: a warm-up pass first so that the measured one sees optimized code.
-    const decodePb = (body) => OtlpTypes.ExportTraceServiceRequest.decode(body).resourceSpans.length;
-    const decodeJson = (body) => JSON.parse(Buffer.from(body).toString('utf8')).resourceSpans.length;
-    // The fastest of FLOOR_PASSES passes: one pass of the decode floor moved by 2x from run to run (the
-    // collector of this process, which holds every body), and a slow floor flatters the ratio.
-    decodeMs(protobuf.slice(0, 20), decodePb);
-    decodeMs(json.slice(0, 20), decodeJson);
-    const pbDecodeMs = fastest(() => decodeMs(protobuf, decodePb));
-    const jsonDecodeMs = fastest(() => decodeMs(json, decodeJson));
-    const sqliteInsertMs = fastest((pass) => sqliteFloorMs(rows, dir, pass));
+    // Floors, single-threaded, each in a thread whose heap holds only its input; the fastest of
+    // FLOOR_PASSES passes counts (a slow floor flatters the ratio).
+    const pbDecodeMs = await floorInThread(
+      'protobuf',
+      protobuf.map((b) => b.body),
+      dir,
+    );
+    const jsonDecodeMs = await floorInThread(
+      'json',
+      json.map((b) => b.body),
+      dir,
+    );
+    const sqliteInsertMs = await floorInThread('sqlite', rows, dir);
     const pgUsable = PG_URL !== 'off';
     const pgInsertMs = pgUsable ? await pgFloorMs(rows, `bench_floor_${hex(4)}`) : undefined;
 

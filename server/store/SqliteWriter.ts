@@ -11,11 +11,12 @@ export const DEFAULT_CACHE_KIB = 64 * 1024;
 
 /**
  * The page cache of a writer thread's connection, in KiB. Smaller than {@link DEFAULT_CACHE_KIB}: the
- * thread's own heap costs memory too, and a write touches few pages besides the ends of the tables
- * and the (trace id, span id) index (16 MiB hold that of about 250,000 spans). Measured (bench/ingest,
- * 100,000 spans): peak RSS of the serve 326 MB with 64 MiB, 267-282 MB with 16 MiB, the same rate.
+ * thread's own heap costs memory too, and a write touches few pages besides the ends of the tables and
+ * indices (since migration 11 the end-ordered indices take appends too) and the (trace id, span id)
+ * index, whose pages the OS keeps cached anyway. Measured (bench/ingest, 200,000 spans, the same rate
+ * for all three): peak RSS of the serve 278-294 MB with 16 MiB, 282 MB with 8 MiB, 261-271 MB with 4 MiB.
  */
-export const WRITER_THREAD_CACHE_KIB = 16 * 1024;
+export const WRITER_THREAD_CACHE_KIB = 4 * 1024;
 
 /**
  * Group commit: the batches that arrive while a commit is pending share one transaction, up to about
