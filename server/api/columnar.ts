@@ -161,15 +161,17 @@ export function* columnarReportText(brief: BriefReport): Generator<string> {
     'cancelRequestedMs',
     rows((i) => t.cancelRequested.ms(i)),
   );
-  yield* column('cancelOffset', (emit) => {
+  /** The offsets of per-task runs in report order, from the table's `offset` (in table order). */
+  const offsets = (offset: ArrayLike<number>) => (emit: (text: string) => void) => {
     let at = 0;
     emit('0');
     for (let k = 0; k < n; k++) {
       const i = order[k];
-      at += t.cancelOffset[i + 1] - t.cancelOffset[i];
+      at += offset[i + 1] - offset[i];
       emit(String(at));
     }
-  });
+  };
+  yield* column('cancelOffset', offsets(t.cancelOffset));
   yield* column('cancelTimes', (emit) => {
     for (let k = 0; k < n; k++) {
       const i = order[k];
@@ -183,15 +185,7 @@ export function* columnarReportText(brief: BriefReport): Generator<string> {
       for (let j = t.stepOffset[i]; j < t.stepOffset[i + 1]; j++, s++) emit(element(value(j, s)));
     }
   };
-  yield* column('stepOffset', (emit) => {
-    let at = 0;
-    emit('0');
-    for (let k = 0; k < n; k++) {
-      const i = order[k];
-      at += t.stepOffset[i + 1] - t.stepOffset[i];
-      emit(String(at));
-    }
-  });
+  yield* column('stepOffset', offsets(t.stepOffset));
   yield* column(
     'stepKind',
     eachStep((j) => t.stepKind[j]),

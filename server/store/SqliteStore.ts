@@ -20,7 +20,7 @@ import {
 } from './columns.js';
 import { migrate, StoreSchemaError, schemaVersion } from './migrations.js';
 import { resourceKey } from './resourceKey.js';
-import { configureConnection, GROUP_COMMIT_MAX_SPANS, SqliteWriter, type WriteBatch, type WriteRow } from './SqliteWriter.js';
+import { configureConnection, GroupCommit, SqliteWriter, type WriteBatch, type WriteRow } from './SqliteWriter.js';
 import type { AnswerStore, ShutdownQuery, Store, StoredAnswer, TaskPage, TaskQuery, TaskViewSink } from './Store.js';
 import { StoreBusyError } from './StoreBusyError.js';
 import { StoreClosedError } from './StoreClosedError.js';
@@ -106,13 +106,6 @@ const ROW_COLUMNS_OF_S = ROW_COLUMNS.split(', ')
 /** A {@link SqliteStore.scanTaskViews} row: the spans row id and the view text. */
 type ViewRow = [id: number, view: string | null];
 
-/** A batch waiting for its group commit, with the answer to give its caller. */
-interface PendingBatch {
-  batch: WriteBatch;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 /** A queryTasks row: the paging key and verdict, then a {@link StoredRow}. */
 type TaskRow = [id: bigint, endNs: bigint, verdict: Verdict, ...row: StoredRow];
 
@@ -126,13 +119,12 @@ export class SqliteStore implements Store {
   private db: Database.Database | undefined;
   private readonly verdictOf: (task: TaskRecord) => Verdict;
   private readonly judgmentOf: SqliteStoreOptions['judgmentOf'];
-  /** The writes on this thread's connection; undefined when a {@link WriterThread} makes them. */
+  /** The group commits on this thread's connection; undefined when a {@link WriterThread} makes them. */
+  private readonly commits: GroupCommit<{ resolve: () => void; reject: (error: unknown) => void }> | undefined;
   private readonly writer: SqliteWriter | undefined;
   private readonly thread: WriterThread | undefined;
-  /** Batches waiting for the next group commit on this thread, and how many spans they hold. */
-  private pending: PendingBatch[] = [];
-  private pendingSpans = 0;
-  private flushScheduled = false;
+  /** Writes an encoded batch in the next group commit, here or in the writer thread. */
+  private readonly write: (batch: WriteBatch) => Promise<unknown>;
   /** Date.now() of the last write that found the store busy */
   private lastBusyAt = Number.NEGATIVE_INFINITY;
   private readonly stmt: ReturnType<typeof prepareStatements>;
@@ -159,7 +151,26 @@ export class SqliteStore implements Store {
     this.judgmentOf = judgmentOf;
     this.stmt = prepareStatements(db);
     this.thread = thread;
-    this.writer = thread ? undefined : new SqliteWriter(db, busyTimeoutMs, writeBusyTimeoutMs);
+    if (thread) {
+      this.write = (batch) => thread.request({ type: 'write', batch });
+      return;
+    }
+    const writer = new SqliteWriter(db, busyTimeoutMs, writeBusyTimeoutMs);
+    const commits = new GroupCommit<{ resolve: () => void; reject: (error: unknown) => void }>(
+      () => {
+        if (!this.db) throw new StoreClosedError('SqliteStore');
+        return writer;
+      },
+      (callers, errors) => {
+        for (let i = 0; i < callers.length; i++) {
+          if (errors[i] === undefined) callers[i].resolve();
+          else callers[i].reject(errors[i]);
+        }
+      },
+    );
+    this.writer = writer;
+    this.commits = commits;
+    this.write = (batch) => new Promise<void>((resolve, reject) => commits.add(batch, { resolve, reject }));
   }
 
   /** The answers of settled shutdowns (see AnswerStore). */
@@ -242,47 +253,13 @@ export class SqliteStore implements Store {
     }
     // Just found busy: refuse at once rather than wait on the event loop again.
     if (Date.now() - this.lastBusyAt < BUSY_BACKOFF_MS) return Promise.reject(new StoreBusyError());
-    if (this.thread) {
-      return this.thread.request({ type: 'write', batch: encoded }).then(
-        () => undefined,
-        (error: unknown) => {
-          if (error instanceof StoreBusyError) this.lastBusyAt = Date.now();
-          throw error;
-        },
-      );
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ batch: encoded, resolve, reject });
-      this.pendingSpans += batch.length;
-      if (this.pendingSpans >= GROUP_COMMIT_MAX_SPANS) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // After the I/O callbacks of this turn of the loop, so that the requests read in it join the group.
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  /** Commits every pending batch in one transaction on this thread's connection, then answers each batch's caller. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const group = this.pending;
-    if (group.length === 0) return;
-    this.pending = [];
-    this.pendingSpans = 0;
-    let errors: unknown[];
-    try {
-      if (!this.db || !this.writer) throw new StoreClosedError('SqliteStore');
-      errors = this.writer.write(group.map((entry) => entry.batch));
-    } catch (error) {
-      if (error instanceof StoreBusyError) this.lastBusyAt = Date.now();
-      errors = group.map(() => error);
-    }
-    for (let i = 0; i < group.length; i++) {
-      const error = errors[i];
-      if (error === undefined) group[i].resolve();
-      else group[i].reject(error);
-    }
+    return this.write(encoded).then(
+      () => undefined,
+      (error: unknown) => {
+        if (error instanceof StoreBusyError) this.lastBusyAt = Date.now();
+        throw error;
+      },
+    );
   }
 
   /** True when a write found another process holding the write lock within the last {@link BUSY_REPORT_MS}. */
@@ -434,7 +411,7 @@ export class SqliteStore implements Store {
     const db = this.db;
     if (!db) return;
     // What was accepted is committed before the file closes.
-    this.flush();
+    this.commits?.flush();
     this.db = undefined;
     try {
       if (this.thread) await this.thread.close();

@@ -206,6 +206,55 @@ export class SqliteWriter {
   }
 }
 
+/**
+ * Group commit over a {@link SqliteWriter}: the batches added while a commit is pending (those read in
+ * the same turn of the event loop) share one transaction, up to about {@link GROUP_COMMIT_MAX_SPANS}
+ * spans; then each batch's `tag` is answered with its error (undefined: committed). Used on the store's
+ * own connection (SqliteStore) and in its writer thread (sqliteWriterThread.ts).
+ */
+export class GroupCommit<T> {
+  private pending: WriteBatch[] = [];
+  private tags: T[] = [];
+  private spans = 0;
+  private scheduled = false;
+
+  constructor(
+    /** the writer, or a throw when there is none any more (the store closed) */
+    private readonly writer: () => SqliteWriter,
+    private readonly answer: (tags: T[], errors: unknown[]) => void,
+  ) {}
+
+  add(batch: WriteBatch, tag: T): void {
+    this.pending.push(batch);
+    this.tags.push(tag);
+    this.spans += batch.rows.length;
+    if (this.spans >= GROUP_COMMIT_MAX_SPANS) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      // After the I/O callbacks (or messages) of this turn of the loop, so that the batches read in it join the group.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits every pending batch in one transaction now, then answers each. */
+  flush(): void {
+    this.scheduled = false;
+    const group = this.pending;
+    const tags = this.tags;
+    if (group.length === 0) return;
+    this.pending = [];
+    this.tags = [];
+    this.spans = 0;
+    let errors: unknown[];
+    try {
+      errors = this.writer().write(group);
+    } catch (error) {
+      errors = group.map(() => error);
+    }
+    this.answer(tags, errors);
+  }
+}
+
 /** The pragmas every connection to a store file sets (WAL itself is a property of the file). */
 export function configureConnection(db: Database.Database, busyTimeoutMs: number, cacheKib = DEFAULT_CACHE_KIB): void {
   db.pragma('journal_mode = WAL');

@@ -5,7 +5,7 @@
  * each batch is answered once its group is committed (or its savepoint rolled back).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { GROUP_COMMIT_MAX_SPANS, SqliteWriter, WRITER_THREAD_CACHE_KIB } from './SqliteWriter.js';
+import { GroupCommit, SqliteWriter, WRITER_THREAD_CACHE_KIB } from './SqliteWriter.js';
 import { type SqliteWriterData, type WriterReply, type WriterRequest, wireError } from './sqliteWriterMessages.js';
 
 const port = parentPort;
@@ -14,40 +14,19 @@ const data = workerData as SqliteWriterData;
 const writer = SqliteWriter.open(data.path, data.busyTimeoutMs, data.writeBusyTimeoutMs, WRITER_THREAD_CACHE_KIB);
 const reply = (message: WriterReply) => port.postMessage(message);
 
-let pending: Extract<WriterRequest, { type: 'write' }>[] = [];
-let pendingSpans = 0;
-let flushScheduled = false;
-
-/** Commits every pending batch in one transaction, then answers each. */
-function flush(): void {
-  flushScheduled = false;
-  const group = pending;
-  if (group.length === 0) return;
-  pending = [];
-  pendingSpans = 0;
-  let errors: unknown[];
-  try {
-    errors = writer.write(group.map((request) => request.batch));
-  } catch (error) {
-    errors = group.map(() => error);
-  }
-  reply({ type: 'written', ids: group.map((request) => request.id), errors: errors.map((error) => (error === undefined ? undefined : wireError(error))) });
-}
+// Each batch is answered by its request's id.
+const commits = new GroupCommit<number>(
+  () => writer,
+  (ids, errors) => reply({ type: 'written', ids, errors: errors.map((error) => (error === undefined ? undefined : wireError(error))) }),
+);
 
 port.on('message', (message: WriterRequest) => {
   if (message.type === 'write') {
-    pending.push(message);
-    pendingSpans += message.batch.rows.length;
-    if (pendingSpans >= GROUP_COMMIT_MAX_SPANS) flush();
-    else if (!flushScheduled) {
-      flushScheduled = true;
-      // After the messages already queued, so that the batches that came in during the last commit join the group.
-      setImmediate(flush);
-    }
+    commits.add(message.batch, message.id);
     return;
   }
   // Everything accepted before a retention step or the close is committed first.
-  flush();
+  commits.flush();
   if (message.type === 'close') {
     try {
       writer.db.pragma('wal_checkpoint(TRUNCATE)');
